@@ -1,0 +1,1 @@
+"""absl-flag scripts: each turns flags into a config and calls the library."""

@@ -1,0 +1,154 @@
+"""Flags shared by the experiment scripts, and the one function that turns
+them into a `training.TrainConfig`. Nothing below `main` reads FLAGS."""
+
+from absl import flags
+
+import objectives
+from multiobj import data as data_lib
+from multiobj import model as model_lib
+from multiobj import training
+from multiobj.data import synthetic
+
+_DATASET = flags.DEFINE_string(
+  "dataset",
+  "synthetic",
+  f"Dataset to train on; one of: {', '.join(data_lib.DATASETS.names())}.",
+)
+_OBJECTIVES = flags.DEFINE_string(
+  "objectives",
+  training.DEFAULT_OBJECTIVES,
+  "Objectives to train and their loss weights, as name:weight pairs separated "
+  "by commas (a name alone keeps its default weight). Registered: "
+  f"{', '.join(objectives.names())}.",
+)
+_LOSSES = flags.DEFINE_string(
+  "losses",
+  "",
+  "Loss overrides as objective:loss pairs, e.g. click:pairwise_logistic. "
+  f"Registered losses: {', '.join(objectives.LOSSES.names())}.",
+)
+_WEIGHTING = flags.DEFINE_string(
+  "weighting",
+  "static",
+  "Loss-weighting strategy between objectives; one of: "
+  f"{', '.join(objectives.WEIGHTINGS.names())}.",
+)
+_EPOCHS = flags.DEFINE_integer("epochs", 5, "Passes over the training data.", lower_bound=1)
+_BATCH_SIZE = flags.DEFINE_integer(
+  "batch_size", 128, "Impression lists per batch (rows = lists x list size).", lower_bound=1
+)
+_LEARNING_RATE = flags.DEFINE_float(
+  "learning_rate", 1e-3, "Adam learning rate.", lower_bound=0.0
+)
+_EMBEDDING_DIM = flags.DEFINE_integer(
+  "embedding_dim", 32, "Width of id and text embeddings and tower outputs.", lower_bound=1
+)
+_TOWER_LAYERS = flags.DEFINE_list(
+  "tower_layers", ["64"], "Hidden layer widths of each tower, comma-separated."
+)
+_TRUNK_LAYERS = flags.DEFINE_list(
+  "trunk_layers", ["128", "64"], "Layer widths of the shared ranking trunk."
+)
+_HEAD_LAYERS = flags.DEFINE_list(
+  "head_layers", ["32"], "Hidden layer widths of each ranking head ('' for none)."
+)
+_TEMPERATURE = flags.DEFINE_float(
+  "temperature", 0.05, "Retrieval softmax temperature on cosine similarity.", lower_bound=0.0
+)
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of the model, the shuffling and the data.")
+_MODEL_DIR = flags.DEFINE_string(
+  "model_dir", None, "Directory for checkpoints, TensorBoard logs and metrics.json."
+)
+
+_SYNTHETIC_USERS = flags.DEFINE_integer(
+  "synthetic_users", synthetic.SyntheticConfig.num_users, "Synthetic data: users.", lower_bound=1
+)
+_SYNTHETIC_ITEMS = flags.DEFINE_integer(
+  "synthetic_items", synthetic.SyntheticConfig.num_items, "Synthetic data: catalogue items.",
+  lower_bound=1,
+)
+_SYNTHETIC_REQUESTS = flags.DEFINE_integer(
+  "synthetic_requests",
+  synthetic.SyntheticConfig.num_requests,
+  "Synthetic data: impression lists (rows = requests x list size).",
+  lower_bound=1,
+)
+_SYNTHETIC_LIST_SIZE = flags.DEFINE_integer(
+  "synthetic_list_size", synthetic.SyntheticConfig.list_size,
+  "Synthetic data: items shown per request.", lower_bound=1,
+)
+_CLICK_NOISE = flags.DEFINE_float(
+  "click_noise", synthetic.SyntheticConfig.click_noise,
+  "Synthetic data: expected share of clicks that are false positives, in [0, 1).",
+  lower_bound=0.0, upper_bound=0.99,
+)
+_POSITION_BIAS = flags.DEFINE_float(
+  "position_bias", synthetic.SyntheticConfig.position_bias,
+  "Synthetic data: examination exponent, P(examined | position p) = p^-eta.",
+  lower_bound=0.0,
+)
+
+
+def _check(validate):
+  """Wraps a library check so its ValueError becomes a flag error."""
+
+  def checker(value):
+    try:
+      validate(value)
+    except ValueError as e:
+      raise flags.ValidationError(str(e)) from None
+    return True
+
+  return checker
+
+
+def _check_layers(value):
+  for width in value:
+    if not (width.isdigit() and int(width) > 0):
+      raise ValueError(f"layer width {width!r} is not a positive integer.")
+
+
+flags.register_validator("objectives", _check(objectives.select))
+flags.register_validator("dataset", _check(data_lib.DATASETS.get))
+flags.register_validator("weighting", _check(objectives.WEIGHTINGS.get))
+for _name in ("tower_layers", "trunk_layers", "head_layers"):
+  flags.register_validator(_name, _check(_check_layers))
+flags.register_multi_flags_validator(
+  ["objectives", "losses"],
+  _check(lambda values: objectives.select(values["objectives"], values["losses"])),
+)
+
+
+def config_from_flags() -> training.TrainConfig:
+  """The `TrainConfig` the shared flags describe."""
+  return training.TrainConfig(
+    model_dir=_MODEL_DIR.value,
+    objectives=tuple(objectives.select(_OBJECTIVES.value, _LOSSES.value)),
+    dataset=_DATASET.value,
+    synthetic=synthetic.SyntheticConfig(
+      num_users=_SYNTHETIC_USERS.value,
+      num_items=_SYNTHETIC_ITEMS.value,
+      num_requests=_SYNTHETIC_REQUESTS.value,
+      list_size=_SYNTHETIC_LIST_SIZE.value,
+      click_noise=_CLICK_NOISE.value,
+      position_bias=_POSITION_BIAS.value,
+      seed=_SEED.value,
+    ),
+    model=model_lib.ModelConfig(
+      embedding_dim=_EMBEDDING_DIM.value,
+      tower_layers=tuple(int(w) for w in _TOWER_LAYERS.value),
+      trunk_layers=tuple(int(w) for w in _TRUNK_LAYERS.value),
+      head_layers=tuple(int(w) for w in _HEAD_LAYERS.value),
+      temperature=_TEMPERATURE.value,
+    ),
+    weighting=_WEIGHTING.value,
+    epochs=_EPOCHS.value,
+    batch_size=_BATCH_SIZE.value,
+    learning_rate=_LEARNING_RATE.value,
+    seed=_SEED.value,
+  )
+
+
+def flag_values() -> dict:
+  """Values of the flags defined here, for metrics.json."""
+  return {f.name: f.value for f in flags.FLAGS.get_key_flags_for_module(__name__)}

@@ -1,0 +1,75 @@
+"""Data-only baselines, scored by the same code as the model.
+
+A metric means little alone: recall@50 of 0.3 is excellent for a catalogue
+of a million items and poor for a hundred. Each model metric is reported
+beside the baseline a practitioner would try first:
+
+  retrieval   the most popular items (by training positives) for everyone;
+  binary      each item's smoothed rate of the label in training,
+              (positives + m * global_rate) / (shows + m), with m = 20;
+  regression  the training mean of the (transformed) label.
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+
+import objectives as objectives_lib
+from multiobj import evaluation, schema
+from multiobj.data import dataset as dataset_lib
+
+_PRIOR_SHOWS = 20.0
+
+
+def evaluate(
+  objectives: Sequence[objectives_lib.Objective],
+  spec: schema.DatasetSpec,
+  train: dataset_lib.Table,
+  lists: dataset_lib.Table,
+  catalogue: dataset_lib.Table,
+) -> dict[str, float]:
+  """Baseline metrics on `lists`, learned from the `train` lists."""
+  train_valid = train[schema.MASK] > 0
+  predictions = {}
+  out = {}
+  for o in objectives:
+    train_applies = train_valid & (train[o.mask] > 0) if o.mask else train_valid
+    labels = train[o.label][train_applies].astype(np.float64)
+    items = train[spec.item_id][train_applies]
+    if o.kind == "retrieval":
+      positives = items[labels > 0]
+      ids, counts = np.unique(positives, return_counts=True)
+      popularity = _lookup(ids, counts.astype(np.float64), catalogue[spec.item_id], 0.0)
+      rows, true_items = evaluation.positive_pairs(o, spec, lists)
+      out.update(
+        evaluation.retrieval_metrics(
+          o,
+          np.ones((len(rows), 1), np.float32),
+          true_items,
+          catalogue[spec.item_id],
+          popularity[:, None].astype(np.float32),
+        )
+      )
+      continue
+    if o.kind == "regression":
+      if o.label_transform == "log1p":
+        labels = np.log1p(np.maximum(labels, 0.0))
+      score = np.full(lists[schema.MASK].shape, labels.mean() if len(labels) else 0.0)
+    else:
+      rate = float(np.mean(labels > 0)) if len(labels) else 0.0
+      ids, inverse = np.unique(items, return_inverse=True)
+      shows = np.bincount(inverse, minlength=len(ids))
+      hits = np.bincount(inverse, weights=labels > 0, minlength=len(ids))
+      smoothed = (hits + _PRIOR_SHOWS * rate) / (shows + _PRIOR_SHOWS)
+      score = _lookup(ids, smoothed, lists[spec.item_id], rate)
+    predictions[o.name] = {"logged": score, "serving": score}
+  out.update(evaluation.ranking_metrics(objectives, spec, lists, predictions))
+  return out
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, default: float):
+  """values[keys == query], or `default` where the key is absent."""
+  if len(keys) == 0:
+    return np.full(query.shape, default)
+  where = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+  return np.where(keys[where] == query, values[where], default)

@@ -1,0 +1,223 @@
+"""Evaluation on a held-out split: every objective's metrics.
+
+  retrieval   recall@K over the whole catalogue (`tfrs.metrics.FactorizedTopK`
+              on a brute-force index of every catalogue item), one query per
+              positive (query, item) pair.
+  binary      AUC and log loss on the logged impressions; NDCG@K within each
+              impression list (TF-Ranking's `NDCGMetric`) over the lists
+              holding a positive; and on synthetic data truth_ndcg@K, NDCG@K
+              of the same ranking against the ground-truth relevance.
+  regression  RMSE and MAE where the objective applies, on the label's
+              transformed scale (log1p seconds for dwell time).
+
+Pointwise metrics (AUC, log loss, RMSE) score the model on the features that
+were logged, position included: they measure how well a head predicts the
+logged event. Rankings (NDCG) are produced as at serving, with every context
+feature at its serving value, since ranking by the logged position would
+replay the production ranker's order.
+
+The same scoring functions serve the data-only baselines (`baselines.py`), so
+model and baseline numbers are computed by one piece of code.
+"""
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_ranking as tfr
+import tensorflow_recommenders as tfrs
+from absl import logging
+
+import objectives as objectives_lib
+from multiobj import metrics as metrics_lib
+from multiobj import pipeline, schema
+from multiobj.data import dataset as dataset_lib
+
+# {objective name: {"logged": [N, L], "serving": [N, L]}}
+Predictions = dict[str, dict[str, np.ndarray]]
+
+
+def cutoff(metric: str) -> int:
+  """The K of "ndcg@K"."""
+  return int(metric.partition("@")[2])
+
+
+def predict(
+  model, lists: dataset_lib.Table, batch_size: int
+) -> tuple[Predictions, np.ndarray]:
+  """Runs the model over `lists`.
+
+  Returns:
+    (predictions of every ranking head on logged and on serving context,
+     [num_lists, D] query embeddings).
+  """
+
+  @tf.function(reduce_retracing=True)
+  def forward(batch):
+    logged = model.predictions(model(batch, training=False))
+    outputs = model(model.serving_inputs(batch), training=False)
+    return logged, model.predictions(outputs), outputs["query_embedding"]
+
+  chunks = []
+  for batch in pipeline.make_dataset(lists, batch_size, shuffle=False, seed=0):
+    chunks.append(tf.nest.map_structure(lambda t: t.numpy(), forward(batch)))
+  logged, serving, query = (
+    tf.nest.map_structure(lambda *xs: np.concatenate(xs), *[c[i] for c in chunks])
+    for i in range(3)
+  )
+  predictions = {
+    name: {"logged": logged[name], "serving": serving[name]} for name in logged
+  }
+  return predictions, query
+
+
+def ranking_metrics(
+  objectives: Sequence[objectives_lib.Objective],
+  spec: schema.DatasetSpec,
+  lists: dataset_lib.Table,
+  predictions: Predictions,
+) -> dict[str, float]:
+  """Metrics of every non-retrieval objective, from [N, L] predictions."""
+  out = {}
+  valid = lists[schema.MASK] > 0
+  for o in objectives:
+    if o.kind == "retrieval":
+      continue
+    applies = valid & (lists[o.mask] > 0) if o.mask else valid
+    labels = lists[o.label].astype(np.float64)
+    if o.label_transform == "log1p":
+      labels = np.log1p(np.maximum(labels, 0.0))
+    logged = predictions[o.name]["logged"]
+    serving = predictions[o.name]["serving"]
+    for metric in o.metrics:
+      key = f"{o.name}_{metric}"
+      if metric == "auc":
+        out[key] = metrics_lib.auc(labels[applies], logged[applies])
+      elif metric == "logloss":
+        out[key] = metrics_lib.logloss(labels[applies], logged[applies])
+      elif metric == "rmse":
+        out[key] = metrics_lib.rmse(labels[applies], logged[applies])
+      elif metric == "mae":
+        out[key] = metrics_lib.mae(labels[applies], logged[applies])
+      elif metric.startswith("ndcg@"):
+        # Lists without a positive have no ideal ranking: leave them out.
+        has_positive = ((labels > 0) & applies).any(axis=1, keepdims=True)
+        out[key] = ndcg(labels, serving, applies & has_positive, cutoff(metric))
+      elif metric.startswith("truth_ndcg@"):
+        if not spec.truth:
+          logging.info("%s skipped: dataset %r has no ground truth.", key, spec.name)
+          continue
+        truth = lists[spec.truth].astype(np.float64)
+        out[key] = ndcg(truth, serving, applies, cutoff(metric))
+      else:
+        raise ValueError(f"Objective {o.name!r}: metric {metric!r} is not computed here.")
+  return out
+
+
+def ndcg(labels: np.ndarray, scores: np.ndarray, valid: np.ndarray, k: int) -> float:
+  """Mean NDCG@k over the lists with a valid entry (TF-Ranking's metric).
+
+  Args:
+    labels: [N, L] graded relevance (gain 2^label - 1).
+    scores: [N, L] scores; higher ranks first.
+    valid: [N, L] entries that take part; lists with none are left out.
+    k: Cutoff.
+  """
+  keep = valid.any(axis=1)
+  if not keep.any():
+    return float("nan")
+  metric = tfr.keras.metrics.NDCGMetric(topn=k)
+  y_true = np.where(valid, labels, -1.0)[keep]
+  metric.update_state(
+    tf.constant(y_true, tf.float32), tf.constant(scores[keep], tf.float32)
+  )
+  return float(metric.result().numpy())
+
+
+def retrieval_metrics(
+  objective: objectives_lib.Objective,
+  query_embeddings: np.ndarray,
+  true_item_ids: np.ndarray,
+  catalogue_ids: np.ndarray,
+  catalogue_embeddings: np.ndarray,
+  batch_size: int = 1024,
+) -> dict[str, float]:
+  """recall@K of each positive pair's item among the whole catalogue.
+
+  Args:
+    objective: The retrieval objective; its metrics name the cutoffs.
+    query_embeddings: [P, D], one row per positive pair.
+    true_item_ids: [P] the item of each pair.
+    catalogue_ids: [C] every candidate's id.
+    catalogue_embeddings: [C, D].
+  """
+  ks = sorted({cutoff(m) for m in objective.metrics})
+  k_max = min(max(ks), len(catalogue_ids))
+  index = tfrs.layers.factorized_top_k.BruteForce(k=k_max)
+  index.index(
+    tf.constant(catalogue_embeddings, tf.float32), tf.constant(catalogue_ids)
+  )
+  top_k = tfrs.metrics.FactorizedTopK(candidates=index, ks=[min(k, k_max) for k in ks])
+  for start in range(0, len(true_item_ids), batch_size):
+    query = tf.constant(query_embeddings[start : start + batch_size], tf.float32)
+    # Id-based evaluation: the embeddings of the true items are not used.
+    top_k.update_state(
+      query, tf.zeros_like(query), true_candidate_ids=true_item_ids[start : start + batch_size]
+    )
+  results = [float(r.numpy()) for r in top_k.result()]
+  return {f"{objective.name}_recall@{k}": r for k, r in zip(ks, results)}
+
+
+def positive_pairs(
+  objective: objectives_lib.Objective, spec: schema.DatasetSpec, lists: dataset_lib.Table
+) -> tuple[np.ndarray, np.ndarray]:
+  """(list index, item id) of every positive slot of a retrieval objective."""
+  positive = (lists[objective.label] > 0) & (lists[schema.MASK] > 0)
+  rows, slots = np.nonzero(positive)
+  return rows, lists[spec.item_id][rows, slots]
+
+
+def embed_catalogue(model, catalogue: dataset_lib.Table, batch_size: int = 4096):
+  """[C, D] candidate-tower embeddings of every catalogue item."""
+  names = [f.name for f in model.spec.features_of("candidate")]
+  data = tf.data.Dataset.from_tensor_slices({n: catalogue[n] for n in names})
+  tower = tf.function(model.candidate_tower, reduce_retracing=True)
+  return np.concatenate([tower(b).numpy() for b in data.batch(batch_size)])
+
+
+def evaluate(
+  model,
+  lists: dataset_lib.Table,
+  catalogue: dataset_lib.Table,
+  batch_size: int = 256,
+) -> dict[str, float]:
+  """Every metric of every objective of `model` on `lists`."""
+  predictions, query = predict(model, lists, batch_size)
+  out = ranking_metrics(model.objective_list, model.spec, lists, predictions)
+  objective = model.retrieval_objective
+  if objective is not None:
+    rows, items = positive_pairs(objective, model.spec, lists)
+    out.update(
+      retrieval_metrics(
+        objective,
+        query[rows],
+        items,
+        catalogue[model.spec.item_id],
+        embed_catalogue(model, catalogue),
+      )
+    )
+  return out
+
+
+def count(
+  objectives: Sequence[objectives_lib.Objective], lists: dataset_lib.Table
+) -> Mapping[str, int]:
+  """How many lists, rows and positives each metric rests on."""
+  valid = lists[schema.MASK] > 0
+  out = {"lists": int(valid.any(axis=1).sum()), "rows": int(valid.sum())}
+  for o in objectives:
+    applies = valid & (lists[o.mask] > 0) if o.mask else valid
+    out[f"{o.name}_rows"] = int(applies.sum())
+    if o.kind != "regression":
+      out[f"{o.name}_positives"] = int((applies & (lists[o.label] > 0)).sum())
+  return out

@@ -1,0 +1,62 @@
+"""The metrics table printed at the end of a run."""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import objectives as objectives_lib
+
+BASELINE_NAMES = {
+  "retrieval": "most popular",
+  "binary": "item rate",
+  "listwise": "item rate",
+  "regression": "train mean",
+}
+
+
+def metrics_table(
+  objectives: Sequence[objectives_lib.Objective],
+  metrics: Mapping[str, float],
+  baselines: Mapping[str, float] | None = None,
+) -> str:
+  """One row per metric: objective, metric, model value, baseline value."""
+  baselines = baselines or {}
+  rows = [("objective", "metric", "model", "baseline", "")]
+  for o in objectives:
+    for metric in _metric_names(o, metrics):
+      key = f"{o.name}_{metric}"
+      rows.append(
+        (
+          o.name,
+          metric,
+          _format(metrics.get(key)),
+          _format(baselines.get(key)),
+          BASELINE_NAMES[o.kind] if key in baselines else "",
+        )
+      )
+  widths = [max(len(r[i]) for r in rows) for i in range(5)]
+  lines = []
+  for i, row in enumerate(rows):
+    cells = [
+      row[0].ljust(widths[0]),
+      row[1].ljust(widths[1]),
+      row[2].rjust(widths[2]),
+      row[3].rjust(widths[3]),
+      row[4],
+    ]
+    lines.append("  ".join(cells).rstrip())
+    if i == 0:
+      lines.append("  ".join("-" * w for w in widths[:4]))
+  return "\n".join(lines)
+
+
+def _metric_names(objective, metrics):
+  # The retrieval objective lists recall@K; others list theirs in order.
+  return [m for m in objective.metrics if f"{objective.name}_{m}" in metrics]
+
+
+def _format(value: Any) -> str:
+  if value is None:
+    return "n/a"
+  if value != value:  # NaN
+    return "n/a"
+  return f"{value:.4f}"

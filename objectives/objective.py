@@ -1,0 +1,131 @@
+"""What an objective is: a label, a head, a loss, where it applies, a weight.
+
+The model is assembled from a list of `Objective`s and knows nothing about
+clicks, dwell time or purchases; those are entries in the registry
+(`objectives/builtin.py`), and user code adds its own the same way:
+
+  objectives.register(objectives.Objective(
+      name="share", kind="binary", label="shared", loss="bce", weight=0.5))
+"""
+
+import dataclasses
+import math
+
+from objectives import losses as losses_lib
+from objectives import registry
+
+KINDS = ("retrieval", "binary", "regression", "listwise")
+LABEL_TRANSFORMS = ("none", "log1p")
+
+# Metrics each kind of objective can report. "@K" metrics take any cutoff.
+METRICS = {
+  "retrieval": ("recall@K",),
+  "binary": ("auc", "logloss", "ndcg@K", "truth_ndcg@K"),
+  "listwise": ("auc", "ndcg@K", "truth_ndcg@K"),
+  "regression": ("rmse", "mae"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Objective:
+  """One training objective of the multi-objective model.
+
+  Attributes:
+    name: Unique name; also the name of the head and the prefix of its metrics
+      (`click_auc`).
+    kind: "retrieval" (two-tower, in-batch negatives), "binary" (a sigmoid
+      head), "regression" (a linear head) or "listwise" (a scoring head
+      trained with a ranking loss over each impression list).
+    label: The label column it learns from. For retrieval, rows whose label
+      is positive are the (query, candidate) pairs.
+    loss: Name of a registered loss that serves this kind.
+    weight: Default weight of its loss in the total.
+    mask: Optional label column; the objective applies only to rows where it
+      is positive (dwell time is learned on clicked rows only).
+    label_transform: "none" or "log1p", applied to the label before the loss
+      and the metrics (dwell seconds are learned as log1p(seconds)).
+    metrics: Metrics to report, from `METRICS[kind]` with K filled in.
+    description: One line for help texts and reports.
+  """
+
+  name: str
+  kind: str
+  label: str
+  loss: str
+  weight: float = 1.0
+  mask: str | None = None
+  label_transform: str = "none"
+  metrics: tuple[str, ...] = ()
+  description: str = ""
+
+  def __post_init__(self):
+    if self.kind not in KINDS:
+      raise ValueError(
+        f"Objective {self.name!r}: unknown kind {self.kind!r}; "
+        f"expected one of {', '.join(KINDS)}."
+      )
+    if self.label_transform not in LABEL_TRANSFORMS:
+      raise ValueError(
+        f"Objective {self.name!r}: unknown label_transform "
+        f"{self.label_transform!r}; expected one of "
+        f"{', '.join(LABEL_TRANSFORMS)}."
+      )
+    check_loss(self.name, self.kind, self.loss)
+    if not (isinstance(self.weight, int | float) and math.isfinite(self.weight)):
+      raise ValueError(
+        f"Objective {self.name!r}: weight must be a finite number, "
+        f"got {self.weight!r}."
+      )
+    if self.weight < 0:
+      raise ValueError(
+        f"Objective {self.name!r}: weight must be >= 0, got {self.weight}."
+      )
+    object.__setattr__(self, "metrics", tuple(self.metrics))
+    for metric in self.metrics:
+      check_metric(self.name, self.kind, metric)
+
+
+def check_loss(objective: str, kind: str, loss: str) -> None:
+  """Raises ValueError unless `loss` is registered and serves `kind`."""
+  loss_class = losses_lib.LOSSES.get(loss)
+  if kind not in loss_class.kinds:
+    serving = [
+      name for name in losses_lib.LOSSES if kind in losses_lib.LOSSES.get(name).kinds
+    ]
+    raise ValueError(
+      f"Objective {objective!r} is a {kind} objective; loss {loss!r} serves "
+      f"{', '.join(loss_class.kinds) or 'no kind'}. Losses for {kind} "
+      f"objectives: {', '.join(serving)}."
+    )
+
+
+def check_metric(objective: str, kind: str, metric: str) -> None:
+  """Raises ValueError unless `metric` is one `kind` can report."""
+  base, _, cutoff = metric.partition("@")
+  pattern = f"{base}@K" if cutoff else base
+  if pattern not in METRICS[kind] or (cutoff and not cutoff.isdigit()):
+    raise ValueError(
+      f"Objective {objective!r}: unknown metric {metric!r} for a {kind} "
+      f"objective; known: {', '.join(METRICS[kind])} (K a positive integer)."
+    )
+
+
+OBJECTIVES: registry.Registry[Objective] = registry.Registry("objective")
+
+
+def register(objective: Objective) -> Objective:
+  """Adds `objective` to the registry under its name and returns it."""
+  if not isinstance(objective, Objective):
+    raise TypeError(
+      f"objectives.register expects an Objective, got {type(objective).__name__}."
+    )
+  return OBJECTIVES.add(objective.name, objective)
+
+
+def get(name: str) -> Objective:
+  """Returns the registered objective `name`; the error lists known names."""
+  return OBJECTIVES.get(name)
+
+
+def names() -> list[str]:
+  return OBJECTIVES.names()
