@@ -33,15 +33,23 @@ _WEIGHTING = flags.DEFINE_string(
   "Loss-weighting strategy between objectives; one of: "
   f"{', '.join(objectives.WEIGHTINGS.names())}.",
 )
-_EPOCHS = flags.DEFINE_integer("epochs", 5, "Passes over the training data.", lower_bound=1)
+_EPOCHS = flags.DEFINE_integer(
+  "epochs", 3, "Passes over the training data.", lower_bound=1
+)
 _BATCH_SIZE = flags.DEFINE_integer(
-  "batch_size", 128, "Impression lists per batch (rows = lists x list size).", lower_bound=1
+  "batch_size",
+  128,
+  "Impression lists per batch (rows = lists x list size).",
+  lower_bound=1,
 )
 _LEARNING_RATE = flags.DEFINE_float(
   "learning_rate", 1e-3, "Adam learning rate.", lower_bound=0.0
 )
 _EMBEDDING_DIM = flags.DEFINE_integer(
-  "embedding_dim", 32, "Width of id and text embeddings and tower outputs.", lower_bound=1
+  "embedding_dim",
+  32,
+  "Width of id and text embeddings and tower outputs.",
+  lower_bound=1,
 )
 _TOWER_LAYERS = flags.DEFINE_list(
   "tower_layers", ["64"], "Hidden layer widths of each tower, comma-separated."
@@ -50,21 +58,35 @@ _TRUNK_LAYERS = flags.DEFINE_list(
   "trunk_layers", ["128", "64"], "Layer widths of the shared ranking trunk."
 )
 _HEAD_LAYERS = flags.DEFINE_list(
-  "head_layers", ["32"], "Hidden layer widths of each ranking head ('' for none)."
+  "head_layers",
+  ["32"],
+  "Hidden layer widths of each ranking head ('' for none).",
 )
 _TEMPERATURE = flags.DEFINE_float(
-  "temperature", 0.05, "Retrieval softmax temperature on cosine similarity.", lower_bound=0.0
+  "temperature",
+  0.05,
+  "Retrieval softmax temperature on cosine similarity.",
+  lower_bound=0.0,
 )
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the model, the shuffling and the data.")
+_SEED = flags.DEFINE_integer(
+  "seed", 0, "Seed of the model's initialisation and shuffling."
+)
 _MODEL_DIR = flags.DEFINE_string(
-  "model_dir", None, "Directory for checkpoints, TensorBoard logs and metrics.json."
+  "model_dir",
+  None,
+  "Directory for checkpoints, TensorBoard logs and metrics.json.",
 )
 
 _SYNTHETIC_USERS = flags.DEFINE_integer(
-  "synthetic_users", synthetic.SyntheticConfig.num_users, "Synthetic data: users.", lower_bound=1
+  "synthetic_users",
+  synthetic.SyntheticConfig.num_users,
+  "Synthetic data: users.",
+  lower_bound=1,
 )
 _SYNTHETIC_ITEMS = flags.DEFINE_integer(
-  "synthetic_items", synthetic.SyntheticConfig.num_items, "Synthetic data: catalogue items.",
+  "synthetic_items",
+  synthetic.SyntheticConfig.num_items,
+  "Synthetic data: catalogue items.",
   lower_bound=1,
 )
 _SYNTHETIC_REQUESTS = flags.DEFINE_integer(
@@ -74,16 +96,26 @@ _SYNTHETIC_REQUESTS = flags.DEFINE_integer(
   lower_bound=1,
 )
 _SYNTHETIC_LIST_SIZE = flags.DEFINE_integer(
-  "synthetic_list_size", synthetic.SyntheticConfig.list_size,
-  "Synthetic data: items shown per request.", lower_bound=1,
+  "synthetic_list_size",
+  synthetic.SyntheticConfig.list_size,
+  "Synthetic data: items shown per request.",
+  lower_bound=1,
 )
 _CLICK_NOISE = flags.DEFINE_float(
-  "click_noise", synthetic.SyntheticConfig.click_noise,
+  "click_noise",
+  synthetic.SyntheticConfig.click_noise,
   "Synthetic data: expected share of clicks that are false positives, in [0, 1).",
-  lower_bound=0.0, upper_bound=0.99,
+  lower_bound=0.0,
+  upper_bound=0.99,
+)
+_SYNTHETIC_SEED = flags.DEFINE_integer(
+  "synthetic_seed",
+  0,
+  "Synthetic data: seed of the generator (--seed leaves the data as is).",
 )
 _POSITION_BIAS = flags.DEFINE_float(
-  "position_bias", synthetic.SyntheticConfig.position_bias,
+  "position_bias",
+  synthetic.SyntheticConfig.position_bias,
   "Synthetic data: examination exponent, P(examined | position p) = p^-eta.",
   lower_bound=0.0,
 )
@@ -108,14 +140,18 @@ def _check_layers(value):
       raise ValueError(f"layer width {width!r} is not a positive integer.")
 
 
-flags.register_validator("objectives", _check(objectives.select))
+flags.register_validator(
+  "objectives", _check(lambda value: objectives.select(value, what=""))
+)
 flags.register_validator("dataset", _check(data_lib.DATASETS.get))
 flags.register_validator("weighting", _check(objectives.WEIGHTINGS.get))
 for _name in ("tower_layers", "trunk_layers", "head_layers"):
   flags.register_validator(_name, _check(_check_layers))
 flags.register_multi_flags_validator(
   ["objectives", "losses"],
-  _check(lambda values: objectives.select(values["objectives"], values["losses"])),
+  _check(
+    lambda values: objectives.select(values["objectives"], values["losses"], "")
+  ),
 )
 
 
@@ -132,7 +168,7 @@ def config_from_flags() -> training.TrainConfig:
       list_size=_SYNTHETIC_LIST_SIZE.value,
       click_noise=_CLICK_NOISE.value,
       position_bias=_POSITION_BIAS.value,
-      seed=_SEED.value,
+      seed=_SYNTHETIC_SEED.value,
     ),
     model=model_lib.ModelConfig(
       embedding_dim=_EMBEDDING_DIM.value,
@@ -151,4 +187,6 @@ def config_from_flags() -> training.TrainConfig:
 
 def flag_values() -> dict:
   """Values of the flags defined here, for metrics.json."""
-  return {f.name: f.value for f in flags.FLAGS.get_key_flags_for_module(__name__)}
+  return {
+    f.name: f.value for f in flags.FLAGS.get_key_flags_for_module(__name__)
+  }

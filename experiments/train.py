@@ -18,11 +18,17 @@ from experiments import common
 from multiobj import report, training
 
 
-def run(config: training.TrainConfig, flag_values: dict | None = None) -> dict[str, Any]:
+def run(
+  config: training.TrainConfig, flag_values: dict | None = None
+) -> dict[str, Any]:
   """Trains, prints the metrics table and returns metrics.json's content."""
   result = training.train(config, flags=flag_values)
   print()
-  print(report.metrics_table(config.objectives, result["metrics"], result["baselines"]))
+  print(
+    report.metrics_table(
+      config.objectives, result["metrics"], result["baselines"]
+    )
+  )
   timing = result["timing"]
   print(
     f"\nTrained {config.epochs} epochs in {timing['fit_seconds']:.0f} s "

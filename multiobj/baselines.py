@@ -39,7 +39,9 @@ def evaluate(
     if o.kind == "retrieval":
       positives = items[labels > 0]
       ids, counts = np.unique(positives, return_counts=True)
-      popularity = _lookup(ids, counts.astype(np.float64), catalogue[spec.item_id], 0.0)
+      popularity = _lookup(
+        ids, counts.astype(np.float64), catalogue[spec.item_id], 0.0
+      )
       rows, true_items = evaluation.positive_pairs(o, spec, lists)
       out.update(
         evaluation.retrieval_metrics(
@@ -54,7 +56,9 @@ def evaluate(
     if o.kind == "regression":
       if o.label_transform == "log1p":
         labels = np.log1p(np.maximum(labels, 0.0))
-      score = np.full(lists[schema.MASK].shape, labels.mean() if len(labels) else 0.0)
+      score = np.full(
+        lists[schema.MASK].shape, labels.mean() if len(labels) else 0.0
+      )
     else:
       rate = float(np.mean(labels > 0)) if len(labels) else 0.0
       ids, inverse = np.unique(items, return_inverse=True)
@@ -67,7 +71,9 @@ def evaluate(
   return out
 
 
-def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, default: float):
+def _lookup(
+  keys: np.ndarray, values: np.ndarray, query: np.ndarray, default: float
+):
   """values[keys == query], or `default` where the key is absent."""
   if len(keys) == 0:
     return np.full(query.shape, default)

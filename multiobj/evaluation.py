@@ -62,7 +62,9 @@ def predict(
   for batch in pipeline.make_dataset(lists, batch_size, shuffle=False, seed=0):
     chunks.append(tf.nest.map_structure(lambda t: t.numpy(), forward(batch)))
   logged, serving, query = (
-    tf.nest.map_structure(lambda *xs: np.concatenate(xs), *[c[i] for c in chunks])
+    tf.nest.map_structure(
+      lambda *xs: np.concatenate(xs), *[c[i] for c in chunks]
+    )
     for i in range(3)
   )
   predictions = {
@@ -105,16 +107,22 @@ def ranking_metrics(
         out[key] = ndcg(labels, serving, applies & has_positive, cutoff(metric))
       elif metric.startswith("truth_ndcg@"):
         if not spec.truth:
-          logging.info("%s skipped: dataset %r has no ground truth.", key, spec.name)
+          logging.info(
+            "%s skipped: dataset %r has no ground truth.", key, spec.name
+          )
           continue
         truth = lists[spec.truth].astype(np.float64)
         out[key] = ndcg(truth, serving, applies, cutoff(metric))
       else:
-        raise ValueError(f"Objective {o.name!r}: metric {metric!r} is not computed here.")
+        raise ValueError(
+          f"Objective {o.name!r}: metric {metric!r} is not computed here."
+        )
   return out
 
 
-def ndcg(labels: np.ndarray, scores: np.ndarray, valid: np.ndarray, k: int) -> float:
+def ndcg(
+  labels: np.ndarray, scores: np.ndarray, valid: np.ndarray, k: int
+) -> float:
   """Mean NDCG@k over the lists with a valid entry (TF-Ranking's metric).
 
   Args:
@@ -157,19 +165,29 @@ def retrieval_metrics(
   index.index(
     tf.constant(catalogue_embeddings, tf.float32), tf.constant(catalogue_ids)
   )
-  top_k = tfrs.metrics.FactorizedTopK(candidates=index, ks=[min(k, k_max) for k in ks])
+  top_k = tfrs.metrics.FactorizedTopK(
+    candidates=index, ks=[min(k, k_max) for k in ks]
+  )
   for start in range(0, len(true_item_ids), batch_size):
-    query = tf.constant(query_embeddings[start : start + batch_size], tf.float32)
+    query = tf.constant(
+      query_embeddings[start : start + batch_size], tf.float32
+    )
     # Id-based evaluation: the embeddings of the true items are not used.
     top_k.update_state(
-      query, tf.zeros_like(query), true_candidate_ids=true_item_ids[start : start + batch_size]
+      query,
+      tf.zeros_like(query),
+      true_candidate_ids=true_item_ids[start : start + batch_size],
     )
   results = [float(r.numpy()) for r in top_k.result()]
-  return {f"{objective.name}_recall@{k}": r for k, r in zip(ks, results)}
+  return {
+    f"{objective.name}_recall@{k}": r for k, r in zip(ks, results, strict=False)
+  }
 
 
 def positive_pairs(
-  objective: objectives_lib.Objective, spec: schema.DatasetSpec, lists: dataset_lib.Table
+  objective: objectives_lib.Objective,
+  spec: schema.DatasetSpec,
+  lists: dataset_lib.Table,
 ) -> tuple[np.ndarray, np.ndarray]:
   """(list index, item id) of every positive slot of a retrieval objective."""
   positive = (lists[objective.label] > 0) & (lists[schema.MASK] > 0)
@@ -177,7 +195,9 @@ def positive_pairs(
   return rows, lists[spec.item_id][rows, slots]
 
 
-def embed_catalogue(model, catalogue: dataset_lib.Table, batch_size: int = 4096):
+def embed_catalogue(
+  model, catalogue: dataset_lib.Table, batch_size: int = 4096
+):
   """[C, D] candidate-tower embeddings of every catalogue item."""
   names = [f.name for f in model.spec.features_of("candidate")]
   data = tf.data.Dataset.from_tensor_slices({n: catalogue[n] for n in names})

@@ -121,7 +121,9 @@ class FeatureEmbedding(tf.keras.layers.Layer):
       )
       size = len(vocabulary or ["[empty]"]) + 2
       self.width = embedding_dim
-      self.embedding = tf.keras.layers.Embedding(size, self.width, mask_zero=True)
+      self.embedding = tf.keras.layers.Embedding(
+        size, self.width, mask_zero=True
+      )
       return
     if vocabulary and isinstance(vocabulary[0], int | np.integer):
       self.lookup = tf.keras.layers.IntegerLookup(
@@ -133,7 +135,9 @@ class FeatureEmbedding(tf.keras.layers.Layer):
       )
     size = self.lookup.vocabulary_size()
     self.width = (
-      embedding_dim if feature.kind == "id" else category_dim(size, embedding_dim)
+      embedding_dim
+      if feature.kind == "id"
+      else category_dim(size, embedding_dim)
     )
     self.embedding = tf.keras.layers.Embedding(size, self.width)
 
@@ -149,7 +153,10 @@ class FeatureEmbedding(tf.keras.layers.Layer):
       return tf.math.divide_no_nan(
         tf.reduce_sum(vectors * mask, axis=1), tf.reduce_sum(mask, axis=1)
       )
-    if isinstance(self.lookup, tf.keras.layers.StringLookup) and values.dtype != tf.string:
+    if (
+      isinstance(self.lookup, tf.keras.layers.StringLookup)
+      and values.dtype != tf.string
+    ):
       values = tf.strings.as_string(values)
     return self.embedding(self.lookup(values))
 
@@ -180,4 +187,3 @@ class FeatureEncoder(tf.keras.layers.Layer):
 def summarize(stats: FeatureStats) -> dict[str, int]:
   """Vocabulary size per feature, for logs."""
   return {name: len(v) for name, v in stats.vocabularies.items()}
-

@@ -27,7 +27,9 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
   if num_pos == 0 or num_neg == 0:
     return float("nan")
   ranks = average_ranks(scores)
-  return float((ranks[labels].sum() - num_pos * (num_pos + 1) / 2) / (num_pos * num_neg))
+  return float(
+    (ranks[labels].sum() - num_pos * (num_pos + 1) / 2) / (num_pos * num_neg)
+  )
 
 
 def average_ranks(x: np.ndarray) -> np.ndarray:
@@ -43,7 +45,9 @@ def average_ranks(x: np.ndarray) -> np.ndarray:
   return ranks
 
 
-def logloss(labels: np.ndarray, probabilities: np.ndarray, eps: float = 1e-7) -> float:
+def logloss(
+  labels: np.ndarray, probabilities: np.ndarray, eps: float = 1e-7
+) -> float:
   """Mean binary cross entropy of probabilities (clipped to [eps, 1 - eps]).
 
   >>> round(logloss(np.array([1, 0]), np.array([0.5, 0.5])), 6)  # log 2

@@ -97,20 +97,30 @@ class MultiObjectiveModel(tfrs.Model):
     self.objective_list = objectives
     self.config = config
     self.retrieval_objective = retrieval[0] if retrieval else None
-    self.ranking_objectives = tuple(o for o in objectives if o.kind != "retrieval")
+    self.ranking_objectives = tuple(
+      o for o in objectives if o.kind != "retrieval"
+    )
 
     size = (stats, config.embedding_dim)
     self.query_tower = towers.Tower(
-      spec.features_of("query"), *size, config.tower_layers, config.text_length,
+      spec.features_of("query"),
+      *size,
+      config.tower_layers,
+      config.text_length,
       name="query_tower",
     )
     self.candidate_tower = towers.Tower(
-      spec.features_of("candidate"), *size, config.tower_layers, config.text_length,
+      spec.features_of("candidate"),
+      *size,
+      config.tower_layers,
+      config.text_length,
       name="candidate_tower",
     )
     context = spec.features_of("context")
     self.context_encoder = (
-      features_lib.FeatureEncoder(context, *size, config.text_length, name="context")
+      features_lib.FeatureEncoder(
+        context, *size, config.text_length, name="context"
+      )
       if context
       else None
     )
@@ -187,7 +197,9 @@ class MultiObjectiveModel(tfrs.Model):
       return tf.reshape(x, [batch_size, list_size, width])
 
     def per_list(x, width):
-      return tf.broadcast_to(x[:, tf.newaxis, :], [batch_size, list_size, width])
+      return tf.broadcast_to(
+        x[:, tf.newaxis, :], [batch_size, list_size, width]
+      )
 
     dim = self.config.embedding_dim
     parts = [
@@ -199,7 +211,10 @@ class MultiObjectiveModel(tfrs.Model):
     ]
     if self.context_encoder is not None:
       context = self.context_encoder(
-        {name: tf.reshape(inputs[name], [-1]) for name in self.context_encoder.feature_names}
+        {
+          name: tf.reshape(inputs[name], [-1])
+          for name in self.context_encoder.feature_names
+        }
       )
       parts.append(per_slot(context, self.context_encoder.width))
     hidden = self.trunk(tf.concat(parts, axis=-1))
@@ -221,7 +236,9 @@ class MultiObjectiveModel(tfrs.Model):
     transformed labels (log1p seconds) for regression, scores otherwise."""
     out = {}
     for o in self.ranking_objectives:
-      out[o.name] = tf.sigmoid(outputs[o.name]) if o.kind == "binary" else outputs[o.name]
+      out[o.name] = (
+        tf.sigmoid(outputs[o.name]) if o.kind == "binary" else outputs[o.name]
+      )
     return out
 
   def task_losses(self, inputs, outputs) -> dict[str, tf.Tensor]:
@@ -238,11 +255,15 @@ class MultiObjectiveModel(tfrs.Model):
       labels = tf.cast(inputs[o.label], tf.float32)
       if o.label_transform == "log1p":
         labels = tf.math.log1p(tf.maximum(labels, 0.0))
-      losses[o.name] = self.ranking_loss_fns[o.name](labels, outputs[o.name], weights)
+      losses[o.name] = self.ranking_loss_fns[o.name](
+        labels, outputs[o.name], weights
+      )
     return losses
 
   def _retrieval_loss(self, objective, inputs, outputs):
-    positive = tf.logical_and(inputs[objective.label] > 0, inputs[schema.MASK] > 0)
+    positive = tf.logical_and(
+      inputs[objective.label] > 0, inputs[schema.MASK] > 0
+    )
     index = tf.where(positive)
     query = tf.gather(outputs["query_embedding"], index[:, 0])
     candidate = tf.gather_nd(outputs["candidate_embedding"], index)
@@ -271,11 +292,15 @@ class MultiObjectiveModel(tfrs.Model):
     return tf.add_n([o.weight * losses[o.name] for o in self.objective_list])
 
   def train_step(self, inputs):
-    with tf.GradientTape(persistent=self.weighting.needs_persistent_tape) as tape:
+    with tf.GradientTape(
+      persistent=self.weighting.needs_persistent_tape
+    ) as tape:
       outputs = self(inputs, training=True)
       losses = self.task_losses(inputs, outputs)
       total, weights = self.weighting.combine(losses)
-      regularization = tf.add_n(self.losses) if self.losses else tf.constant(0.0)
+      regularization = (
+        tf.add_n(self.losses) if self.losses else tf.constant(0.0)
+      )
       total += regularization
     variables = self.trainable_variables
     gradients, weights = self.weighting.gradients(
@@ -283,7 +308,9 @@ class MultiObjectiveModel(tfrs.Model):
     )
     del tape
     self.optimizer.apply_gradients(
-      (g, v) for g, v in zip(gradients, variables) if g is not None
+      (g, v)
+      for g, v in zip(gradients, variables, strict=False)
+      if g is not None
     )
     return self._track(losses, weights, regularization)
 
@@ -294,7 +321,10 @@ class MultiObjectiveModel(tfrs.Model):
 
   def _track(self, losses, weights, regularization):
     total = regularization + tf.add_n(
-      [tf.cast(weights[name], tf.float32) * loss for name, loss in losses.items()]
+      [
+        tf.cast(weights[name], tf.float32) * loss
+        for name, loss in losses.items()
+      ]
     )
     self.total_loss_tracker.update_state(total)
     for name, loss in losses.items():

@@ -45,7 +45,9 @@ def to_lists(
   if spec.list_id:
     ids = rows[spec.list_id]
     order = np.argsort(ids, kind="stable")
-    _, starts, counts = np.unique(ids[order], return_index=True, return_counts=True)
+    _, starts, counts = np.unique(
+      ids[order], return_index=True, return_counts=True
+    )
   else:
     order = np.arange(n)
     starts, counts = order, np.ones(n, dtype=np.int64)

@@ -48,7 +48,9 @@ class Feature:
 
   def __post_init__(self):
     if self.name.startswith("__"):
-      raise ValueError(f"Feature {self.name!r}: names starting with '__' are reserved.")
+      raise ValueError(
+        f"Feature {self.name!r}: names starting with '__' are reserved."
+      )
     if self.role not in ROLES:
       raise ValueError(
         f"Feature {self.name!r}: unknown role {self.role!r}; expected one of "

@@ -52,7 +52,9 @@ class Tower(tf.keras.layers.Layer):
     self.encoder = features_lib.FeatureEncoder(
       features, stats, embedding_dim, text_length, name="features"
     )
-    self.dense = mlp([*hidden_layers, embedding_dim], "dense", activate_last=False)
+    self.dense = mlp(
+      [*hidden_layers, embedding_dim], "dense", activate_last=False
+    )
 
   def embed(self, encoding: tf.Tensor) -> tf.Tensor:
     """[N, encoder.width] feature encoding -> [N, embedding_dim] embedding."""

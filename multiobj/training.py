@@ -53,7 +53,8 @@ class TrainConfig:
     batch_size: Impression lists per batch (rows = lists x list size).
     learning_rate: Adam's learning rate.
     max_list_size: Longest impression list kept; longer ones are truncated.
-    seed: Seeds TensorFlow, NumPy, Python and the shuffling.
+    seed: Seeds TensorFlow, NumPy, Python and the shuffling (not the
+      synthetic data, which has its own seed).
   """
 
   model_dir: str
@@ -62,7 +63,7 @@ class TrainConfig:
   synthetic: synthetic_lib.SyntheticConfig = synthetic_lib.SyntheticConfig()
   model: model_lib.ModelConfig = model_lib.ModelConfig()
   weighting: str = "static"
-  epochs: int = 5
+  epochs: int = 3
   batch_size: int = 128
   learning_rate: float = 1e-3
   max_list_size: int | None = None
@@ -87,7 +88,9 @@ class TrainConfig:
   @classmethod
   def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
     data = dict(data)
-    data["objectives"] = tuple(objectives_lib.Objective(**o) for o in data["objectives"])
+    data["objectives"] = tuple(
+      objectives_lib.Objective(**o) for o in data["objectives"]
+    )
     data["synthetic"] = synthetic_lib.SyntheticConfig(**data["synthetic"])
     data["model"] = model_lib.ModelConfig(**data["model"])
     return cls(**data)
@@ -113,9 +116,14 @@ def prepare_lists(
   """Every split as impression lists; training lists get logQ frequencies."""
   out = {}
   for name, rows in data.splits.items():
-    columns = columns_for(data.spec, config.objectives, with_truth=name != "train")
+    columns = columns_for(
+      data.spec, config.objectives, with_truth=name != "train"
+    )
     out[name] = pipeline.to_lists(
-      rows, data.spec, columns, config.max_list_size,
+      rows,
+      data.spec,
+      columns,
+      config.max_list_size,
       where=f"Dataset {data.spec.name!r}, split {name!r}",
     )
   retrieval = [o for o in config.objectives if o.kind == "retrieval"]
@@ -153,14 +161,18 @@ def train(
   summary = data.summary()
   logging.info("Dataset: %s", json.dumps(summary))
   if "test" not in data.splits:
-    raise ValueError(f"Dataset {data.spec.name!r} has no 'test' split to evaluate on.")
+    raise ValueError(
+      f"Dataset {data.spec.name!r} has no 'test' split to evaluate on."
+    )
 
   stats = features_lib.compute_stats(
     data.spec, data.split("train"), config.model.text_max_tokens
   )
   lists = prepare_lists(data, config)
   model = build_model(data.spec, stats, config)
-  _write_json(config.model_dir, "config.json", _run_description(config, data.spec))
+  _write_json(
+    config.model_dir, "config.json", _run_description(config, data.spec)
+  )
   with open(os.path.join(config.model_dir, "feature_stats.json"), "w") as f:
     f.write(stats.to_json())
 
@@ -168,7 +180,9 @@ def train(
     lists["train"], config.batch_size, shuffle=True, seed=config.seed
   )
   valid_data = (
-    pipeline.make_dataset(lists["valid"], config.batch_size, shuffle=False, seed=0)
+    pipeline.make_dataset(
+      lists["valid"], config.batch_size, shuffle=False, seed=0
+    )
     if "valid" in lists
     else None
   )
@@ -177,7 +191,9 @@ def train(
     checkpoint, os.path.join(config.model_dir, "checkpoints"), max_to_keep=3
   )
   callbacks = [
-    tf.keras.callbacks.TensorBoard(os.path.join(config.model_dir, "tensorboard")),
+    tf.keras.callbacks.TensorBoard(
+      os.path.join(config.model_dir, "tensorboard")
+    ),
     tf.keras.callbacks.LambdaCallback(
       on_epoch_end=lambda epoch, logs: manager.save(checkpoint_number=epoch + 1)
     ),
@@ -186,7 +202,9 @@ def train(
     verbose = 1 if sys.stdout.isatty() else 2
   logging.info(
     "Training %d epochs on %d lists (%d rows).",
-    config.epochs, dataset_lib.num_rows(lists["train"]), summary["train"]["rows"],
+    config.epochs,
+    dataset_lib.num_rows(lists["train"]),
+    summary["train"]["rows"],
   )
   fit_started = time.time()
   history = model.fit(
@@ -218,7 +236,9 @@ def train(
     "flags": dict(flags or {}),
     "timing": {
       "fit_seconds": fit_seconds,
-      "train_rows_per_second": summary["train"]["rows"] * config.epochs / fit_seconds,
+      "train_rows_per_second": summary["train"]["rows"]
+      * config.epochs
+      / fit_seconds,
       "total_seconds": time.time() - started,
     },
     "machine": machine(),
@@ -229,7 +249,9 @@ def train(
 
 
 def build_model(
-  spec: schema.DatasetSpec, stats: features_lib.FeatureStats, config: TrainConfig
+  spec: schema.DatasetSpec,
+  stats: features_lib.FeatureStats,
+  config: TrainConfig,
 ) -> model_lib.MultiObjectiveModel:
   model = model_lib.MultiObjectiveModel(
     spec, stats, config.objectives, config.model, config.weighting
@@ -238,7 +260,9 @@ def build_model(
   return model
 
 
-def load_model(model_dir: str) -> tuple[model_lib.MultiObjectiveModel, TrainConfig]:
+def load_model(
+  model_dir: str,
+) -> tuple[model_lib.MultiObjectiveModel, TrainConfig]:
   """Rebuilds the model of a finished run and restores its last checkpoint.
 
   Variables are restored as the model creates them, on its first call.
@@ -294,7 +318,9 @@ def _plain(value):
 
 
 def _write_summaries(model_dir, metrics, step):
-  writer = tf.summary.create_file_writer(os.path.join(model_dir, "tensorboard", "test"))
+  writer = tf.summary.create_file_writer(
+    os.path.join(model_dir, "tensorboard", "test")
+  )
   with writer.as_default():
     for name, value in metrics.items():
       tf.summary.scalar(name, value, step=step)

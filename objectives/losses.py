@@ -29,7 +29,7 @@ import tensorflow_ranking as tfr
 
 from objectives import registry
 
-LOSSES: registry.Registry[type["Loss"]] = registry.Registry("loss")
+LOSSES: registry.Registry[type["Loss"]] = registry.Registry("loss", "losses")
 register_loss = LOSSES.register
 
 
@@ -72,6 +72,10 @@ class Loss(tf.keras.losses.Loss):
   def call(self, y_true, y_pred):
     # Keras' abstract hook; `__call__` above does the work.
     return self(y_true, y_pred)
+
+  def get_config(self) -> dict[str, Any]:
+    # The constructor's arguments; the reduction is always our own.
+    return {"name": self.name}
 
 
 class PointwiseLoss(Loss):
@@ -172,8 +176,8 @@ class Huber(PointwiseLoss):
 class Softmax(RankingLoss):
   """Listwise softmax cross entropy (TF-Ranking `SoftmaxLoss`).
 
-  Per list: -sum_i y_i log softmax(s)_i, with y normalised to sum to one and
-  the list weighted by its label sum. On a retrieval objective the "list" is
+  Per list, with weighted labels y'_i = w_i y_i:
+  sum(y') * -sum_i (y'_i / sum(y')) log softmax(s)_i. On a retrieval objective the "list" is
   one query against all in-batch candidates, which makes this the sampled
   softmax of two-tower retrieval.
 

@@ -71,7 +71,9 @@ class Objective:
         f"{', '.join(LABEL_TRANSFORMS)}."
       )
     check_loss(self.name, self.kind, self.loss)
-    if not (isinstance(self.weight, int | float) and math.isfinite(self.weight)):
+    if not (
+      isinstance(self.weight, int | float) and math.isfinite(self.weight)
+    ):
       raise ValueError(
         f"Objective {self.name!r}: weight must be a finite number, "
         f"got {self.weight!r}."
@@ -90,7 +92,9 @@ def check_loss(objective: str, kind: str, loss: str) -> None:
   loss_class = losses_lib.LOSSES.get(loss)
   if kind not in loss_class.kinds:
     serving = [
-      name for name in losses_lib.LOSSES if kind in losses_lib.LOSSES.get(name).kinds
+      name
+      for name in losses_lib.LOSSES
+      if kind in losses_lib.LOSSES.get(name).kinds
     ]
     raise ValueError(
       f"Objective {objective!r} is a {kind} objective; loss {loss!r} serves "

@@ -6,30 +6,32 @@ import math
 from objectives import objective as objective_lib
 
 
-def parse_pairs(text: str, what: str) -> list[tuple[str, str | None]]:
+def parse_pairs(text: str, what: str = "") -> list[tuple[str, str | None]]:
   """Parses `a:x,b,c:y` into [("a", "x"), ("b", None), ("c", "y")].
 
   Args:
     text: The text to parse.
-    what: What the text holds, for error messages ("--objectives").
+    what: Prefix of error messages naming where the text came from
+      ("--objectives"), or "" for none.
 
   Raises:
     ValueError: on an empty entry, an empty name or a repeated name.
   """
+  what = f"{what}: " if what else ""
   pairs = []
   seen = set()
   for entry in text.split(","):
     entry = entry.strip()
     if not entry:
-      raise ValueError(f"{what}: empty entry in {text!r}.")
+      raise ValueError(f"{what}empty entry in {text!r}.")
     name, sep, value = entry.partition(":")
     name, value = name.strip(), value.strip()
     if not name:
-      raise ValueError(f"{what}: entry {entry!r} has no name before ':'.")
+      raise ValueError(f"{what}entry {entry!r} has no name before ':'.")
     if sep and not value:
-      raise ValueError(f"{what}: entry {entry!r} has nothing after ':'.")
+      raise ValueError(f"{what}entry {entry!r} has nothing after ':'.")
     if name in seen:
-      raise ValueError(f"{what}: {name!r} is given twice.")
+      raise ValueError(f"{what}{name!r} is given twice.")
     seen.add(name)
     pairs.append((name, value if sep else None))
   return pairs
@@ -45,29 +47,31 @@ def select(
       name without a weight keeps its registered default.
     losses: Optional `name:loss,...` overriding the registered loss of some
       of the selected objectives, e.g. `click:focal`.
-    what: The flag the weights came from, for error messages.
+    what: Prefix of error messages about `weights` (the flag it came from),
+      or "" for none.
 
   Raises:
-    ValueError: naming the flag and the entry for an unknown objective or
-      loss, a weight that is not a finite non-negative number, or a loss
-      override for an objective that is not selected.
+    ValueError: naming the entry for an unknown objective or loss, a weight
+      that is not a finite non-negative number, or a loss override for an
+      objective that is not selected.
   """
+  prefix = f"{what}: " if what else ""
   selected = {}
   for name, value in parse_pairs(weights, what):
     try:
       objective = objective_lib.get(name)
     except ValueError as e:
-      raise ValueError(f"{what}: {e}") from None
+      raise ValueError(f"{prefix}{e}") from None
     if value is not None:
       try:
         weight = float(value)
       except ValueError:
         raise ValueError(
-          f"{what}: weight {value!r} of objective {name!r} is not a number."
+          f"{prefix}weight {value!r} of objective {name!r} is not a number."
         ) from None
       if not math.isfinite(weight) or weight < 0:
         raise ValueError(
-          f"{what}: weight {value!r} of objective {name!r} must be a finite "
+          f"{prefix}weight {value!r} of objective {name!r} must be a finite "
           "number >= 0."
         )
       objective = dataclasses.replace(objective, weight=weight)

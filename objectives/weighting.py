@@ -53,9 +53,12 @@ class Weighting(tf.keras.layers.Layer):
     The default is the configured static weighting, sum_i w_i L_i.
     """
     weights = {
-      name: tf.constant(self.configured_weights[name]) for name in self.task_names
+      name: tf.constant(self.configured_weights[name])
+      for name in self.task_names
     }
-    total = tf.add_n([weights[name] * task_losses[name] for name in self.task_names])
+    total = tf.add_n(
+      [weights[name] * task_losses[name] for name in self.task_names]
+    )
     return total, weights
 
   def gradients(

@@ -4,9 +4,8 @@ A loader takes the training config and returns a `dataset.Dataset`; the
 training loop calls `load(config)` and never branches on the dataset's name.
 """
 
-from objectives import registry
-
 from multiobj.data import dataset, synthetic
+from objectives import registry
 
 DATASETS = registry.Registry("dataset")
 

@@ -80,4 +80,6 @@ def split_by_time(
     "valid": (list_rank >= cut_valid) & (list_rank < cut_valid + num_valid),
     "test": list_rank >= cut_valid + num_valid,
   }
-  return {name: take(rows, np.flatnonzero(m)) for name, m in splits.items() if m.any()}
+  return {
+    name: take(rows, np.flatnonzero(m)) for name, m in splits.items() if m.any()
+  }

@@ -102,23 +102,39 @@ class SyntheticConfig:
   seed: int = 0
 
   def __post_init__(self):
-    for name in ("num_users", "num_items", "num_requests", "list_size", "num_days"):
+    for name in (
+      "num_users",
+      "num_items",
+      "num_requests",
+      "list_size",
+      "num_days",
+    ):
       if getattr(self, name) < 1:
-        raise ValueError(f"synthetic {name} must be >= 1, got {getattr(self, name)}.")
+        raise ValueError(
+          f"synthetic {name} must be >= 1, got {getattr(self, name)}."
+        )
     if self.list_size > self.num_items:
       raise ValueError(
         f"synthetic list_size ({self.list_size}) exceeds num_items "
         f"({self.num_items})."
       )
     if not 0 <= self.click_noise < 1:
-      raise ValueError(f"synthetic click_noise must be in [0, 1), got {self.click_noise}.")
+      raise ValueError(
+        f"synthetic click_noise must be in [0, 1), got {self.click_noise}."
+      )
     if self.position_bias < 0:
-      raise ValueError(f"synthetic position_bias must be >= 0, got {self.position_bias}.")
+      raise ValueError(
+        f"synthetic position_bias must be >= 0, got {self.position_bias}."
+      )
     if not 0 <= self.randomized_share <= 1:
       raise ValueError(
         f"synthetic randomized_share must be in [0, 1], got {self.randomized_share}."
       )
-    if self.valid_share < 0 or self.test_share <= 0 or self.valid_share + self.test_share >= 1:
+    if (
+      self.valid_share < 0
+      or self.test_share <= 0
+      or self.valid_share + self.test_share >= 1
+    ):
       raise ValueError(
         "synthetic valid_share and test_share must be >= 0 and > 0 with a sum "
         f"below 1, got {self.valid_share} and {self.test_share}."
@@ -151,7 +167,9 @@ _CHUNK = 2048  # Requests scored against the whole catalogue at once.
 _POOL = 50  # Candidates the logging ranker orders per request.
 
 
-def generate(config: SyntheticConfig = SyntheticConfig()) -> dataset_lib.Dataset:
+def generate(
+  config: SyntheticConfig = SyntheticConfig(),
+) -> dataset_lib.Dataset:
   """Draws the log described by `config`, split by time."""
   rng = np.random.default_rng(config.seed)
   topics = list(TOPICS)
@@ -162,14 +180,22 @@ def generate(config: SyntheticConfig = SyntheticConfig()) -> dataset_lib.Dataset
 
   # Requests: active users come back more often; time increases.
   activity = rng.lognormal(0.0, 1.0, config.num_users)
-  req_user = rng.choice(config.num_users, config.num_requests, p=activity / activity.sum())
-  req_time = np.sort(rng.integers(0, config.num_days * 86400, config.num_requests))
+  req_user = rng.choice(
+    config.num_users, config.num_requests, p=activity / activity.sum()
+  )
+  req_time = np.sort(
+    rng.integers(0, config.num_days * 86400, config.num_requests)
+  )
   primary = rng.random(config.num_requests) < 0.85
   req_device = np.where(
-    primary, users["device"][req_user], rng.integers(0, len(DEVICES), config.num_requests)
+    primary,
+    users["device"][req_user],
+    rng.integers(0, len(DEVICES), config.num_requests),
   )
 
-  shown, relevance = _log_impressions(rng, config, users, items, req_user, req_device)
+  shown, relevance = _log_impressions(
+    rng, config, users, items, req_user, req_device
+  )
   n, k = shown.shape
   # The randomisation bucket shows the same items in a uniformly random order.
   randomized = rng.random(n) < config.randomized_share
@@ -187,7 +213,12 @@ def generate(config: SyntheticConfig = SyntheticConfig()) -> dataset_lib.Dataset
   # Solve the false-positive rate so noise is `click_noise` of all clicks in
   # expectation: eps * E[e (1 - r)] = s / (1 - s) * E[e r].
   s = config.click_noise
-  eps = s / (1 - s) * np.sum(examination * relevance) / np.sum(examination * (1 - relevance))
+  eps = (
+    s
+    / (1 - s)
+    * np.sum(examination * relevance)
+    / np.sum(examination * (1 - relevance))
+  )
   if eps > 1:
     raise ValueError(
       f"synthetic click_noise={s} needs a false-click rate above 1 ({eps:.2f}); lower it."
@@ -215,7 +246,9 @@ def generate(config: SyntheticConfig = SyntheticConfig()) -> dataset_lib.Dataset
     "device": np.asarray(DEVICES, dtype=object)[req_device[request_id]],
     "age": users["age"][uid].astype(np.float32),
     "item_id": shown.reshape(-1).astype(np.int64),
-    "category": np.asarray(topics, dtype=object)[items["category"][shown.reshape(-1)]],
+    "category": np.asarray(topics, dtype=object)[
+      items["category"][shown.reshape(-1)]
+    ],
     "price": items["price"][shown.reshape(-1)].astype(np.float32),
     "title": items["title"][shown.reshape(-1)],
     "position": position.reshape(-1).astype(np.int64),
@@ -246,7 +279,9 @@ def _draw_users(rng, num_users, centers):
   # Sparse interests: a few topics per user, plus a personal taste and a
   # small country effect, so every query feature carries some signal.
   interests = rng.dirichlet(np.full(num_topics, 0.3), num_users)
-  country = rng.choice(len(COUNTRIES), num_users, p=[0.3, 0.2, 0.15, 0.1, 0.08, 0.07, 0.06, 0.04])
+  country = rng.choice(
+    len(COUNTRIES), num_users, p=[0.3, 0.2, 0.15, 0.1, 0.08, 0.07, 0.06, 0.04]
+  )
   country_shift = rng.normal(0.0, 0.4, (len(COUNTRIES), dim)) / np.sqrt(dim)
   latent = interests @ centers + country_shift[country]
   latent += rng.normal(0.0, 0.5, (num_users, dim)) / np.sqrt(dim)
@@ -264,8 +299,12 @@ def _draw_users(rng, num_users, centers):
 
 def _draw_items(rng, num_items, centers, topics):
   num_topics, dim = centers.shape
-  category = rng.choice(num_topics, num_items, p=rng.dirichlet(np.full(num_topics, 5.0)))
-  latent = centers[category] + rng.normal(0.0, 0.6, (num_items, dim)) / np.sqrt(dim)
+  category = rng.choice(
+    num_topics, num_items, p=rng.dirichlet(np.full(num_topics, 5.0))
+  )
+  latent = centers[category] + rng.normal(0.0, 0.6, (num_items, dim)) / np.sqrt(
+    dim
+  )
   quality = rng.normal(0.0, 0.5, num_items)
   log_price = rng.uniform(np.log(5), np.log(200), num_topics)[category]
   log_price = log_price + rng.normal(0.0, 0.5, num_items)
@@ -312,13 +351,17 @@ def _log_impressions(rng, config, users, items, req_user, req_device):
   relevance = np.empty((n, k), dtype=np.float64)
   for start in range(0, n, _CHUNK):
     stop = min(start + _CHUNK, n)
-    logits = _relevance_logits(users, items, req_user[start:stop], req_device[start:stop])
+    logits = _relevance_logits(
+      users, items, req_user[start:stop], req_device[start:stop]
+    )
     gumbel = -np.log(-np.log(rng.random(logits.shape)))
     generator = 0.8 * items["popularity"] + logits + gumbel
     candidates = np.argpartition(-generator, pool - 1, axis=1)[:, :pool]
     estimate = np.take_along_axis(logits, candidates, 1)
     estimate = estimate + rng.normal(0.0, 1.0, estimate.shape)
-    top = np.take_along_axis(candidates, np.argsort(-estimate, axis=1)[:, :k], 1)
+    top = np.take_along_axis(
+      candidates, np.argsort(-estimate, axis=1)[:, :k], 1
+    )
     shown[start:stop] = top
     relevance[start:stop] = _sigmoid(np.take_along_axis(logits, top, 1))
   return shown, relevance

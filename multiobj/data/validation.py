@@ -59,7 +59,9 @@ def _check_values(column, name, where):
         f"row {row} ({int(bad.sum())} such rows)."
       )
   elif column.dtype.kind == "O":
-    bad = np.array([v is None or (isinstance(v, float) and v != v) for v in column])
+    bad = np.array(
+      [v is None or (isinstance(v, float) and v != v) for v in column]
+    )
     if bad.any():
       row = int(np.argmax(bad))
       raise ValueError(
@@ -75,7 +77,9 @@ def _check_label(table, objective, where):
       f"{where}: label column {objective.label!r} of objective "
       f"{objective.name!r} must be numeric, got {label.dtype}."
     )
-  applies = table[objective.mask] > 0 if objective.mask else np.ones(len(label), bool)
+  applies = (
+    table[objective.mask] > 0 if objective.mask else np.ones(len(label), bool)
+  )
   if objective.kind in ("binary", "retrieval"):
     bad = applies & (label != 0) & (label != 1)
     expected = "0 or 1"

@@ -1,0 +1,120 @@
+"""The registry: one name one entry, errors that list the known names."""
+
+from absl.testing import absltest
+
+import objectives
+from objectives import registry
+
+
+class RegistryTest(absltest.TestCase):
+  def test_register_and_get(self):
+    r = registry.Registry("thing")
+
+    @r.register("a")
+    def a():
+      return 1
+
+    self.assertIs(r.get("a"), a)
+    self.assertEqual(r.names(), ["a"])
+    self.assertIn("a", r)
+    self.assertLen(r, 1)
+
+  def test_refuses_a_name_twice(self):
+    r = registry.Registry("thing")
+    r.add("a", 1)
+    with self.assertRaisesRegex(
+      ValueError, "The thing 'a' is already registered"
+    ):
+      r.add("a", 2)
+    self.assertEqual(r.get("a"), 1)
+
+  def test_unknown_name_lists_the_known_ones(self):
+    r = registry.Registry("thing")
+    r.add("b", 1)
+    r.add("a", 2)
+    with self.assertRaisesRegex(
+      ValueError, r"Unknown thing 'c'\. Known things: a, b\."
+    ):
+      r.get("c")
+
+  def test_names_must_be_flag_friendly(self):
+    r = registry.Registry("thing")
+    for bad in ("", "a b", "a,b", "a:b"):
+      with self.assertRaises(ValueError):
+        r.add(bad, 1)
+
+  def test_builtins_are_registered_on_import(self):
+    self.assertContainsSubset(
+      ["retrieval", "click", "dwell", "purchase"], objectives.names()
+    )
+    self.assertContainsSubset(
+      ["bce", "mse", "huber", "softmax", "approx_ndcg", "pairwise_logistic"],
+      objectives.LOSSES.names(),
+    )
+    self.assertIn("static", objectives.WEIGHTINGS.names())
+
+
+class SelectTest(absltest.TestCase):
+  def test_weights_and_defaults(self):
+    selected = objectives.select("retrieval:1,click:2.5,dwell")
+    self.assertEqual(
+      [o.name for o in selected], ["retrieval", "click", "dwell"]
+    )
+    self.assertEqual(
+      [o.weight for o in selected], [1.0, 2.5, objectives.get("dwell").weight]
+    )
+
+  def test_loss_override(self):
+    (click,) = objectives.select("click", "click:pairwise_logistic")
+    self.assertEqual(click.loss, "pairwise_logistic")
+
+  def test_errors_name_the_flag_and_entry(self):
+    cases = {
+      "clik:1": r"--objectives: Unknown objective 'clik'\. Known objectives: .*click",
+      "click:abc": r"--objectives: weight 'abc' of objective 'click' is not a number",
+      "click:-1": r"weight '-1' of objective 'click' must be a finite number >= 0",
+      "click:nan": r"weight 'nan' of objective 'click' must be a finite number",
+      "click,,dwell": r"--objectives: empty entry",
+      "click,click": r"--objectives: 'click' is given twice",
+      "click:": r"--objectives: entry 'click:' has nothing after ':'",
+    }
+    for text, message in cases.items():
+      with self.subTest(text=text):
+        with self.assertRaisesRegex(ValueError, message):
+          objectives.select(text)
+
+  def test_loss_errors(self):
+    with self.assertRaisesRegex(
+      ValueError, r"--losses: Unknown loss 'nope'\. Known losses: .*bce"
+    ):
+      objectives.select("click", "click:nope")
+    with self.assertRaisesRegex(
+      ValueError,
+      r"Objective 'click' is a binary objective; loss 'mse' serves regression",
+    ):
+      objectives.select("click", "click:mse")
+    with self.assertRaisesRegex(
+      ValueError, r"--losses: objective 'dwell' is not among"
+    ):
+      objectives.select("click", "dwell:mse")
+
+
+class ObjectiveTest(absltest.TestCase):
+  def test_rejects_bad_fields(self):
+    base = dict(name="x", kind="binary", label="y", loss="bce")
+    with self.assertRaisesRegex(ValueError, "unknown kind 'binaryy'"):
+      objectives.Objective(**{**base, "kind": "binaryy"})
+    with self.assertRaisesRegex(
+      ValueError, "unknown metric 'rmse' for a binary objective"
+    ):
+      objectives.Objective(**base, metrics=("rmse",))
+    with self.assertRaisesRegex(ValueError, "unknown metric 'ndcg@x'"):
+      objectives.Objective(**base, metrics=("ndcg@x",))
+    with self.assertRaisesRegex(ValueError, "weight must be >= 0"):
+      objectives.Objective(**base, weight=-1.0)
+    with self.assertRaisesRegex(ValueError, "unknown label_transform 'sqrt'"):
+      objectives.Objective(**base, label_transform="sqrt")
+
+
+if __name__ == "__main__":
+  absltest.main()
