@@ -7,8 +7,8 @@ to `config.model_dir`:
                        model with `load_model`);
   feature_stats.json   vocabularies and moments of the features;
   checkpoints/         the weights after each epoch (the last three kept);
-  tensorboard/         per-epoch losses and weights of every task, and the
-                       final metrics;
+  tensorboard/         losses and weights of every task (each 50 steps and
+                       each epoch) and the final test metrics;
   metrics.json         every metric and its baseline, per-epoch history,
                        effective task weights, data summary, timing, machine.
 """
@@ -35,7 +35,7 @@ from multiobj.data import load as load_dataset
 from multiobj.data import synthetic as synthetic_lib
 from multiobj.data import validation
 
-DEFAULT_OBJECTIVES = "retrieval:1,click:1,dwell:0.5,purchase:1"
+DEFAULT_OBJECTIVES = "retrieval:1,click:1,dwell:0.5,purchase:2"
 
 
 @dataclasses.dataclass(frozen=True)
