@@ -183,7 +183,3 @@ class FeatureEncoder(tf.keras.layers.Layer):
     encoded = [e(features[e.feature.name]) for e in self.encoders]
     return tf.concat(encoded, axis=-1) if len(encoded) > 1 else encoded[0]
 
-
-def summarize(stats: FeatureStats) -> dict[str, int]:
-  """Vocabulary size per feature, for logs."""
-  return {name: len(v) for name, v in stats.vocabularies.items()}

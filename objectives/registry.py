@@ -34,10 +34,6 @@ class Registry(Generic[T]):
     self._plural = plural or f"{kind}s"
     self._entries: dict[str, T] = {}
 
-  @property
-  def kind(self) -> str:
-    return self._kind
-
   def add(self, name: str, entry: T) -> T:
     """Registers `entry` under `name`; refuses a name registered twice."""
     if not isinstance(name, str) or not name:
