@@ -182,4 +182,3 @@ class FeatureEncoder(tf.keras.layers.Layer):
   def call(self, features: dict[str, tf.Tensor]) -> tf.Tensor:
     encoded = [e(features[e.feature.name]) for e in self.encoders]
     return tf.concat(encoded, axis=-1) if len(encoded) > 1 else encoded[0]
-

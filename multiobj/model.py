@@ -126,7 +126,7 @@ class MultiObjectiveModel(tfrs.Model):
     )
     if self.retrieval_objective:
       self.retrieval_task = tfrs.tasks.Retrieval(
-        loss=objectives_lib.get_loss(self.retrieval_objective.loss),
+        loss=self.retrieval_objective.make_loss(),
         temperature=config.temperature,
         remove_accidental_hits=True,
         name="retrieval_task",
@@ -137,7 +137,7 @@ class MultiObjectiveModel(tfrs.Model):
       for o in self.ranking_objectives
     }
     self.ranking_loss_fns = {
-      o.name: objectives_lib.get_loss(o.loss) for o in self.ranking_objectives
+      o.name: o.make_loss() for o in self.ranking_objectives
     }
     self.weighting = objectives_lib.get_weighting(
       weighting, {o.name: o.weight for o in objectives}
@@ -256,7 +256,7 @@ class MultiObjectiveModel(tfrs.Model):
       if o.label_transform == "log1p":
         labels = tf.math.log1p(tf.maximum(labels, 0.0))
       losses[o.name] = self.ranking_loss_fns[o.name](
-        labels, outputs[o.name], weights
+        labels, outputs[o.name], weights, batch=inputs
       )
     return losses
 
@@ -291,7 +291,14 @@ class MultiObjectiveModel(tfrs.Model):
     losses = self.task_losses(inputs, self(inputs, training=training))
     return tf.add_n([o.weight * losses[o.name] for o in self.objective_list])
 
+  def _bind_steps(self):
+    # Losses with a schedule (tce) follow the optimizer's step count.
+    if self.optimizer is not None:
+      for loss in self.ranking_loss_fns.values():
+        loss.bind_step(self.optimizer.iterations)
+
   def train_step(self, inputs):
+    self._bind_steps()
     with tf.GradientTape(
       persistent=self.weighting.needs_persistent_tape
     ) as tape:
@@ -315,6 +322,7 @@ class MultiObjectiveModel(tfrs.Model):
     return self._track(losses, weights, regularization)
 
   def test_step(self, inputs):
+    self._bind_steps()
     losses = self.task_losses(inputs, self(inputs, training=False))
     weights = {o.name: tf.constant(o.weight) for o in self.objective_list}
     return self._track(losses, weights, tf.constant(0.0))

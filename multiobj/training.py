@@ -104,7 +104,8 @@ def columns_for(
   """The columns the model and its objectives read."""
   columns = [f.name for f in spec.features]
   for o in objectives:
-    columns += [c for c in (o.label, o.mask) if c and c not in columns]
+    wanted = (o.label, o.mask, *o.make_loss().required_columns)
+    columns += [c for c in wanted if c and c not in columns]
   if with_truth and spec.truth and spec.truth not in columns:
     columns.append(spec.truth)
   return columns
@@ -193,6 +194,11 @@ def train(
   callbacks = [
     tf.keras.callbacks.TensorBoard(
       os.path.join(config.model_dir, "tensorboard")
+    ),
+    tf.keras.callbacks.LambdaCallback(
+      on_epoch_end=lambda epoch, logs: model.weighting.on_epoch_end(
+        {o.name: logs[f"{o.name}_loss"] for o in config.objectives}
+      )
     ),
     tf.keras.callbacks.LambdaCallback(
       on_epoch_end=lambda epoch, logs: manager.save(checkpoint_number=epoch + 1)

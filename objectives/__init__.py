@@ -14,7 +14,11 @@ complete. User code extends them from its own module:
     def elementwise(self, y_true, y_pred): ...
 """
 
-from objectives import builtin  # noqa: F401  (registers the built-ins)
+from objectives import (  # noqa: F401  (registers the built-ins)
+  builtin,
+  pointwise,
+  ranking,
+)
 from objectives.losses import (
   LOSSES,
   Loss,
@@ -32,7 +36,7 @@ from objectives.objective import (
   register,
 )
 from objectives.registry import Registry
-from objectives.selection import parse_pairs, select
+from objectives.selection import parse_call, parse_pairs, select
 from objectives.weighting import (
   WEIGHTINGS,
   Static,
@@ -57,6 +61,7 @@ __all__ = [
   "get_loss",
   "get_weighting",
   "names",
+  "parse_call",
   "parse_pairs",
   "register",
   "register_loss",

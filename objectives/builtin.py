@@ -5,7 +5,11 @@ They match the columns of the synthetic impression log
 maps its labels onto them, or registers objectives of its own.
 """
 
-from objectives import objective
+from objectives import (  # noqa: F401  (the losses objectives name)
+  objective,
+  pointwise,
+  ranking,
+)
 
 RETRIEVAL = objective.register(
   objective.Objective(

@@ -1,6 +1,7 @@
-"""Losses over impression lists, registered by name.
+"""Losses over impression lists: the registry and the base classes.
 
-Every loss takes the same three tensors, named as in Keras:
+Every loss takes the same three tensors, named as in Keras, and optionally the
+whole batch:
 
   y_true:        [batch_size, list_size] labels.
   y_pred:        [batch_size, list_size] logits (binary, listwise) or
@@ -9,6 +10,8 @@ Every loss takes the same three tensors, named as in Keras:
                  the list) non-negative weights. A weight of 0 marks an entry
                  that does not count: list padding, or a row where the
                  objective does not apply (dwell time without a click).
+  batch:         {column: tensor}, the batch the labels came from, for
+                 losses that read another column (dwell-weighted clicks).
 
 Pointwise losses reduce to the weighted mean over the entries that count,
 `sum(w * l) / sum(w)`, so a loss does not shrink when the objective applies to
@@ -19,13 +22,15 @@ positive label, the lists that carry gradient.
 
 A loss class declares the objective kinds it serves in `kinds`; registering a
 subclass of `Loss` with `@register_loss("name")` makes it available to every
-objective by name.
+objective by name. Constructor arguments are the loss's parameters, set from
+a flag as `--losses=click:gce(q=0.5)`. The built-ins live in `pointwise.py`
+and `ranking.py`.
 """
 
+import inspect
 from typing import Any, ClassVar
 
 import tensorflow as tf
-import tensorflow_ranking as tfr
 
 from objectives import registry
 
@@ -33,9 +38,26 @@ LOSSES: registry.Registry[type["Loss"]] = registry.Registry("loss", "losses")
 register_loss = LOSSES.register
 
 
-def get_loss(name: str, **kwargs: Any) -> "Loss":
-  """Returns a new instance of the loss registered as `name`."""
-  return LOSSES.get(name)(**kwargs)
+def get_loss(name: str, **params: Any) -> "Loss":
+  """Returns a new instance of the loss registered as `name`.
+
+  Raises:
+    ValueError: for an unknown name, or a parameter the loss does not take or
+      rejects, naming the loss and its parameters.
+  """
+  loss_class = LOSSES.get(name)
+  try:
+    return loss_class(**params)
+  except TypeError:
+    known = [
+      p
+      for p in inspect.signature(loss_class.__init__).parameters
+      if p not in ("self", "name")
+    ]
+    raise ValueError(
+      f"Loss {name!r} does not take parameters {sorted(params)}; its "
+      f"parameters: {', '.join(known) or '(none)'}."
+    ) from None
 
 
 class Loss(tf.keras.losses.Loss):
@@ -45,12 +67,23 @@ class Loss(tf.keras.losses.Loss):
   # "retrieval".
   kinds: ClassVar[tuple[str, ...]] = ()
 
-  def __init__(self, name: str | None = None, **kwargs: Any):
-    super().__init__(
-      reduction=tf.keras.losses.Reduction.NONE, name=name, **kwargs
-    )
+  def __init__(self, name: str | None = None):
+    super().__init__(reduction=tf.keras.losses.Reduction.NONE, name=name)
+    # The training step (the optimizer's iteration count), for losses whose
+    # behaviour follows a schedule; bound by the model with `bind_step`.
+    self.step = None
 
-  def __call__(self, y_true, y_pred, sample_weight=None) -> tf.Tensor:
+  def bind_step(self, step: tf.Variable) -> None:
+    self.step = step
+
+  @property
+  def required_columns(self) -> tuple[str, ...]:
+    """Batch columns `prepare` reads besides the label."""
+    return ()
+
+  def __call__(
+    self, y_true, y_pred, sample_weight=None, batch=None
+  ) -> tf.Tensor:
     y_pred = tf.convert_to_tensor(y_pred)
     y_pred = tf.cast(y_pred, tf.float32)
     y_true = tf.cast(tf.convert_to_tensor(y_true), tf.float32)
@@ -62,7 +95,18 @@ class Loss(tf.keras.losses.Loss):
         sample_weight = sample_weight[:, tf.newaxis]
       sample_weight = tf.broadcast_to(sample_weight, tf.shape(y_pred))
     with tf.name_scope(self.name or type(self).__name__):
+      y_true, sample_weight = self.prepare(y_true, sample_weight, batch or {})
       return self.reduce(y_true, y_pred, sample_weight)
+
+  def prepare(
+    self,
+    y_true: tf.Tensor,
+    sample_weight: tf.Tensor,
+    batch: dict[str, tf.Tensor],
+  ) -> tuple[tf.Tensor, tf.Tensor]:
+    """Hook: labels and weights from other columns of the batch."""
+    del batch  # Unused by most losses.
+    return y_true, sample_weight
 
   def reduce(
     self, y_true: tf.Tensor, y_pred: tf.Tensor, sample_weight: tf.Tensor
@@ -114,118 +158,4 @@ class RankingLoss(Loss):
     has_positive = tf.reduce_any(tf.logical_and(valid, y_true > 0), axis=1)
     return tf.math.divide_no_nan(
       tf.reduce_sum(per_list), tf.reduce_sum(tf.cast(has_positive, tf.float32))
-    )
-
-
-@register_loss("bce")
-class BinaryCrossEntropy(PointwiseLoss):
-  """Sigmoid cross entropy on logits: -y log p - (1 - y) log(1 - p).
-
-  >>> float(BinaryCrossEntropy()([[1.0, 0.0]], [[0.0, 0.0]]))  # log 2
-  0.693147...
-  """
-
-  kinds = ("binary",)
-
-  def elementwise(self, y_true, y_pred):
-    return tf.nn.sigmoid_cross_entropy_with_logits(
-      labels=tf.cast(y_true > 0, tf.float32), logits=y_pred
-    )
-
-
-@register_loss("mse")
-class MeanSquaredError(PointwiseLoss):
-  """Squared error (y - y_pred)^2, for regression heads.
-
-  >>> float(MeanSquaredError()([[1.0, 3.0]], [[0.0, 1.0]]))  # (1 + 4) / 2
-  2.5
-  """
-
-  kinds = ("regression",)
-
-  def elementwise(self, y_true, y_pred):
-    return tf.math.squared_difference(y_true, y_pred)
-
-
-@register_loss("huber")
-class Huber(PointwiseLoss):
-  """Huber loss: squared error within `delta`, linear beyond it.
-
-  l = 0.5 d^2 if |d| <= delta else delta (|d| - 0.5 delta), d = y - y_pred.
-
-  >>> float(Huber(delta=1.0)([[0.0, 3.0]], [[0.5, 0.0]]))  # (0.125 + 2.5) / 2
-  1.3125
-  """
-
-  kinds = ("regression",)
-
-  def __init__(self, delta: float = 1.0, name: str | None = None):
-    super().__init__(name=name)
-    self.delta = float(delta)
-
-  def elementwise(self, y_true, y_pred):
-    error = tf.abs(y_true - y_pred)
-    quadratic = tf.minimum(error, self.delta)
-    return 0.5 * quadratic**2 + self.delta * (error - quadratic)
-
-  def get_config(self):
-    return {**super().get_config(), "delta": self.delta}
-
-
-@register_loss("softmax")
-class Softmax(RankingLoss):
-  """Listwise softmax cross entropy (TF-Ranking `SoftmaxLoss`).
-
-  Per list, with weighted labels y'_i = w_i y_i:
-  sum(y') * -sum_i (y'_i / sum(y')) log softmax(s)_i. On a retrieval objective the "list" is
-  one query against all in-batch candidates, which makes this the sampled
-  softmax of two-tower retrieval.
-
-  >>> float(Softmax()([[1.0, 0.0]], [[0.0, 0.0]]))  # log 2
-  0.693147...
-  """
-
-  kinds = ("binary", "listwise", "retrieval")
-
-  def make_ranking_loss(self):
-    return tfr.keras.losses.SoftmaxLoss(
-      reduction=tf.keras.losses.Reduction.NONE
-    )
-
-
-@register_loss("approx_ndcg")
-class ApproxNDCG(RankingLoss):
-  """Negative ApproxNDCG (TF-Ranking `ApproxNDCGLoss`, Qin et al. 2010).
-
-  Ranks are smoothed as 1 + sum_j sigmoid((s_j - s_i) / temperature) and the
-  loss is -NDCG computed with them, gains 2^y - 1.
-  """
-
-  kinds = ("binary", "listwise")
-
-  def __init__(self, temperature: float = 0.1, name: str | None = None):
-    super().__init__(name=name)
-    self.temperature = float(temperature)
-
-  def make_ranking_loss(self):
-    return tfr.keras.losses.ApproxNDCGLoss(
-      reduction=tf.keras.losses.Reduction.NONE, temperature=self.temperature
-    )
-
-  def get_config(self):
-    return {**super().get_config(), "temperature": self.temperature}
-
-
-@register_loss("pairwise_logistic")
-class PairwiseLogistic(RankingLoss):
-  """Pairwise logistic loss (TF-Ranking `PairwiseLogisticLoss`, RankNet).
-
-  Per list: sum over pairs with y_i > y_j of log(1 + exp(-(s_i - s_j))).
-  """
-
-  kinds = ("binary", "listwise")
-
-  def make_ranking_loss(self):
-    return tfr.keras.losses.PairwiseLogisticLoss(
-      reduction=tf.keras.losses.Reduction.NONE
     )

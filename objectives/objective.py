@@ -10,6 +10,7 @@ clicks, dwell time or purchases; those are entries in the registry
 
 import dataclasses
 import math
+from typing import Any
 
 from objectives import losses as losses_lib
 from objectives import registry
@@ -39,6 +40,7 @@ class Objective:
     label: The label column it learns from. For retrieval, rows whose label
       is positive are the (query, candidate) pairs.
     loss: Name of a registered loss that serves this kind.
+    loss_params: The loss's constructor arguments, as (name, value) pairs.
     weight: Default weight of its loss in the total.
     mask: Optional label column; the objective applies only to rows where it
       is positive (dwell time is learned on clicked rows only).
@@ -52,6 +54,7 @@ class Objective:
   kind: str
   label: str
   loss: str
+  loss_params: tuple[tuple[str, Any], ...] = ()
   weight: float = 1.0
   mask: str | None = None
   label_transform: str = "none"
@@ -70,7 +73,17 @@ class Objective:
         f"{self.label_transform!r}; expected one of "
         f"{', '.join(LABEL_TRANSFORMS)}."
       )
+    params = self.loss_params
+    if isinstance(params, dict):
+      params = params.items()
+    object.__setattr__(
+      self, "loss_params", tuple((str(k), v) for k, v in params)
+    )
     check_loss(self.name, self.kind, self.loss)
+    try:
+      self.make_loss()
+    except ValueError as e:
+      raise ValueError(f"Objective {self.name!r}: {e}") from None
     if not (
       isinstance(self.weight, int | float) and math.isfinite(self.weight)
     ):
@@ -85,6 +98,10 @@ class Objective:
     object.__setattr__(self, "metrics", tuple(self.metrics))
     for metric in self.metrics:
       check_metric(self.name, self.kind, metric)
+
+  def make_loss(self) -> losses_lib.Loss:
+    """A new instance of this objective's loss with its parameters."""
+    return losses_lib.get_loss(self.loss, **dict(self.loss_params))
 
 
 def check_loss(objective: str, kind: str, loss: str) -> None:

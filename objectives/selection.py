@@ -2,6 +2,8 @@
 
 import dataclasses
 import math
+import re
+from typing import Any
 
 from objectives import objective as objective_lib
 
@@ -20,7 +22,7 @@ def parse_pairs(text: str, what: str = "") -> list[tuple[str, str | None]]:
   what = f"{what}: " if what else ""
   pairs = []
   seen = set()
-  for entry in text.split(","):
+  for entry in _split_top_level(text, what):
     entry = entry.strip()
     if not entry:
       raise ValueError(f"{what}empty entry in {text!r}.")
@@ -37,6 +39,65 @@ def parse_pairs(text: str, what: str = "") -> list[tuple[str, str | None]]:
   return pairs
 
 
+def _split_top_level(text: str, what: str) -> list[str]:
+  """Splits on commas outside parentheses: `a:f(x=1,y=2),b`."""
+  entries, depth, start = [], 0, 0
+  for i, char in enumerate(text):
+    depth += {"(": 1, ")": -1}.get(char, 0)
+    if depth < 0:
+      raise ValueError(f"{what}unbalanced ')' in {text!r}.")
+    if char == "," and depth == 0:
+      entries.append(text[start:i])
+      start = i + 1
+  if depth:
+    raise ValueError(f"{what}unbalanced '(' in {text!r}.")
+  return [*entries, text[start:]]
+
+
+def parse_call(text: str, what: str = "") -> tuple[str, dict[str, Any]]:
+  """Parses `name` or `name(key=value,...)` into (name, {key: value}).
+
+  Values are read as int, float, true/false, or else kept as strings.
+
+  >>> parse_call("gce(q=0.5)")
+  ('gce', {'q': 0.5})
+  """
+  prefix = f"{what}: " if what else ""
+  match = re.fullmatch(r"\s*([\w-]+)\s*(?:\((.*)\))?\s*", text, re.S)
+  if not match:
+    raise ValueError(
+      f"{prefix}cannot read {text!r}; expected name or name(key=value,...)."
+    )
+  name, arguments = match.group(1), match.group(2)
+  params = {}
+  if arguments and arguments.strip():
+    for item in _split_top_level(arguments, prefix):
+      key, sep, value = item.partition("=")
+      key = key.strip()
+      if not sep or not key.isidentifier():
+        raise ValueError(
+          f"{prefix}parameter {item.strip()!r} of {name!r} is not key=value."
+        )
+      if key in params:
+        raise ValueError(
+          f"{prefix}parameter {key!r} of {name!r} is given twice."
+        )
+      params[key] = _value(value.strip())
+  return name, params
+
+
+def _value(text: str) -> Any:
+  for convert in (int, float):
+    try:
+      return convert(text)
+    except ValueError:
+      pass
+  lowered = text.lower()
+  if lowered in ("true", "false"):
+    return lowered == "true"
+  return text
+
+
 def select(
   weights: str, losses: str = "", what: str = "--objectives"
 ) -> list[objective_lib.Objective]:
@@ -46,7 +107,8 @@ def select(
     weights: `name[:weight],...`, e.g. `retrieval:1,click:1,dwell:0.5`. A
       name without a weight keeps its registered default.
     losses: Optional `name:loss,...` overriding the registered loss of some
-      of the selected objectives, e.g. `click:focal`.
+      of the selected objectives, e.g. `click:focal` or, with parameters,
+      `click:gce(q=0.5)`.
     what: Prefix of error messages about `weights` (the flag it came from),
       or "" for none.
 
@@ -85,8 +147,11 @@ def select(
         )
       if loss is None:
         raise ValueError(f"--losses: entry {name!r} names no loss (name:loss).")
+      loss_name, params = parse_call(loss, "--losses")
       try:
-        selected[name] = dataclasses.replace(selected[name], loss=loss)
+        selected[name] = dataclasses.replace(
+          selected[name], loss=loss_name, loss_params=tuple(params.items())
+        )
       except ValueError as e:
         raise ValueError(f"--losses: {e}") from None
   return list(selected.values())

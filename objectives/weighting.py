@@ -84,6 +84,11 @@ class Weighting(tf.keras.layers.Layer):
     del task_losses, shared_variables  # Unused by loss-level strategies.
     return tape.gradient(total_loss, variables), weights
 
+  def on_epoch_end(self, epoch_losses: Mapping[str, float]) -> None:
+    """Called after each training epoch with each task's mean training loss
+    over it (strategies that adapt per epoch, such as DWA, override this)."""
+    del epoch_losses  # Unused by most strategies.
+
 
 @register_weighting("static")
 class Static(Weighting):
