@@ -192,8 +192,9 @@ def train(
     checkpoint, os.path.join(config.model_dir, "checkpoints"), max_to_keep=3
   )
   callbacks = [
+    # Every 50 steps and every epoch: each task's loss and effective weight.
     tf.keras.callbacks.TensorBoard(
-      os.path.join(config.model_dir, "tensorboard")
+      os.path.join(config.model_dir, "tensorboard"), update_freq=50
     ),
     tf.keras.callbacks.LambdaCallback(
       on_epoch_end=lambda epoch, logs: model.weighting.on_epoch_end(
