@@ -88,14 +88,133 @@ def _pairwise_logistic_list(y, s, w, valid):
   return total
 
 
+def _focal(y, s, gamma=2.0):
+  ce = _bce(y, s)
+  return (1 - np.exp(-ce)) ** gamma * ce
+
+
+def _gce(y, s, q=0.7):
+  p_t = np.exp(-_bce(y, s))
+  return (1 - p_t**q) / q
+
+
+def _sce(y, s, alpha=0.1, beta=1.0, log_zero=-4.0):
+  p_t = np.exp(-_bce(y, s))
+  return alpha * _bce(y, s) + beta * -log_zero * (1 - p_t)
+
+
+def _bootstrap(mode, beta):
+  def elementwise(y, s):
+    p = _sigmoid(s)
+    z = p if mode == "soft" else (p > 0.5).astype(np.float64)
+    t = beta * (y > 0) + (1 - beta) * z
+    return -(t * np.log(p) + (1 - t) * np.log(1 - p))
+
+  return elementwise
+
+
+def _rce(y, s, beta=0.25):
+  return np.where(y > 0, _sigmoid(s) ** beta, 1.0) * _bce(y, s)
+
+
+def _tce(y, s, w, drop=0.2):
+  # Without a bound step, the full drop rate: the floor(0.2 P) positives with
+  # the largest cross entropy are left out.
+  ce = _bce(y, s)
+  positive = np.flatnonzero(((y > 0) & (w > 0)).ravel())
+  order = positive[np.argsort(-ce.ravel()[positive], kind="stable")]
+  keep = np.ones(y.size)
+  keep[order[: int(np.floor(drop * len(positive)))]] = 0
+  w = w * keep.reshape(y.shape)
+  return np.sum(np.where(w > 0, ce, 0) * w) / np.sum(w)
+
+
+def _dwell_weighted(y, s, w, dwell, threshold=10.0, max_weight=3.0):
+  short = (y > 0) & (dwell < threshold)
+  growth = np.minimum(max_weight, np.log1p(dwell) / np.log1p(threshold))
+  w = w * np.where((y > 0) & ~short, growth, 1.0)
+  y = np.where(short, 0.0, y)
+  return _pointwise(_bce)(y, s, w)
+
+
+def _lambda_list(y, s, w, valid):
+  # TF-Ranking's NDCGLambdaWeight (LambdaLoss, Wang et al. 2018): pair weight
+  # |G_i - G_j| / maxDCG * |1/log2(1+d) - 1/log2(2+d)| * list_size, with
+  # d = |rank_i - rank_j| by the current scores, G = 2^y - 1.
+  n = len(y)
+  y = np.where(valid, y, 0.0)
+  order = np.argsort(-np.where(valid, s, s.min() - 1.0), kind="stable")
+  rank = np.empty(n)
+  rank[order] = np.arange(1, n + 1)
+  gains = 2.0**y - 1
+  max_dcg = np.sum(np.sort(gains)[::-1] / np.log2(1 + np.arange(1, n + 1)))
+  gains = gains / max_dcg
+  total = 0.0
+  for i in range(n):
+    for j in range(n):
+      if valid[i] and valid[j] and y[i] > y[j]:
+        d = abs(rank[i] - rank[j])
+        discount = abs(1 / np.log2(1 + d) - 1 / np.log2(2 + d))
+        weight = abs(gains[i] - gains[j]) * discount * n
+        total += w[i] * weight * np.log1p(np.exp(-(s[i] - s[j])))
+  return total
+
+
+def _listmle_list(y, s, w, valid):
+  # -log Plackett-Luce probability of the label order; TF-Ranking moves the
+  # padding to the end with logit log(1e-10), which adds log(k!) for k padded
+  # slots: a constant, kept here to match.
+  order = np.argsort(-np.where(valid, y, y.min() - 1.0), kind="stable")
+  logits = np.where(valid, s, np.log(1e-10))[order]
+  total = 0.0
+  for i in range(len(logits)):
+    total += np.log(np.sum(np.exp(logits[i:]))) - logits[i]
+  return _list_weight(y, w, valid) * total
+
+
+def _graded(kind, seed):
+  # ListMLE breaks label ties at random, so it gets distinct graded labels.
+  y, s, w = _inputs("binary", seed)
+  rng = np.random.default_rng(seed)
+  y = np.stack([rng.permutation(5).astype(np.float64) for _ in range(4)])
+  y[1, 3:] = 7.0
+  return y, s, w
+
+
+def _with_dwell(y, seed):
+  rng = np.random.default_rng(seed + 100)
+  return {
+    "dwell": np.where(y > 0, rng.choice([3.0, 8.0, 15.0, 120.0], y.shape), 0.0)
+  }
+
+
+# name: (reference(y, s, w, **batch), kind, inputs, batch(y, seed)).
 REFERENCES = {
   "bce": (_pointwise(_bce), "binary"),
   "mse": (_pointwise(lambda y, s: (y - s) ** 2), "regression"),
   "huber": (_pointwise(_huber), "regression"),
+  "focal": (_pointwise(_focal), "binary"),
+  "gce": (_pointwise(_gce), "binary"),
+  "sce": (_pointwise(_sce), "binary"),
+  "bootstrap": (_pointwise(_bootstrap("soft", 0.95)), "binary"),
+  "rce": (_pointwise(_rce), "binary"),
+  "tce": (_tce, "binary"),
+  "dwell_weighted": (_dwell_weighted, "binary", None, _with_dwell),
   "softmax": (_per_list(_softmax_list), "binary"),
   "approx_ndcg": (_per_list(_approx_ndcg_list), "binary"),
   "pairwise_logistic": (_per_list(_pairwise_logistic_list), "binary"),
+  "lambda": (_per_list(_lambda_list), "binary"),
+  "listmle": (_per_list(_listmle_list), "binary", _graded),
 }
+
+
+def _case(name, seed=0):
+  """(loss, y, s, w, batch, reference) for one registered loss."""
+  reference, kind, *rest = REFERENCES[name]
+  make_inputs = (rest[0] if rest else None) or _inputs
+  y, s, w = make_inputs(kind, seed)
+  batch = rest[1](y, seed) if len(rest) > 1 else {}
+  return objectives.get_loss(name), y, s, w, batch, reference
 
 
 def _inputs(kind, seed=0):
@@ -119,65 +238,74 @@ class LossTest(tf.test.TestCase, parameterized.TestCase):
     builtin = [
       name
       for name in objectives.LOSSES.names()
-      if objectives.LOSSES.get(name).__module__ == "objectives.losses"
+      if objectives.LOSSES.get(name).__module__.startswith("objectives.")
     ]
     self.assertCountEqual(builtin, REFERENCES)
 
   @parameterized.named_parameters((name, name) for name in sorted(REFERENCES))
   def test_matches_reference(self, name):
-    reference, kind = REFERENCES[name]
     for seed in range(3):
-      y, s, w = _inputs(kind, seed)
-      loss = objectives.get_loss(name)
+      loss, y, s, w, batch, reference = _case(name, seed)
       self.assertAllClose(
-        loss(y, s, w), reference(y, s, w), rtol=1e-5, atol=1e-6
+        loss(y, s, w, batch=batch),
+        reference(y, s, w, **batch),
+        rtol=1e-5,
+        atol=1e-6,
       )
 
   @parameterized.named_parameters((name, name) for name in sorted(REFERENCES))
   def test_unit_weights_by_default(self, name):
-    _, kind = REFERENCES[name]
-    y, s, _ = _inputs(kind)
-    loss = objectives.get_loss(name)
-    self.assertAllClose(loss(y, s), loss(y, s, np.ones_like(s)))
+    loss, y, s, _, batch, _ = _case(name)
+    tf.random.set_seed(0)
+    unweighted = loss(y, s, batch=batch)
+    tf.random.set_seed(0)
+    self.assertAllClose(unweighted, loss(y, s, np.ones_like(s), batch=batch))
 
   @parameterized.named_parameters((name, name) for name in sorted(REFERENCES))
   def test_list_weight_broadcasts(self, name):
-    _, kind = REFERENCES[name]
-    y, s, _ = _inputs(kind)
+    loss, y, s, _, batch, _ = _case(name)
     per_list = np.array([1.0, 2.0, 0.5, 1.0])
-    loss = objectives.get_loss(name)
+    tf.random.set_seed(0)
+    broadcast = loss(y, s, per_list, batch=batch)
+    tf.random.set_seed(0)
     self.assertAllClose(
-      loss(y, s, per_list), loss(y, s, np.repeat(per_list[:, None], 5, axis=1))
+      broadcast,
+      loss(y, s, np.repeat(per_list[:, None], 5, axis=1), batch=batch),
     )
 
   @parameterized.named_parameters((name, name) for name in sorted(REFERENCES))
   def test_serialization_round_trip(self, name):
-    reference, kind = REFERENCES[name]
-    loss = objectives.get_loss(name)
+    loss, y, s, w, batch, _ = _case(name)
     clone = type(loss).from_config(loss.get_config())
-    y, s, w = _inputs(kind)
-    self.assertAllClose(clone(y, s, w), loss(y, s, w))
+    self.assertEqual(clone.get_config(), loss.get_config())
+    tf.random.set_seed(0)
+    expected = loss(y, s, w, batch=batch)
+    tf.random.set_seed(0)
+    self.assertAllClose(clone(y, s, w, batch=batch), expected)
 
   @parameterized.named_parameters((name, name) for name in sorted(REFERENCES))
   def test_gradient_is_finite_at_extreme_logits(self, name):
-    _, kind = REFERENCES[name]
-    y, _, w = _inputs(kind)
-    logits = tf.Variable(np.where(np.arange(20).reshape(4, 5) % 2, 30.0, -30.0))
-    with tf.GradientTape() as tape:
-      value = objectives.get_loss(name)(y, logits, w)
-    gradient = tape.gradient(value, logits)
-    self.assertTrue(np.isfinite(value.numpy()))
-    self.assertTrue(np.all(np.isfinite(gradient.numpy())))
-    # Masked entries get no gradient.
-    self.assertAllEqual(gradient.numpy()[1, 3:], [0.0, 0.0])
+    loss, y, _, w, batch, _ = _case(name)
+    # p = 0 and 1 in float32. Pointwise losses also hold at 1e4; TF-Ranking's
+    # ListMLE underflows there (log of a zero cumulative sum), so ranking
+    # losses are held to the realistic range only.
+    pointwise = isinstance(loss, objectives.PointwiseLoss)
+    for extreme in (30.0, 1e4) if pointwise else (30.0,):
+      logits = tf.Variable(
+        np.where(np.arange(20).reshape(4, 5) % 2, extreme, -extreme)
+      )
+      with tf.GradientTape() as tape:
+        value = loss(y, logits, w, batch=batch)
+      gradient = tape.gradient(value, logits)
+      self.assertTrue(np.isfinite(value.numpy()), extreme)
+      self.assertTrue(np.all(np.isfinite(gradient.numpy())), extreme)
+      # Masked entries get no gradient.
+      self.assertAllEqual(gradient.numpy()[1, 3:], [0.0, 0.0])
 
   @parameterized.named_parameters((name, name) for name in sorted(REFERENCES))
   def test_all_masked_is_zero(self, name):
-    _, kind = REFERENCES[name]
-    y, s, w = _inputs(kind)
-    self.assertEqual(
-      float(objectives.get_loss(name)(y, s, np.zeros_like(w))), 0.0
-    )
+    loss, y, s, w, batch, _ = _case(name)
+    self.assertEqual(float(loss(y, s, np.zeros_like(w), batch=batch)), 0.0)
 
   def test_softmax_is_in_batch_retrieval_softmax(self):
     # With identity labels, the listwise softmax is the sampled softmax of
@@ -206,3 +334,66 @@ class LossTest(tf.test.TestCase, parameterized.TestCase):
 
 if __name__ == "__main__":
   tf.test.main()
+
+
+class ScheduleAndBatchTest(tf.test.TestCase):
+  def test_tce_drops_the_expected_share_of_positives(self):
+    # 10 positives with distinct losses (logits -1..-10: the most negative
+    # logit has the largest loss) and 10 negatives. Halfway through warm-up
+    # the drop rate is 0.4 * 0.5 = 0.2: the 2 hardest positives are dropped.
+    loss = objectives.get_loss("tce", max_drop=0.4, warmup_steps=100)
+    step = tf.Variable(50, dtype=tf.int64)
+    loss.bind_step(step)
+    y = np.r_[np.ones(10), np.zeros(10)][None, :]
+    s = np.r_[-np.arange(1.0, 11.0), np.zeros(10)][None, :]
+    self.assertAllClose(loss.drop_rate(), 0.2)
+    kept = np.ones(20)
+    kept[[8, 9]] = 0  # logits -9 and -10
+    expected = np.sum(_bce(y, s) * kept) / kept.sum()
+    self.assertAllClose(loss(y, s), expected)
+    # At step 0 nothing is dropped; after warm-up the rate stays at 0.4.
+    step.assign(0)
+    self.assertAllClose(loss(y, s), np.mean(_bce(y, s)))
+    step.assign(1000)
+    self.assertAllClose(loss.drop_rate(), 0.4)
+    kept[[6, 7]] = 0
+    self.assertAllClose(loss(y, s), np.sum(_bce(y, s) * kept) / kept.sum())
+
+  def test_dwell_weighted_hand_values(self):
+    # Click with 3 s dwell -> negative; 10 s -> weight log1p(10)/log1p(10) = 1;
+    # 1e5 s -> log1p(1e5)/log1p(10) = 4.8, capped at 3; unclicked row weight 1.
+    y = np.array([[1.0, 1.0, 1.0, 0.0]])
+    s = np.zeros((1, 4))
+    dwell = np.array([[3.0, 10.0, 1e5, 0.0]])
+    loss = objectives.get_loss("dwell_weighted")
+    # Every entry has CE log 2 at logit 0; weights 1, 1, 3, 1.
+    self.assertAllClose(loss(y, s, batch={"dwell": dwell}), np.log(2))
+    weak = objectives.get_loss(
+      "dwell_weighted", short_clicks="weak", weak_weight=0.5
+    )
+    # Now the short click stays positive with weight 0.5: still log 2 each.
+    self.assertAllClose(weak(y, s, batch={"dwell": dwell}), np.log(2))
+    s = np.array([[2.0, 0.0, 0.0, 0.0]])
+    # Short click as a negative at logit 2: CE = log(1 + e^2).
+    expected = (np.log1p(np.exp(2.0)) + 3 * np.log(2) + 2 * np.log(2)) / 6
+    self.assertAllClose(loss(y, s, batch={"dwell": dwell}), expected)
+
+  def test_dwell_weighted_names_the_missing_column(self):
+    loss = objectives.get_loss("dwell_weighted", dwell_column="watch_time")
+    with self.assertRaisesRegex(
+      ValueError, "reads column 'watch_time', which the batch"
+    ):
+      loss([[1.0]], [[0.0]], batch={"dwell": [[1.0]]})
+
+  def test_parameters_by_name(self):
+    self.assertEqual(objectives.get_loss("gce", q=0.5).q, 0.5)
+    with self.assertRaisesRegex(
+      ValueError,
+      r"Loss 'gce' does not take parameters \['r'\]; its parameters: q",
+    ):
+      objectives.get_loss("gce", r=0.5)
+    with self.assertRaisesRegex(ValueError, "gce needs 0 < q <= 1"):
+      objectives.get_loss("gce", q=2.0)
+    (click,) = objectives.select("click", "click:bootstrap(mode=hard,beta=0.7)")
+    self.assertEqual(click.make_loss().get_config()["mode"], "hard")
+    self.assertEqual(click.make_loss().beta, 0.7)
