@@ -1,14 +1,49 @@
 """Flags shared by the experiment scripts, and the one function that turns
 them into a `training.TrainConfig`. Nothing below `main` reads FLAGS."""
 
+import importlib
+
 from absl import flags
 
 import objectives
 from multiobj import data as data_lib
 from multiobj import model as model_lib
-from multiobj import training
+from multiobj import propensity, training
 from multiobj.data import synthetic
 
+
+class _ModuleImporter(flags.ListParser):
+  """Parses a comma-separated list of modules and imports each at once.
+
+  Importing while the flag is parsed (absl runs validators only after every
+  flag is parsed) registers the modules' objectives, losses, weighting
+  strategies and datasets before --objectives and the others are checked,
+  whatever the order of flags on the command line.
+  """
+
+  def parse(self, argument):
+    modules = super().parse(argument)
+    for name in modules:
+      try:
+        importlib.import_module(name)
+      except ImportError as e:
+        raise ValueError(f"cannot import {name!r}: {e}.") from None
+    return modules
+
+  def flag_type(self):
+    return "comma-separated list of modules"
+
+
+_OBJECTIVE_MODULES = flags.DEFINE(
+  _ModuleImporter(),
+  "objective_modules",
+  [],
+  "Python modules to import before the other flags are read, so the "
+  "objectives, losses, weighting strategies and datasets they register can be "
+  "named, e.g. my_pkg.my_objectives (importable from the working directory or "
+  "PYTHONPATH).",
+  serializer=flags.CsvListSerializer(","),
+)
 _DATASET = flags.DEFINE_string(
   "dataset",
   "synthetic",
@@ -67,6 +102,19 @@ _TEMPERATURE = flags.DEFINE_float(
   0.05,
   "Retrieval softmax temperature on cosine similarity.",
   lower_bound=0.0,
+)
+_PROPENSITY = flags.DEFINE_string(
+  "propensity",
+  "none",
+  "Inverse-propensity weighting of clicks for position bias: none; randomized "
+  "(CTR ratios over randomised lists); em (TF-Ranking click EM); or "
+  "file:PATH (CSV of position,propensity).",
+)
+_MAX_IPW_WEIGHT = flags.DEFINE_float(
+  "max_ipw_weight",
+  10.0,
+  "Cap of an inverse-propensity weight.",
+  lower_bound=1.0,
 )
 _SEED = flags.DEFINE_integer(
   "seed", 0, "Seed of the model's initialisation and shuffling."
@@ -145,6 +193,7 @@ flags.register_validator(
 )
 flags.register_validator("dataset", _check(data_lib.DATASETS.get))
 flags.register_validator("weighting", _check(objectives.WEIGHTINGS.get))
+flags.register_validator("propensity", _check(propensity.check_method))
 for _name in ("tower_layers", "trunk_layers", "head_layers"):
   flags.register_validator(_name, _check(_check_layers))
 flags.register_multi_flags_validator(
@@ -178,6 +227,8 @@ def config_from_flags() -> training.TrainConfig:
       temperature=_TEMPERATURE.value,
     ),
     weighting=_WEIGHTING.value,
+    propensity=_PROPENSITY.value,
+    max_ipw_weight=_MAX_IPW_WEIGHT.value,
     epochs=_EPOCHS.value,
     batch_size=_BATCH_SIZE.value,
     learning_rate=_LEARNING_RATE.value,

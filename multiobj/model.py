@@ -252,6 +252,8 @@ class MultiObjectiveModel(tfrs.Model):
       weights = mask
       if o.mask:
         weights = weights * tf.cast(inputs[o.mask] > 0, tf.float32)
+      if o.weight_column:
+        weights = weights * tf.cast(inputs[o.weight_column], tf.float32)
       labels = tf.cast(inputs[o.label], tf.float32)
       if o.label_transform == "log1p":
         labels = tf.math.log1p(tf.maximum(labels, 0.0))

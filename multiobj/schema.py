@@ -19,6 +19,7 @@ NUMERIC_TRANSFORMS = ("none", "log1p")
 # Columns the pipeline adds; datasets may not use names starting with "__".
 MASK = "__mask"
 SAMPLING_PROBABILITY = "__sampling_probability"
+IPW = "__inverse_propensity_weight"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +93,10 @@ class DatasetSpec:
     list_id: Column grouping rows into impression lists (one request showing
       several items), or None when every row is a list of its own.
     timestamp: Column ordering rows in time, or None.
+    position: Column of the slot (1 = top) an item was shown at, or None;
+      position-bias propensities are estimated over it.
+    randomized: Column marking lists shown in random order (a randomisation
+      bucket), or None.
     truth: Column of ground-truth relevance, on synthetic data only, or None.
   """
 
@@ -102,6 +107,8 @@ class DatasetSpec:
   user_id: str | None = None
   list_id: str | None = None
   timestamp: str | None = None
+  position: str | None = None
+  randomized: str | None = None
   truth: str | None = None
 
   def __post_init__(self):
@@ -142,7 +149,14 @@ class DatasetSpec:
 
   def columns(self) -> list[str]:
     """Every column the spec names, features first."""
-    extra = [self.list_id, self.user_id, self.timestamp, self.truth]
+    extra = [
+      self.list_id,
+      self.user_id,
+      self.timestamp,
+      self.position,
+      self.randomized,
+      self.truth,
+    ]
     columns = [f.name for f in self.features] + list(self.labels)
     return columns + [c for c in extra if c and c not in columns]
 

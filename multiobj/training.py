@@ -30,6 +30,7 @@ import objectives as objectives_lib
 from multiobj import baselines, evaluation, pipeline, schema
 from multiobj import features as features_lib
 from multiobj import model as model_lib
+from multiobj import propensity as propensity_lib
 from multiobj.data import dataset as dataset_lib
 from multiobj.data import load as load_dataset
 from multiobj.data import synthetic as synthetic_lib
@@ -53,6 +54,12 @@ class TrainConfig:
     batch_size: Impression lists per batch (rows = lists x list size).
     learning_rate: Adam's learning rate.
     max_list_size: Longest impression list kept; longer ones are truncated.
+    propensity: How to get position-bias propensities for inverse-propensity
+      weighting: "none", "randomized", "em" or "file:PATH" (see
+      `propensity.py`). Weights clicks of every binary or listwise objective
+      whose label is `propensity_label`.
+    propensity_label: The click column propensities are estimated from.
+    max_ipw_weight: Cap of an inverse-propensity weight.
     seed: Seeds TensorFlow, NumPy, Python and the shuffling (not the
       synthetic data, which has its own seed).
   """
@@ -67,6 +74,9 @@ class TrainConfig:
   batch_size: int = 128
   learning_rate: float = 1e-3
   max_list_size: int | None = None
+  propensity: str = "none"
+  propensity_label: str = "click"
+  max_ipw_weight: float = 10.0
   seed: int = 0
 
   def __post_init__(self):
@@ -81,6 +91,32 @@ class TrainConfig:
     if not self.learning_rate > 0:
       raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}.")
     objectives_lib.WEIGHTINGS.get(self.weighting)  # Fails early on a typo.
+    propensity_lib.check_method(self.propensity)
+    if self.max_ipw_weight < 1:
+      raise ValueError(
+        f"max_ipw_weight must be >= 1, got {self.max_ipw_weight}."
+      )
+    if self.propensity != "none":
+
+      def debiased(o):
+        return o.label == self.propensity_label and o.kind in (
+          "binary",
+          "listwise",
+        )
+
+      if not any(debiased(o) for o in objectives):
+        raise ValueError(
+          f"--propensity={self.propensity}: no binary or listwise objective "
+          f"learns from {self.propensity_label!r}, so no loss would be weighted."
+        )
+      object.__setattr__(
+        self,
+        "objectives",
+        tuple(
+          dataclasses.replace(o, weight_column=schema.IPW) if debiased(o) else o
+          for o in objectives
+        ),
+      )
 
   def to_dict(self) -> dict[str, Any]:
     return dataclasses.asdict(self)
@@ -104,8 +140,14 @@ def columns_for(
   """The columns the model and its objectives read."""
   columns = [f.name for f in spec.features]
   for o in objectives:
-    wanted = (o.label, o.mask, *o.make_loss().required_columns)
-    columns += [c for c in wanted if c and c not in columns]
+    wanted = (o.label, o.mask, o.weight_column, *o.make_loss().required_columns)
+    # Columns named "__..." are computed by the pipeline, not read.
+    columns += [
+      c for c in wanted if c and not c.startswith("__") and c not in columns
+    ]
+  for c in (spec.position, spec.randomized):
+    if c and c not in columns:
+      columns.append(c)
   if with_truth and spec.truth and spec.truth not in columns:
     columns.append(spec.truth)
   return columns
@@ -133,6 +175,32 @@ def prepare_lists(
       out["train"], data.spec.item_id, retrieval[0].label
     )
   return out
+
+
+def add_inverse_propensity_weights(
+  lists: dict[str, dataset_lib.Table],
+  spec: schema.DatasetSpec,
+  config: TrainConfig,
+) -> list[float] | None:
+  """Estimates propensities on the training lists and adds each split's
+  inverse-propensity weights (`schema.IPW`); returns the propensities."""
+  if config.propensity == "none":
+    return None
+  theta = propensity_lib.estimate(
+    config.propensity,
+    lists["train"],
+    spec,
+    config.propensity_label,
+    config.seed,
+  )
+  for table in lists.values():
+    table[schema.IPW] = propensity_lib.weights(
+      theta,
+      table[spec.position],
+      table[config.propensity_label],
+      config.max_ipw_weight,
+    )
+  return theta.tolist()
 
 
 def train(
@@ -170,6 +238,7 @@ def train(
     data.spec, data.split("train"), config.model.text_max_tokens
   )
   lists = prepare_lists(data, config)
+  propensities = add_inverse_propensity_weights(lists, data.spec, config)
   model = build_model(data.spec, stats, config)
   _write_json(
     config.model_dir, "config.json", _run_description(config, data.spec)
@@ -238,6 +307,7 @@ def train(
       o.name: last_epoch[f"{o.name}_weight"] for o in config.objectives
     },
     "history": history.history,
+    "propensities": propensities,
     "data": summary,
     "config": config.to_dict(),
     "flags": dict(flags or {}),

@@ -44,6 +44,8 @@ class Objective:
     weight: Default weight of its loss in the total.
     mask: Optional label column; the objective applies only to rows where it
       is positive (dwell time is learned on clicked rows only).
+    weight_column: Optional column of per-row weights multiplying the loss
+      (inverse-propensity weights, importance weights).
     label_transform: "none" or "log1p", applied to the label before the loss
       and the metrics (dwell seconds are learned as log1p(seconds)).
     metrics: Metrics to report, from `METRICS[kind]` with K filled in.
@@ -57,6 +59,7 @@ class Objective:
   loss_params: tuple[tuple[str, Any], ...] = ()
   weight: float = 1.0
   mask: str | None = None
+  weight_column: str | None = None
   label_transform: str = "none"
   metrics: tuple[str, ...] = ()
   description: str = ""

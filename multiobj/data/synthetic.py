@@ -25,7 +25,9 @@ to 80 s with relevance, and about 4 s for false positives. Purchases follow
 real clicks only, more likely for relevant and cheap items.
 
 The ground truth stays in the data (`true_relevance`, `examination`,
-`noise_click`) so denoising and debiasing can be judged against truth.
+`noise_click`) so denoising and debiasing can be judged against truth. The
+column `randomized` marks the randomisation bucket; unlike the truth, a real
+log has it too.
 Everything is drawn from one seed: the same config gives the same data.
 """
 
@@ -159,6 +161,8 @@ SPEC = schema.DatasetSpec(
   user_id="user_id",
   list_id="request_id",
   timestamp="timestamp",
+  position="position",
+  randomized="randomized",
   truth="true_relevance",
 )
 
@@ -252,6 +256,7 @@ def generate(
     "price": items["price"][shown.reshape(-1)].astype(np.float32),
     "title": items["title"][shown.reshape(-1)],
     "position": position.reshape(-1).astype(np.int64),
+    "randomized": np.repeat(randomized, k).astype(np.float32),
     "click": click.reshape(-1).astype(np.float32),
     "dwell": dwell.reshape(-1).astype(np.float32),
     "purchase": purchase.reshape(-1).astype(np.float32),
