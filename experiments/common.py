@@ -156,6 +156,14 @@ _CLICK_NOISE = flags.DEFINE_float(
   lower_bound=0.0,
   upper_bound=0.99,
 )
+_CLICKBAIT = flags.DEFINE_float(
+  "clickbait",
+  synthetic.SyntheticConfig.clickbait,
+  "Synthetic data: how false-positive clicks fall, 0 uniformly (accidents) to "
+  "1 in proportion to each item's bait (click-bait titles).",
+  lower_bound=0.0,
+  upper_bound=1.0,
+)
 _SYNTHETIC_SEED = flags.DEFINE_integer(
   "synthetic_seed",
   0,
@@ -216,6 +224,7 @@ def config_from_flags() -> training.TrainConfig:
       num_requests=_SYNTHETIC_REQUESTS.value,
       list_size=_SYNTHETIC_LIST_SIZE.value,
       click_noise=_CLICK_NOISE.value,
+      clickbait=_CLICKBAIT.value,
       position_bias=_POSITION_BIAS.value,
       seed=_SYNTHETIC_SEED.value,
     ),

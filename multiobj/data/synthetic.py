@@ -19,7 +19,9 @@ relevant items, as in a real log. A share of requests shows its items shuffled
   attracted ~ Bernoulli(r)
 
 A false-positive click lands on an examined item that did not attract the
-user; their rate is set so that a share `click_noise` of all clicks is noise.
+user, either by accident (uniformly) or lured by the item's bait, which shows
+as bait words in its title (`clickbait` sets the mix); their rate is set so
+that a share `click_noise` of all clicks is noise.
 Dwell time exists only for clicks: log-normal with a median rising from 20 s
 to 80 s with relevance, and about 4 s for false positives. Purchases follow
 real clicks only, more likely for relevant and cheap items.
@@ -66,8 +68,10 @@ TOPICS = {
 }
 GENERIC_WORDS = (
   "new best top guide how why you this the ultimate simple quick easy week "
-  "today review big small first great secret real"
+  "today review big small first great real"
 ).split()
+# Words of click-bait titles; the baitier an item, the more of them it has.
+BAIT_WORDS = "shocking secret unbelievable insane trick revealed".split()
 COUNTRIES = ("US", "DE", "FR", "BR", "IN", "JP", "GB", "ES")
 DEVICES = ("ios", "android", "web")
 
@@ -82,6 +86,9 @@ class SyntheticConfig:
     num_requests: Impression lists; rows = num_requests * list_size.
     list_size: Items shown per request, at positions 1..list_size.
     click_noise: Expected share of clicks that are false positives, in [0, 1).
+    clickbait: How false positives fall, in [0, 1]: 0 spreads them uniformly
+      over examined, unattractive items (accidental clicks); 1 in proportion
+      to each item's bait, which shows in its title (click-bait).
     position_bias: Exponent of the examination model (1 / position) ** eta;
       0 means every position is examined.
     randomized_share: Share of requests whose items are shown in random order.
@@ -96,6 +103,7 @@ class SyntheticConfig:
   num_requests: int = 30000
   list_size: int = 10
   click_noise: float = 0.2
+  clickbait: float = 0.5
   position_bias: float = 1.0
   randomized_share: float = 0.05
   num_days: int = 30
@@ -120,6 +128,8 @@ class SyntheticConfig:
         f"synthetic list_size ({self.list_size}) exceeds num_items "
         f"({self.num_items})."
       )
+    if not 0 <= self.clickbait <= 1:
+      raise ValueError(f"synthetic clickbait must be in [0, 1], got {self.clickbait}.")
     if not 0 <= self.click_noise < 1:
       raise ValueError(
         f"synthetic click_noise must be in [0, 1), got {self.click_noise}."
@@ -214,20 +224,15 @@ def generate(
   examined = rng.random((n, k)) < examination
   attracted = rng.random((n, k)) < relevance
   real_click = examined & attracted
-  # Solve the false-positive rate so noise is `click_noise` of all clicks in
-  # expectation: eps * E[e (1 - r)] = s / (1 - s) * E[e r].
-  s = config.click_noise
-  eps = (
-    s
-    / (1 - s)
-    * np.sum(examination * relevance)
-    / np.sum(examination * (1 - relevance))
+  # A false-positive click lands on an examined, unattractive item with
+  # probability min(1, eps * lure), lure mixing uniform accidents and the
+  # item's bait; eps is solved so that noise is `click_noise` of all clicks in
+  # expectation: E[e (1 - r) min(1, eps lure)] = s / (1 - s) E[e r].
+  lure = (1 - config.clickbait) + config.clickbait * items["bait"][shown]
+  noise_rate = _solve_noise_rate(
+    config.click_noise, examination * relevance, examination * (1 - relevance), lure
   )
-  if eps > 1:
-    raise ValueError(
-      f"synthetic click_noise={s} needs a false-click rate above 1 ({eps:.2f}); lower it."
-    )
-  noise_click = examined & ~attracted & (rng.random((n, k)) < eps)
+  noise_click = examined & ~attracted & (rng.random((n, k)) < noise_rate)
   click = real_click | noise_click
 
   log_dwell = np.where(
@@ -302,6 +307,29 @@ def _draw_users(rng, num_users, centers):
   }
 
 
+def _solve_noise_rate(share, real, unattractive, lure):
+  """Per-impression false-click probability min(1, eps * lure) giving noise
+  `share` of all clicks in expectation; eps by bisection (monotone)."""
+  if share == 0:
+    return np.zeros_like(lure)
+  target = share / (1 - share) * real.sum()
+  if np.sum(unattractive * (lure > 0)) < target:
+    raise ValueError(
+      f"synthetic click_noise={share} is unreachable: even clicking every "
+      "examined, unattractive item gives fewer false positives; lower it."
+    )
+  low, high = 0.0, 1.0
+  while np.sum(unattractive * np.minimum(1.0, high * lure)) < target:
+    high *= 2
+  for _ in range(60):
+    mid = (low + high) / 2
+    if np.sum(unattractive * np.minimum(1.0, mid * lure)) < target:
+      low = mid
+    else:
+      high = mid
+  return np.minimum(1.0, high * lure)
+
+
 def _draw_items(rng, num_items, centers, topics):
   num_topics, dim = centers.shape
   category = rng.choice(
@@ -317,6 +345,11 @@ def _draw_items(rng, num_items, centers, topics):
   price_z = (log_price - log_price.mean()) / log_price.std()
   # Exposure in the logging ranker: a heavy tail, partly earned by quality.
   popularity = quality + rng.normal(0.0, 1.0, num_items)
+  # Bait: lures accidental clicks, unrelated to relevance; log-normal with
+  # mean 1, and visible in the title as bait words.
+  bait_z = rng.normal(0.0, 1.0, num_items)
+  bait = np.exp(bait_z) / np.exp(bait_z).mean()
+  num_bait_words = rng.binomial(2, 1.0 / (1.0 + np.exp(-(2.0 * bait_z - 2.0))))
   vocab = {topic: words.split() for topic, words in TOPICS.items()}
   titles = np.empty(num_items, dtype=object)
   for i in range(num_items):
@@ -330,6 +363,7 @@ def _draw_items(rng, num_items, centers, topics):
         words.append(rng.choice(vocab[topics[rng.integers(num_topics)]]))
       else:
         words.append(rng.choice(GENERIC_WORDS))
+    words += list(rng.choice(BAIT_WORDS, num_bait_words[i]))
     titles[i] = " ".join(words).capitalize()
   return {
     "latent": latent,
@@ -338,6 +372,7 @@ def _draw_items(rng, num_items, centers, topics):
     "price": price,
     "price_z": price_z,
     "popularity": popularity,
+    "bait": bait,
     "title": titles,
   }
 
