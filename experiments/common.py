@@ -65,7 +65,8 @@ _LOSSES = flags.DEFINE_string(
 _WEIGHTING = flags.DEFINE_string(
   "weighting",
   "static",
-  "Loss-weighting strategy between objectives; one of: "
+  "Loss-weighting strategy between objectives, with parameters if any, e.g. "
+  "dwa(temperature=1.0); one of: "
   f"{', '.join(objectives.WEIGHTINGS.names())}.",
 )
 _EPOCHS = flags.DEFINE_integer(
@@ -200,7 +201,10 @@ flags.register_validator(
   "objectives", _check(lambda value: objectives.select(value, what=""))
 )
 flags.register_validator("dataset", _check(data_lib.DATASETS.get))
-flags.register_validator("weighting", _check(objectives.WEIGHTINGS.get))
+flags.register_validator(
+  "weighting",
+  _check(lambda value: objectives.get_weighting(value, {"task": 1.0})),
+)
 flags.register_validator("propensity", _check(propensity.check_method))
 for _name in ("tower_layers", "trunk_layers", "head_layers"):
   flags.register_validator(_name, _check(_check_layers))

@@ -28,6 +28,7 @@ import tensorflow as tf
 from absl import app, flags, logging
 
 import objectives
+from experiments import common  # noqa: F401  (defines the shared flags)
 from multiobj import training
 from multiobj.data import synthetic
 
@@ -76,12 +77,6 @@ _METHODS = flags.DEFINE_list(
 )
 _SEEDS = flags.DEFINE_list(
   "seeds", ["0", "1", "2"], "Seeds (of the data and of the model)."
-)
-_REQUESTS = flags.DEFINE_integer(
-  "synthetic_requests", 30000, "Impression lists per log.", lower_bound=100
-)
-_EPOCHS = flags.DEFINE_integer(
-  "epochs", 3, "Training epochs per run.", lower_bound=1
 )
 
 
@@ -248,8 +243,9 @@ def main(argv):
     settings=tuple(_SETTINGS.value),
     methods=tuple(_METHODS.value),
     seeds=tuple(int(s) for s in _SEEDS.value),
-    synthetic_requests=_REQUESTS.value,
-    epochs=_EPOCHS.value,
+    # Shared flags, defined once in experiments/common.py.
+    synthetic_requests=flags.FLAGS.synthetic_requests,
+    epochs=flags.FLAGS.epochs,
   )
   results = run(config)
   text = table(results, config)

@@ -313,7 +313,13 @@ class MultiObjectiveModel(tfrs.Model):
       total += regularization
     variables = self.trainable_variables
     gradients, weights = self.weighting.gradients(
-      tape, total, losses, weights, variables, self.shared_variables
+      tape,
+      total,
+      losses,
+      weights,
+      variables,
+      self.shared_variables,
+      regularization,
     )
     del tape
     self.optimizer.apply_gradients(

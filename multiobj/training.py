@@ -90,7 +90,8 @@ class TrainConfig:
       raise ValueError(f"batch_size must be >= 1, got {self.batch_size}.")
     if not self.learning_rate > 0:
       raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}.")
-    objectives_lib.WEIGHTINGS.get(self.weighting)  # Fails early on a typo.
+    # Fails early on a typo in the name or parameters.
+    objectives_lib.get_weighting(self.weighting, {"task": 1.0})
     propensity_lib.check_method(self.propensity)
     if self.max_ipw_weight < 1:
       raise ValueError(

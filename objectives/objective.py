@@ -25,6 +25,12 @@ METRICS = {
   "listwise": ("auc", "ndcg@K", "truth_ndcg@K"),
   "regression": ("rmse", "mae"),
 }
+DEFAULT_METRICS = {
+  "retrieval": ("recall@10", "recall@50", "recall@100"),
+  "binary": ("auc", "logloss"),
+  "listwise": ("ndcg@10",),
+  "regression": ("rmse", "mae"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +54,8 @@ class Objective:
       (inverse-propensity weights, importance weights).
     label_transform: "none" or "log1p", applied to the label before the loss
       and the metrics (dwell seconds are learned as log1p(seconds)).
-    metrics: Metrics to report, from `METRICS[kind]` with K filled in.
+    metrics: Metrics to report, from `METRICS[kind]` with K filled in;
+      `DEFAULT_METRICS[kind]` when empty.
     description: One line for help texts and reports.
   """
 
@@ -98,7 +105,9 @@ class Objective:
       raise ValueError(
         f"Objective {self.name!r}: weight must be >= 0, got {self.weight}."
       )
-    object.__setattr__(self, "metrics", tuple(self.metrics))
+    object.__setattr__(
+      self, "metrics", tuple(self.metrics) or DEFAULT_METRICS[self.kind]
+    )
     for metric in self.metrics:
       check_metric(self.name, self.kind, metric)
 

@@ -1,29 +1,57 @@
 """The README's extension example runs exactly as written."""
 
+import json
 import os
 import re
+import shlex
+import sys
 
-from absl.testing import absltest
+from absl import flags
+from absl.testing import absltest, flagsaver
+
+from experiments import train
 
 README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
 
 
-def python_block_after(heading: str) -> str:
+def blocks_after(heading: str) -> dict[str, str]:
+  """The first python and sh code blocks after `heading`."""
   with open(README) as f:
     text = f.read()
   section = text[text.index(heading) :]
-  return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+  return {
+    kind: re.search(rf"```{kind}\n(.*?)```", section, re.S).group(1) for kind in ("python", "sh")
+  }
 
 
 class ReadmeTest(absltest.TestCase):
   def test_extension_example(self):
-    code = python_block_after("### Add your own objective")
+    blocks = blocks_after("### Add your own objective, loss or weighting strategy")
+    directory = self.create_tempdir().full_path
+    module = blocks["python"].splitlines()[0].lstrip("# ").strip()
+    self.assertEqual(module, "my_objectives.py")
+    with open(os.path.join(directory, module), "w") as f:
+      f.write(blocks["python"])
+    # `python -m` puts the working directory on the path; do the same.
     self.addCleanup(os.chdir, os.getcwd())
-    os.chdir(self.create_tempdir().full_path)  # It writes to runs/cvr.
-    namespace = {}
-    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102
-    self.assertBetween(namespace["metrics"]["cvr_auc"], 0.0, 1.0)
-    self.assertTrue(os.path.exists("runs/cvr/metrics.json"))
+    os.chdir(directory)
+    sys.path.insert(0, directory)
+    self.addCleanup(sys.path.remove, directory)
+
+    command = shlex.split(blocks["sh"].replace("\\\n", " "))
+    self.assertEqual(command[:3], ["python", "-m", "experiments.train"])
+    with flagsaver.flagsaver():
+      flags.FLAGS(["train.py", *command[3:]])
+      train.main(["train.py"])
+
+    with open(os.path.join(directory, "runs/custom/metrics.json")) as f:
+      saved = json.load(f)
+    self.assertBetween(saved["metrics"]["cvr_auc"], 0.0, 1.0)
+    self.assertEqual(
+      {o["name"]: o["loss"] for o in saved["config"]["objectives"]},
+      {"retrieval": "softmax", "click": "capped_bce", "cvr": "capped_bce"},
+    )
+    self.assertEqual(saved["config"]["objectives"][1]["loss_params"], [["cap", 1.5]])
 
 
 if __name__ == "__main__":

@@ -129,7 +129,9 @@ class SyntheticConfig:
         f"({self.num_items})."
       )
     if not 0 <= self.clickbait <= 1:
-      raise ValueError(f"synthetic clickbait must be in [0, 1], got {self.clickbait}.")
+      raise ValueError(
+        f"synthetic clickbait must be in [0, 1], got {self.clickbait}."
+      )
     if not 0 <= self.click_noise < 1:
       raise ValueError(
         f"synthetic click_noise must be in [0, 1), got {self.click_noise}."
@@ -230,7 +232,10 @@ def generate(
   # expectation: E[e (1 - r) min(1, eps lure)] = s / (1 - s) E[e r].
   lure = (1 - config.clickbait) + config.clickbait * items["bait"][shown]
   noise_rate = _solve_noise_rate(
-    config.click_noise, examination * relevance, examination * (1 - relevance), lure
+    config.click_noise,
+    examination * relevance,
+    examination * (1 - relevance),
+    lure,
   )
   noise_click = examined & ~attracted & (rng.random((n, k)) < noise_rate)
   click = real_click | noise_click
