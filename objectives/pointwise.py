@@ -231,7 +231,7 @@ class TruncatedCrossEntropy(PointwiseLoss):
   def __init__(
     self,
     max_drop: float = 0.2,
-    warmup_steps: int = 1000,
+    warmup_steps: int = 300,
     name: str | None = None,
   ):
     super().__init__(name=name)
