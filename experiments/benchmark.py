@@ -30,7 +30,7 @@ import tensorflow_recommenders as tfrs
 from absl import app, flags
 
 import objectives
-from multiobj import features, pipeline, schema, training
+from multiobj import features, pipeline, preparation, schema, training
 from multiobj.data import synthetic
 
 _STEPS = flags.DEFINE_integer(
@@ -231,7 +231,7 @@ def _measure(
   stats = features.compute_stats(
     data.spec, data.split("train"), config.model.text_max_tokens
   )
-  lists = training.prepare_lists(data, config)["train"]
+  lists = preparation.prepare(data, config).lists["train"]
   # The same batches, in memory, so the input pipeline costs nothing and both
   # models see identical data; warm-up fills the cache.
   dataset = (

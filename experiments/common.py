@@ -6,6 +6,7 @@ import importlib
 from absl import flags
 
 import objectives
+from multiobj import config as config_lib
 from multiobj import data as data_lib
 from multiobj import model as model_lib
 from multiobj import propensity, training
@@ -49,11 +50,23 @@ _DATASET = flags.DEFINE_string(
   "synthetic",
   f"Dataset to train on; one of: {', '.join(data_lib.DATASETS.names())}.",
 )
+_DATA_DIR = flags.DEFINE_string(
+  "data_dir",
+  config_lib.default_data_dir(),
+  f"Folder of the real datasets, one subfolder each (${config_lib.DATA_DIR_VARIABLE} "
+  "sets the default).",
+)
+_DATASET_SPEC = flags.DEFINE_string(
+  "dataset_spec",
+  "",
+  "Path of a JSON dataset description (see docs/dataset_spec.md); implies --dataset=json.",
+)
 _OBJECTIVES = flags.DEFINE_string(
   "objectives",
-  training.DEFAULT_OBJECTIVES,
+  "",
   "Objectives to train and their loss weights, as name:weight pairs separated "
-  "by commas (a name alone keeps its default weight). Registered: "
+  "by commas (a name alone keeps its default weight); empty for the dataset's "
+  f"own (synthetic: {training.DEFAULT_OBJECTIVES}). Registered: "
   f"{', '.join(objectives.names())}.",
 )
 _LOSSES = flags.DEFINE_string(
@@ -116,6 +129,28 @@ _MAX_IPW_WEIGHT = flags.DEFINE_float(
   10.0,
   "Cap of an inverse-propensity weight.",
   lower_bound=1.0,
+)
+_NEGATIVES = flags.DEFINE_integer(
+  "negatives",
+  None,
+  "Sampled negatives per logged row for logs of positives only; 0 turns "
+  "sampling off; unset keeps the dataset's default.",
+  lower_bound=0,
+)
+_NEGATIVE_SAMPLING = flags.DEFINE_enum(
+  "negative_sampling",
+  None,
+  ["uniform", "popularity"],
+  "How negatives are drawn: uniformly or by popularity^0.75; unset keeps the "
+  "dataset's default.",
+)
+_COLD_START_ITEMS = flags.DEFINE_float(
+  "cold_start_items",
+  0.0,
+  "Share of catalogue items held out of training entirely; retrieval on them "
+  "is reported as *_cold.",
+  lower_bound=0.0,
+  upper_bound=0.9,
 )
 _SEED = flags.DEFINE_integer(
   "seed", 0, "Seed of the model's initialisation and shuffling."
@@ -198,7 +233,8 @@ def _check_layers(value):
 
 
 flags.register_validator(
-  "objectives", _check(lambda value: objectives.select(value, what=""))
+  "objectives",
+  _check(lambda value: value and objectives.select(value, what="")),
 )
 flags.register_validator("dataset", _check(data_lib.DATASETS.get))
 flags.register_validator(
@@ -208,11 +244,29 @@ flags.register_validator(
 flags.register_validator("propensity", _check(propensity.check_method))
 for _name in ("tower_layers", "trunk_layers", "head_layers"):
   flags.register_validator(_name, _check(_check_layers))
+
+
+def _check_losses(values):
+  # The objectives may be the dataset's, known only once it is loaded: check
+  # here what can be, every loss name and parameter.
+  if values["objectives"]:
+    objectives.select(values["objectives"], values["losses"], "")
+  elif values["losses"]:
+    for objective, loss in objectives.parse_pairs(values["losses"], "--losses"):
+      if loss is None:
+        raise ValueError("--losses: an entry names no loss (objective:loss).")
+      name, params = objectives.parse_call(loss, "--losses")
+      try:
+        if objective in objectives.OBJECTIVES:
+          kind = objectives.get(objective).kind
+          objectives.objective.check_loss(objective, kind, name)
+        objectives.get_loss(name, **params)
+      except ValueError as e:
+        raise ValueError(f"--losses: {e}") from None
+
+
 flags.register_multi_flags_validator(
-  ["objectives", "losses"],
-  _check(
-    lambda values: objectives.select(values["objectives"], values["losses"], "")
-  ),
+  ["objectives", "losses"], _check(_check_losses)
 )
 
 
@@ -220,8 +274,14 @@ def config_from_flags() -> training.TrainConfig:
   """The `TrainConfig` the shared flags describe."""
   return training.TrainConfig(
     model_dir=_MODEL_DIR.value,
-    objectives=tuple(objectives.select(_OBJECTIVES.value, _LOSSES.value)),
-    dataset=_DATASET.value,
+    objective_weights=_OBJECTIVES.value,
+    losses=_LOSSES.value,
+    dataset="json" if _DATASET_SPEC.value else _DATASET.value,
+    data_dir=_DATA_DIR.value,
+    dataset_spec=_DATASET_SPEC.value,
+    negatives=_NEGATIVES.value,
+    negative_sampling=_NEGATIVE_SAMPLING.value,
+    cold_start_items=_COLD_START_ITEMS.value,
     synthetic=synthetic.SyntheticConfig(
       num_users=_SYNTHETIC_USERS.value,
       num_items=_SYNTHETIC_ITEMS.value,

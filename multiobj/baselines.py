@@ -27,13 +27,13 @@ def evaluate(
   train: dataset_lib.Table,
   lists: dataset_lib.Table,
   catalogue: dataset_lib.Table,
+  cold_items: np.ndarray | None = None,
 ) -> dict[str, float]:
   """Baseline metrics on `lists`, learned from the `train` lists."""
-  train_valid = train[schema.MASK] > 0
   predictions = {}
   out = {}
   for o in objectives:
-    train_applies = train_valid & (train[o.mask] > 0) if o.mask else train_valid
+    train_applies = evaluation.applies(o, train)
     labels = train[o.label][train_applies].astype(np.float64)
     items = train[spec.item_id][train_applies]
     if o.kind == "retrieval":
@@ -50,6 +50,7 @@ def evaluate(
           true_items,
           catalogue[spec.item_id],
           popularity[:, None].astype(np.float32),
+          cold_items,
         )
       )
       continue

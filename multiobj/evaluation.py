@@ -73,6 +73,19 @@ def predict(
   return predictions, query
 
 
+def applies(
+  objective: objectives_lib.Objective, lists: dataset_lib.Table
+) -> np.ndarray:
+  """[N, L] slots where `objective` applies: valid, inside its mask, and,
+  for regression, logged rather than sampled as a negative."""
+  where = lists[schema.MASK] > 0
+  if objective.mask:
+    where = where & (lists[objective.mask] > 0)
+  if objective.kind == "regression" and schema.OBSERVED in lists:
+    where = where & (lists[schema.OBSERVED] > 0)
+  return where
+
+
 def ranking_metrics(
   objectives: Sequence[objectives_lib.Objective],
   spec: schema.DatasetSpec,
@@ -81,11 +94,10 @@ def ranking_metrics(
 ) -> dict[str, float]:
   """Metrics of every non-retrieval objective, from [N, L] predictions."""
   out = {}
-  valid = lists[schema.MASK] > 0
   for o in objectives:
     if o.kind == "retrieval":
       continue
-    applies = valid & (lists[o.mask] > 0) if o.mask else valid
+    where = applies(o, lists)
     labels = lists[o.label].astype(np.float64)
     if o.label_transform == "log1p":
       labels = np.log1p(np.maximum(labels, 0.0))
@@ -94,17 +106,17 @@ def ranking_metrics(
     for metric in o.metrics:
       key = f"{o.name}_{metric}"
       if metric == "auc":
-        out[key] = metrics_lib.auc(labels[applies], logged[applies])
+        out[key] = metrics_lib.auc(labels[where], logged[where])
       elif metric == "logloss":
-        out[key] = metrics_lib.logloss(labels[applies], logged[applies])
+        out[key] = metrics_lib.logloss(labels[where], logged[where])
       elif metric == "rmse":
-        out[key] = metrics_lib.rmse(labels[applies], logged[applies])
+        out[key] = metrics_lib.rmse(labels[where], logged[where])
       elif metric == "mae":
-        out[key] = metrics_lib.mae(labels[applies], logged[applies])
+        out[key] = metrics_lib.mae(labels[where], logged[where])
       elif metric.startswith("ndcg@"):
         # Lists without a positive have no ideal ranking: leave them out.
-        has_positive = ((labels > 0) & applies).any(axis=1, keepdims=True)
-        out[key] = ndcg(labels, serving, applies & has_positive, cutoff(metric))
+        has_positive = ((labels > 0) & where).any(axis=1, keepdims=True)
+        out[key] = ndcg(labels, serving, where & has_positive, cutoff(metric))
       elif metric.startswith("truth_ndcg@"):
         if not spec.truth:
           logging.info(
@@ -112,7 +124,7 @@ def ranking_metrics(
           )
           continue
         truth = lists[spec.truth].astype(np.float64)
-        out[key] = ndcg(truth, serving, applies, cutoff(metric))
+        out[key] = ndcg(truth, serving, where, cutoff(metric))
       else:
         raise ValueError(
           f"Objective {o.name!r}: metric {metric!r} is not computed here."
@@ -148,6 +160,7 @@ def retrieval_metrics(
   true_item_ids: np.ndarray,
   catalogue_ids: np.ndarray,
   catalogue_embeddings: np.ndarray,
+  cold_items: np.ndarray | None = None,
   batch_size: int = 1024,
 ) -> dict[str, float]:
   """recall@K of each positive pair's item among the whole catalogue.
@@ -158,7 +171,40 @@ def retrieval_metrics(
     true_item_ids: [P] the item of each pair.
     catalogue_ids: [C] every candidate's id.
     catalogue_embeddings: [C, D].
+    cold_items: Ids held out of training; the pairs of these items are
+      also scored alone, as `<name>_recall@K_cold`.
   """
+  out = _recall(
+    objective,
+    query_embeddings,
+    true_item_ids,
+    catalogue_ids,
+    catalogue_embeddings,
+    batch_size,
+  )
+  if cold_items is not None and len(cold_items):
+    cold = np.isin(true_item_ids, cold_items)
+    if cold.any():
+      recall = _recall(
+        objective,
+        query_embeddings[cold],
+        true_item_ids[cold],
+        catalogue_ids,
+        catalogue_embeddings,
+        batch_size,
+      )
+      out.update({f"{k}_cold": v for k, v in recall.items()})
+  return out
+
+
+def _recall(
+  objective,
+  query_embeddings,
+  true_item_ids,
+  catalogue_ids,
+  catalogue_embeddings,
+  batch_size,
+):
   ks = sorted({cutoff(m) for m in objective.metrics})
   k_max = min(max(ks), len(catalogue_ids))
   index = tfrs.layers.factorized_top_k.BruteForce(k=k_max)
@@ -210,8 +256,10 @@ def evaluate(
   lists: dataset_lib.Table,
   catalogue: dataset_lib.Table,
   batch_size: int = 256,
+  cold_items: np.ndarray | None = None,
 ) -> dict[str, float]:
-  """Every metric of every objective of `model` on `lists`."""
+  """Every metric of every objective of `model` on `lists`; with
+  `cold_items`, retrieval also on the pairs of those items alone."""
   predictions, query = predict(model, lists, batch_size)
   out = ranking_metrics(model.objective_list, model.spec, lists, predictions)
   objective = model.retrieval_objective
@@ -224,6 +272,7 @@ def evaluate(
         items,
         catalogue[model.spec.item_id],
         embed_catalogue(model, catalogue),
+        cold_items,
       )
     )
   return out
@@ -236,8 +285,8 @@ def count(
   valid = lists[schema.MASK] > 0
   out = {"lists": int(valid.any(axis=1).sum()), "rows": int(valid.sum())}
   for o in objectives:
-    applies = valid & (lists[o.mask] > 0) if o.mask else valid
-    out[f"{o.name}_rows"] = int(applies.sum())
+    where = applies(o, lists)
+    out[f"{o.name}_rows"] = int(where.sum())
     if o.kind != "regression":
-      out[f"{o.name}_positives"] = int((applies & (lists[o.label] > 0)).sum())
+      out[f"{o.name}_positives"] = int((where & (lists[o.label] > 0)).sum())
   return out

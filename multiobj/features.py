@@ -59,7 +59,9 @@ def compute_stats(
   vocabularies, moments = {}, {}
   for feature in spec.features:
     column = rows[feature.name]
-    if feature.kind in ("id", "category"):
+    if feature.kind in ("id", "category", "multi_category"):
+      if feature.kind == "multi_category":
+        column = _split_values(column, feature.separator)
       values, counts = np.unique(column, return_counts=True)
       order = np.argsort(-counts, kind="stable")
       vocabularies[feature.name] = [_plain(v) for v in values[order]]
@@ -71,11 +73,19 @@ def compute_stats(
   return FeatureStats(vocabularies, moments)
 
 
+def _split_values(column, separator):
+  values = [
+    v for text in column.astype(str) for v in text.split(separator) if v
+  ]
+  return np.asarray(values or [""], dtype=object)
+
+
 def _plain(value):
   return value.item() if isinstance(value, np.generic) else value
 
 
 def _transform(feature, x):
+  # The standardisation of "zscore" and "log1p" is the Normalization layer's.
   if feature.transform == "log1p":
     if isinstance(x, np.ndarray):
       return np.log1p(np.maximum(x, 0.0))
@@ -109,6 +119,8 @@ class FeatureEmbedding(tf.keras.layers.Layer):
     self.feature = feature
     if feature.kind == "numeric":
       mean, variance = stats.moments[feature.name]
+      if feature.transform == "none":
+        mean, variance = 0.0, 1.0
       self.normalize = tf.keras.layers.Normalization(
         mean=mean, variance=max(variance, 1e-12)
       )
@@ -146,6 +158,19 @@ class FeatureEmbedding(tf.keras.layers.Layer):
     if kind == "numeric":
       x = _transform(self.feature, tf.cast(values, tf.float32))
       return self.normalize(x[:, tf.newaxis])
+    if kind == "multi_category":
+      parts = tf.strings.split(
+        tf.strings.as_string(values) if values.dtype != tf.string else values,
+        self.feature.separator,
+      )
+      vectors = tf.ragged.map_flat_values(
+        lambda v: self.embedding(self.lookup(v)), parts
+      )
+      # The mean over each row's values; a row with none encodes as zeros.
+      return tf.math.divide_no_nan(
+        tf.reduce_sum(vectors, axis=1),
+        tf.cast(parts.row_lengths(), vectors.dtype)[:, tf.newaxis],
+      )
     if kind == "text":
       tokens = self.lookup(values)
       vectors = self.embedding(tokens)

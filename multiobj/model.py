@@ -254,6 +254,9 @@ class MultiObjectiveModel(tfrs.Model):
         weights = weights * tf.cast(inputs[o.mask] > 0, tf.float32)
       if o.weight_column:
         weights = weights * tf.cast(inputs[o.weight_column], tf.float32)
+      if o.kind == "regression" and schema.OBSERVED in inputs:
+        # A sampled negative has no value to regress on.
+        weights = weights * tf.cast(inputs[schema.OBSERVED], tf.float32)
       labels = tf.cast(inputs[o.label], tf.float32)
       if o.label_transform == "log1p":
         labels = tf.math.log1p(tf.maximum(labels, 0.0))

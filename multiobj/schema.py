@@ -13,13 +13,15 @@ from collections.abc import Sequence
 from typing import Any
 
 ROLES = ("query", "candidate", "context")
-FEATURE_KINDS = ("id", "category", "numeric", "text")
-NUMERIC_TRANSFORMS = ("none", "log1p")
+FEATURE_KINDS = ("id", "category", "multi_category", "numeric", "text")
+NUMERIC_TRANSFORMS = ("zscore", "log1p", "none")
 
 # Columns the pipeline adds; datasets may not use names starting with "__".
 MASK = "__mask"
 SAMPLING_PROBABILITY = "__sampling_probability"
 IPW = "__inverse_propensity_weight"
+# 1 for a logged row, 0 for a sampled negative.
+OBSERVED = "__observed"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,9 +34,13 @@ class Feature:
       "candidate" (the shown item) or "context" (this impression, e.g. its
       position).
     kind: "id" (high-cardinality identifier, embedded with `embedding_dim`),
-      "category" (small vocabulary, smaller embedding), "numeric" (a float,
-      standardised) or "text" (a short string, tokenised and pooled).
-    transform: For numerics, "log1p" before standardisation, or "none".
+      "category" (small vocabulary, smaller embedding), "multi_category"
+      (several categories in one string, split on `separator`, embedded and
+      averaged), "numeric" (a float) or "text" (a short string, tokenised
+      and pooled).
+    transform: For numerics: "zscore" (standardised with the training mean
+      and variance), "log1p" (log1p, then standardised) or "none" (as is).
+    separator: For multi_category features, what separates the values.
     serving_value: For context features, the value used when the model ranks
       for serving, where the context of the logged impression does not exist
       (position 1 for the position feature). Evaluation of rankings uses it
@@ -44,8 +50,9 @@ class Feature:
   name: str
   role: str
   kind: str
-  transform: str = "none"
+  transform: str = "zscore"
   serving_value: Any = None
+  separator: str = "|"
 
   def __post_init__(self):
     if self.name.startswith("__"):
@@ -67,7 +74,7 @@ class Feature:
         f"Feature {self.name!r}: unknown transform {self.transform!r}; "
         f"expected one of {', '.join(NUMERIC_TRANSFORMS)}."
       )
-    if self.transform != "none" and self.kind != "numeric":
+    if self.transform != "zscore" and self.kind != "numeric":
       raise ValueError(
         f"Feature {self.name!r}: transform {self.transform!r} applies to "
         "numeric features only."

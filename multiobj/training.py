@@ -1,5 +1,7 @@
 """Training end to end: dataset -> lists -> model -> fit -> metrics on disk.
 
+The config is in `config.py`, the data preparation in `preparation.py`.
+
 `train(config)` is what `experiments/train.py` and the tests call. It writes
 to `config.model_dir`:
 
@@ -13,7 +15,6 @@ to `config.model_dir`:
                        effective task weights, data summary, timing, machine.
 """
 
-import dataclasses
 import json
 import os
 import platform
@@ -26,182 +27,18 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-import objectives as objectives_lib
-from multiobj import baselines, evaluation, pipeline, schema
+from multiobj import baselines, evaluation, pipeline, preparation, schema
+from multiobj import config as config_lib
 from multiobj import features as features_lib
 from multiobj import model as model_lib
-from multiobj import propensity as propensity_lib
 from multiobj.data import dataset as dataset_lib
 from multiobj.data import load as load_dataset
 from multiobj.data import synthetic as synthetic_lib
 from multiobj.data import validation
 
-DEFAULT_OBJECTIVES = "retrieval:1,click:1,dwell:0.5,purchase:2"
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-  """Everything one training run depends on.
-
-  Attributes:
-    model_dir: Where checkpoints, summaries and metrics go.
-    objectives: The objectives to train, with their weights and losses.
-    dataset: Name of a registered dataset loader.
-    synthetic: Size and behaviour of the synthetic dataset.
-    model: Sizes of the model.
-    weighting: Name of the registered loss-weighting strategy.
-    epochs: Passes over the training lists.
-    batch_size: Impression lists per batch (rows = lists x list size).
-    learning_rate: Adam's learning rate.
-    max_list_size: Longest impression list kept; longer ones are truncated.
-    propensity: How to get position-bias propensities for inverse-propensity
-      weighting: "none", "randomized", "em" or "file:PATH" (see
-      `propensity.py`). Weights clicks of every binary or listwise objective
-      whose label is `propensity_label`.
-    propensity_label: The click column propensities are estimated from.
-    max_ipw_weight: Cap of an inverse-propensity weight.
-    seed: Seeds TensorFlow, NumPy, Python and the shuffling (not the
-      synthetic data, which has its own seed).
-  """
-
-  model_dir: str
-  objectives: tuple[objectives_lib.Objective, ...] = ()
-  dataset: str = "synthetic"
-  synthetic: synthetic_lib.SyntheticConfig = synthetic_lib.SyntheticConfig()
-  model: model_lib.ModelConfig = model_lib.ModelConfig()
-  weighting: str = "static"
-  epochs: int = 3
-  batch_size: int = 128
-  learning_rate: float = 1e-3
-  max_list_size: int | None = None
-  propensity: str = "none"
-  propensity_label: str = "click"
-  max_ipw_weight: float = 10.0
-  seed: int = 0
-
-  def __post_init__(self):
-    objectives = tuple(self.objectives) or tuple(
-      objectives_lib.select(DEFAULT_OBJECTIVES)
-    )
-    object.__setattr__(self, "objectives", objectives)
-    if self.epochs < 1:
-      raise ValueError(f"epochs must be >= 1, got {self.epochs}.")
-    if self.batch_size < 1:
-      raise ValueError(f"batch_size must be >= 1, got {self.batch_size}.")
-    if not self.learning_rate > 0:
-      raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}.")
-    # Fails early on a typo in the name or parameters.
-    objectives_lib.get_weighting(self.weighting, {"task": 1.0})
-    propensity_lib.check_method(self.propensity)
-    if self.max_ipw_weight < 1:
-      raise ValueError(
-        f"max_ipw_weight must be >= 1, got {self.max_ipw_weight}."
-      )
-    if self.propensity != "none":
-
-      def debiased(o):
-        return o.label == self.propensity_label and o.kind in (
-          "binary",
-          "listwise",
-        )
-
-      if not any(debiased(o) for o in objectives):
-        raise ValueError(
-          f"--propensity={self.propensity}: no binary or listwise objective "
-          f"learns from {self.propensity_label!r}, so no loss would be weighted."
-        )
-      object.__setattr__(
-        self,
-        "objectives",
-        tuple(
-          dataclasses.replace(o, weight_column=schema.IPW) if debiased(o) else o
-          for o in objectives
-        ),
-      )
-
-  def to_dict(self) -> dict[str, Any]:
-    return dataclasses.asdict(self)
-
-  @classmethod
-  def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
-    data = dict(data)
-    data["objectives"] = tuple(
-      objectives_lib.Objective(**o) for o in data["objectives"]
-    )
-    data["synthetic"] = synthetic_lib.SyntheticConfig(**data["synthetic"])
-    data["model"] = model_lib.ModelConfig(**data["model"])
-    return cls(**data)
-
-
-def columns_for(
-  spec: schema.DatasetSpec,
-  objectives: tuple[objectives_lib.Objective, ...],
-  with_truth: bool,
-) -> list[str]:
-  """The columns the model and its objectives read."""
-  columns = [f.name for f in spec.features]
-  for o in objectives:
-    wanted = (o.label, o.mask, o.weight_column, *o.make_loss().required_columns)
-    # Columns named "__..." are computed by the pipeline, not read.
-    columns += [
-      c for c in wanted if c and not c.startswith("__") and c not in columns
-    ]
-  for c in (spec.position, spec.randomized):
-    if c and c not in columns:
-      columns.append(c)
-  if with_truth and spec.truth and spec.truth not in columns:
-    columns.append(spec.truth)
-  return columns
-
-
-def prepare_lists(
-  data: dataset_lib.Dataset, config: TrainConfig
-) -> dict[str, dataset_lib.Table]:
-  """Every split as impression lists; training lists get logQ frequencies."""
-  out = {}
-  for name, rows in data.splits.items():
-    columns = columns_for(
-      data.spec, config.objectives, with_truth=name != "train"
-    )
-    out[name] = pipeline.to_lists(
-      rows,
-      data.spec,
-      columns,
-      config.max_list_size,
-      where=f"Dataset {data.spec.name!r}, split {name!r}",
-    )
-  retrieval = [o for o in config.objectives if o.kind == "retrieval"]
-  if retrieval:
-    out["train"][schema.SAMPLING_PROBABILITY] = pipeline.sampling_probability(
-      out["train"], data.spec.item_id, retrieval[0].label
-    )
-  return out
-
-
-def add_inverse_propensity_weights(
-  lists: dict[str, dataset_lib.Table],
-  spec: schema.DatasetSpec,
-  config: TrainConfig,
-) -> list[float] | None:
-  """Estimates propensities on the training lists and adds each split's
-  inverse-propensity weights (`schema.IPW`); returns the propensities."""
-  if config.propensity == "none":
-    return None
-  theta = propensity_lib.estimate(
-    config.propensity,
-    lists["train"],
-    spec,
-    config.propensity_label,
-    config.seed,
-  )
-  for table in lists.values():
-    table[schema.IPW] = propensity_lib.weights(
-      theta,
-      table[spec.position],
-      table[config.propensity_label],
-      config.max_ipw_weight,
-    )
-  return theta.tolist()
+# The synthetic dataset's objectives, also the default run's.
+DEFAULT_OBJECTIVES = synthetic_lib.DEFAULT_OBJECTIVES
+TrainConfig = config_lib.TrainConfig
 
 
 def train(
@@ -227,6 +64,8 @@ def train(
 
   logging.info("Loading dataset %r.", config.dataset)
   data = load_dataset(config)
+  prepared = preparation.prepare(data, config)
+  config, data = prepared.config, prepared.data
   validation.check(data, config.objectives)
   summary = data.summary()
   logging.info("Dataset: %s", json.dumps(summary))
@@ -238,8 +77,7 @@ def train(
   stats = features_lib.compute_stats(
     data.spec, data.split("train"), config.model.text_max_tokens
   )
-  lists = prepare_lists(data, config)
-  propensities = add_inverse_propensity_weights(lists, data.spec, config)
+  lists = prepared.lists
   model = build_model(data.spec, stats, config)
   _write_json(
     config.model_dir, "config.json", _run_description(config, data.spec)
@@ -247,9 +85,7 @@ def train(
   with open(os.path.join(config.model_dir, "feature_stats.json"), "w") as f:
     f.write(stats.to_json())
 
-  train_data = pipeline.make_dataset(
-    lists["train"], config.batch_size, shuffle=True, seed=config.seed
-  )
+  train_data = prepared.train_dataset()
   valid_data = (
     pipeline.make_dataset(
       lists["valid"], config.batch_size, shuffle=False, seed=0
@@ -295,9 +131,16 @@ def train(
 
   logging.info("Evaluating on the test split.")
   test, train_lists = lists["test"], lists["train"]
-  metrics = evaluation.evaluate(model, test, data.catalogue)
+  metrics = evaluation.evaluate(
+    model, test, data.catalogue, cold_items=prepared.cold_items
+  )
   baseline = baselines.evaluate(
-    config.objectives, data.spec, train_lists, test, data.catalogue
+    config.objectives,
+    data.spec,
+    train_lists,
+    test,
+    data.catalogue,
+    cold_items=prepared.cold_items,
   )
   last_epoch = {k: v[-1] for k, v in history.history.items()}
   result = {
@@ -308,8 +151,12 @@ def train(
       o.name: last_epoch[f"{o.name}_weight"] for o in config.objectives
     },
     "history": history.history,
-    "propensities": propensities,
-    "data": summary,
+    "propensities": prepared.propensities,
+    "data": {
+      **summary,
+      **preparation.describe(prepared),
+      "info": dict(data.info),
+    },
     "config": config.to_dict(),
     "flags": dict(flags or {}),
     "timing": {

@@ -3,6 +3,7 @@
 import dataclasses
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from objectives import objective as objective_lib
@@ -99,18 +100,24 @@ def _value(text: str) -> Any:
 
 
 def select(
-  weights: str, losses: str = "", what: str = "--objectives"
+  weights: str,
+  losses: str = "",
+  what: str = "--objectives",
+  available: Sequence[objective_lib.Objective] = (),
 ) -> list[objective_lib.Objective]:
-  """Returns the registered objectives named in `weights`, reweighted.
+  """Returns the objectives named in `weights`, reweighted.
 
   Args:
     weights: `name[:weight],...`, e.g. `retrieval:1,click:1,dwell:0.5`. A
-      name without a weight keeps its registered default.
+      name without a weight keeps its default. Empty: every objective of
+      `available`, with its default weight.
     losses: Optional `name:loss,...` overriding the registered loss of some
       of the selected objectives, e.g. `click:focal` or, with parameters,
       `click:gce(q=0.5)`.
     what: Prefix of error messages about `weights` (the flag it came from),
       or "" for none.
+    available: Objectives looked up by name before the registry: a
+      dataset's, wired to its columns.
 
   Raises:
     ValueError: naming the entry for an unknown objective or loss, a weight
@@ -118,10 +125,18 @@ def select(
       objective that is not selected.
   """
   prefix = f"{what}: " if what else ""
+  own = {o.name: o for o in available}
   selected = {}
-  for name, value in parse_pairs(weights, what):
+  pairs = (
+    parse_pairs(weights, what)
+    if weights
+    else [(o.name, None) for o in available]
+  )
+  if not pairs:
+    raise ValueError(f"{prefix}no objective given.")
+  for name, value in pairs:
     try:
-      objective = objective_lib.get(name)
+      objective = own[name] if name in own else objective_lib.get(name)
     except ValueError as e:
       raise ValueError(f"{prefix}{e}") from None
     if value is not None:

@@ -8,7 +8,7 @@ from absl.testing import absltest, flagsaver
 
 import objectives
 from experiments import common  # noqa: F401  (defines the flags)
-from multiobj import training
+from multiobj import preparation, training
 from multiobj.data import DATASETS, synthetic, validation
 
 FLAGS = flags.FLAGS
@@ -51,10 +51,13 @@ class FlagTest(absltest.TestCase):
         ]
       )
       config = common.config_from_flags()
-    self.assertEqual([o.name for o in config.objectives], ["click", "dwell"])
-    self.assertEqual(config.objectives[0].weight, 2.0)
-    self.assertEqual(config.objectives[0].loss, "softmax")
     self.assertEqual(config.model_dir, "/tmp/m")
+    # Objectives resolve against the dataset's own once it is loaded.
+    resolved = preparation.resolve(config, synthetic.generate(TINY)).objectives
+    self.assertEqual([o.name for o in resolved], ["click", "dwell"])
+    self.assertEqual(resolved[0].weight, 2.0)
+    self.assertEqual(resolved[0].loss, "softmax")
+    self.assertEqual(resolved[1].weight, 0.5)
 
 
 class DataValidationTest(absltest.TestCase):

@@ -26,24 +26,36 @@ class NoiseRobustLossTest(tf.test.TestCase):
     for loss in ("bce", "tce", "rce", "gce", "dwell_weighted"):
       config = training.TrainConfig(
         model_dir=os.path.join(self.create_tempdir().full_path, loss),
-        objectives=tuple(objectives.select(training.DEFAULT_OBJECTIVES, f"click:{loss}")),
+        objectives=tuple(
+          objectives.select(training.DEFAULT_OBJECTIVES, f"click:{loss}")
+        ),
         synthetic=data,
         epochs=4,
         batch_size=64,
       )
-      truth_ndcg[loss] = training.train(config, verbose=0)["metrics"]["click_truth_ndcg@10"]
+      truth_ndcg[loss] = training.train(config, verbose=0)["metrics"][
+        "click_truth_ndcg@10"
+      ]
       tf.keras.backend.clear_session()
-    best = max(truth_ndcg[name] for name in ("tce", "rce", "gce", "dwell_weighted"))
+    best = max(
+      truth_ndcg[name] for name in ("tce", "rce", "gce", "dwell_weighted")
+    )
     self.assertGreater(best, truth_ndcg["bce"] + 0.003, truth_ndcg)
 
 
 class DenoisingScriptTest(tf.test.TestCase):
   def test_docstring_example_runs_and_resumes(self):
     command = next(
-      line for line in denoising.__doc__.replace("\\\n", " ").splitlines() if "--settings" in line
+      line
+      for line in denoising.__doc__.replace("\\\n", " ").splitlines()
+      if "--settings" in line
     )
     output_dir = self.create_tempdir().full_path
-    args = [a for a in shlex.split(command) if a.startswith("--") and "output_dir" not in a]
+    args = [
+      a
+      for a in shlex.split(command)
+      if a.startswith("--") and "output_dir" not in a
+    ]
     with flagsaver.flagsaver():
       FLAGS(["denoising.py", f"--output_dir={output_dir}", *args])
       denoising.main(["denoising.py"])
@@ -57,7 +69,9 @@ class DenoisingScriptTest(tf.test.TestCase):
     with open(os.path.join(output_dir, "table.md")) as f:
       table = f.read()
     self.assertIn("### bait30: click_noise=0.3, clickbait=1.0", table)
-    self.assertRegex(table, r"\| dwell_weighted \| 0\.\d{4} \| [+-]0\.\d{4} \(\d/1\) \|")
+    self.assertRegex(
+      table, r"\| dwell_weighted \| 0\.\d{4} \| [+-]0\.\d{4} \(\d/1\) \|"
+    )
 
   def test_rejects_unknown_names(self):
     with self.assertRaisesRegex(ValueError, "Unknown method 'l2'; known: bce"):

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 import objectives
-from multiobj import propensity, schema, training
+from multiobj import preparation, propensity, schema, training
 from multiobj.data import synthetic
 
 TRUTH = (1.0 / np.arange(1, 11)) ** 1.0  # The generator's examination model.
@@ -16,10 +16,10 @@ TRUTH = (1.0 / np.arange(1, 11)) ** 1.0  # The generator's examination model.
 def _train_lists(**changes):
   config = synthetic.SyntheticConfig(num_requests=6000, **changes)
   data = synthetic.generate(config)
-  lists = training.prepare_lists(
+  prepared = preparation.prepare(
     data, training.TrainConfig(model_dir="unused", synthetic=config)
   )
-  return lists["train"], data.spec
+  return prepared.lists["train"], data.spec
 
 
 class EstimateTest(tf.test.TestCase):
@@ -111,9 +111,10 @@ class TrainWithPropensityTest(tf.test.TestCase):
       epochs=1,
       propensity="em",
     )
+    resolved = preparation.resolve(config, synthetic.generate(config.synthetic))
     # Only the binary objective learning from clicks is weighted.
     self.assertEqual(
-      {o.name: o.weight_column for o in config.objectives},
+      {o.name: o.weight_column for o in resolved.objectives},
       {"retrieval": None, "click": schema.IPW, "purchase": None},
     )
     result = training.train(config, verbose=0)
@@ -121,16 +122,19 @@ class TrainWithPropensityTest(tf.test.TestCase):
     self.assertTrue(np.isfinite(result["metrics"]["click_auc"]))
     with open(os.path.join(config.model_dir, "config.json")) as f:
       saved = json.load(f)["config"]
-    self.assertEqual(training.TrainConfig.from_dict(saved), config)
+    self.assertEqual(training.TrainConfig.from_dict(saved), resolved)
 
   def test_needs_an_objective_on_the_click_label(self):
     with self.assertRaisesRegex(
       ValueError, "no binary or listwise objective learns from 'click'"
     ):
-      training.TrainConfig(
-        model_dir="x",
-        objectives=tuple(objectives.select("dwell,purchase")),
-        propensity="em",
+      preparation.resolve(
+        training.TrainConfig(
+          model_dir="x",
+          objectives=tuple(objectives.select("dwell,purchase")),
+          propensity="em",
+        ),
+        synthetic.generate(synthetic.SyntheticConfig(num_requests=100)),
       )
 
 

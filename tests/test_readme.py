@@ -20,13 +20,16 @@ def blocks_after(heading: str) -> dict[str, str]:
     text = f.read()
   section = text[text.index(heading) :]
   return {
-    kind: re.search(rf"```{kind}\n(.*?)```", section, re.S).group(1) for kind in ("python", "sh")
+    kind: re.search(rf"```{kind}\n(.*?)```", section, re.S).group(1)
+    for kind in ("python", "sh")
   }
 
 
 class ReadmeTest(absltest.TestCase):
   def test_extension_example(self):
-    blocks = blocks_after("### Add your own objective, loss or weighting strategy")
+    blocks = blocks_after(
+      "### Add your own objective, loss or weighting strategy"
+    )
     directory = self.create_tempdir().full_path
     module = blocks["python"].splitlines()[0].lstrip("# ").strip()
     self.assertEqual(module, "my_objectives.py")
@@ -51,7 +54,9 @@ class ReadmeTest(absltest.TestCase):
       {o["name"]: o["loss"] for o in saved["config"]["objectives"]},
       {"retrieval": "softmax", "click": "capped_bce", "cvr": "capped_bce"},
     )
-    self.assertEqual(saved["config"]["objectives"][1]["loss_params"], [["cap", 1.5]])
+    self.assertEqual(
+      saved["config"]["objectives"][1]["loss_params"], [["cap", 1.5]]
+    )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 import objectives
-from multiobj import evaluation, training
+from multiobj import evaluation, preparation, training
 from multiobj.data import synthetic
 from tests import custom_objectives
 
@@ -75,7 +75,7 @@ class TrainingTest(tf.test.TestCase):
     # Within impression lists it ranks truly relevant items above random
     # order, whose truth NDCG@10 is computed here from the same lists.
     data = synthetic.generate(SMALL)
-    test = training.prepare_lists(data, self.config)["test"]
+    test = preparation.prepare(data, self.config).lists["test"]
     random_scores = np.random.default_rng(0).random(test["click"].shape)
     random_ndcg = evaluation.ndcg(
       test["true_relevance"], random_scores, test["__mask"] > 0, 10
@@ -86,7 +86,7 @@ class TrainingTest(tf.test.TestCase):
     model, config = training.load_model(self.model_dir)
     self.assertEqual(config, self.config)
     data = synthetic.generate(SMALL)
-    lists = training.prepare_lists(data, config)
+    lists = preparation.prepare(data, config).lists
     again = evaluation.evaluate(model, lists["test"], data.catalogue)
     for name, value in self.result["metrics"].items():
       self.assertAllClose(again[name], value, atol=1e-5, msg=name)

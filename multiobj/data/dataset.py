@@ -3,13 +3,55 @@
 A table is a dict of equally long NumPy columns, one row per impression. The
 catalogue holds one row per item (its id and candidate features): retrieval
 ranks the whole catalogue, not only the items that happen to be in a split.
+A dataset also names the objectives its labels feed, and, when its rows are
+positives only, how to sample negatives for them.
 """
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
+import objectives as objectives_lib
 from multiobj import schema
+
+NEGATIVE_DISTRIBUTIONS = ("uniform", "popularity")
+
+
+@dataclasses.dataclass(frozen=True)
+class NegativeSampling:
+  """Negatives for logs of positives only (no impressions).
+
+  Each logged row gets `per_positive` items the user never interacted with
+  in training, drawn uniformly or in proportion to popularity^alpha (item
+  counts in training), drawn anew each epoch; their labels are all 0.
+
+  Attributes:
+    per_positive: Negatives per logged row.
+    distribution: "uniform" or "popularity".
+    alpha: Exponent of popularity (0.75 as in word2vec; 0 is uniform).
+  """
+
+  per_positive: int = 4
+  distribution: str = "popularity"
+  alpha: float = 0.75
+
+  def __post_init__(self):
+    if self.per_positive < 1:
+      raise ValueError(
+        f"negatives per positive must be >= 1, got {self.per_positive}."
+      )
+    if self.distribution not in NEGATIVE_DISTRIBUTIONS:
+      raise ValueError(
+        f"Unknown negative sampling {self.distribution!r}; expected one of "
+        f"{', '.join(NEGATIVE_DISTRIBUTIONS)}."
+      )
+    if self.alpha < 0:
+      raise ValueError(
+        f"negative sampling alpha must be >= 0, got {self.alpha}."
+      )
+
 
 Table = dict[str, np.ndarray]
 SPLITS = ("train", "valid", "test")
@@ -17,9 +59,22 @@ SPLITS = ("train", "valid", "test")
 
 @dataclasses.dataclass
 class Dataset:
+  """Attributes:
+  spec: Which column is what.
+  splits: "train", "valid" (optional) and "test" tables of rows.
+  catalogue: One row per item: its id and candidate features.
+  objectives: The objectives the labels feed by default, with their
+    columns; `--objectives` selects and weighs among them.
+  negatives: How to sample negatives, for logs of positives only.
+  info: Free-form facts about the data (source, protocol), for reports.
+  """
+
   spec: schema.DatasetSpec
   splits: dict[str, Table]
   catalogue: Table
+  objectives: tuple[objectives_lib.Objective, ...] = ()
+  negatives: NegativeSampling | None = None
+  info: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
   def split(self, name: str) -> Table:
     if name not in self.splits:

@@ -37,6 +37,7 @@ import dataclasses
 
 import numpy as np
 
+import objectives as objectives_lib
 from multiobj import schema
 from multiobj.data import dataset as dataset_lib
 
@@ -178,6 +179,9 @@ SPEC = schema.DatasetSpec(
   truth="true_relevance",
 )
 
+# The objectives the log's labels feed, and the default run's weights.
+DEFAULT_OBJECTIVES = "retrieval:1,click:1,dwell:0.5,purchase:2"
+
 _LATENT_DIM = 16
 _CHUNK = 2048  # Requests scored against the whole catalogue at once.
 _POOL = 50  # Candidates the logging ranker orders per request.
@@ -281,6 +285,7 @@ def generate(
     "title": items["title"],
   }
   return dataset_lib.Dataset(
+    objectives=tuple(objectives_lib.select(DEFAULT_OBJECTIVES)),
     spec=SPEC,
     splits=dataset_lib.split_by_time(
       rows, SPEC, valid_share=config.valid_share, test_share=config.test_share
