@@ -1,4 +1,5 @@
-"""The built-in objectives: retrieval, click, dwell time and purchase.
+"""The built-in objectives: retrieval, click, dwell time, purchase, like,
+rating and cart.
 
 They match the columns of the synthetic impression log
 (`multiobj/data/synthetic.py`); a dataset whose columns are named otherwise
@@ -59,5 +60,42 @@ PURCHASE = objective.register(
     weight=1.0,
     metrics=("auc", "logloss"),
     description="probability that a shown item is bought (through a click)",
+  )
+)
+
+LIKE = objective.register(
+  objective.Objective(
+    name="like",
+    kind="binary",
+    label="like",
+    loss="bce",
+    weight=1.0,
+    metrics=("auc", "logloss"),
+    description="probability that the user likes an item they consumed "
+    "(e.g. rated it 4 or 5)",
+  )
+)
+
+RATING = objective.register(
+  objective.Objective(
+    name="rating",
+    kind="regression",
+    label="rating",
+    loss="mse",
+    weight=1.0,
+    metrics=("rmse", "mae"),
+    description="explicit rating of a consumed item",
+  )
+)
+
+CART = objective.register(
+  objective.Objective(
+    name="cart",
+    kind="binary",
+    label="cart",
+    loss="bce",
+    weight=1.0,
+    metrics=("auc", "logloss"),
+    description="probability that an item is added to the cart",
   )
 )
