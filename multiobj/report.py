@@ -21,8 +21,9 @@ def metrics_table(
   """One row per metric: objective, metric, model value, baseline value."""
   baselines = baselines or {}
   rows = [("objective", "metric", "model", "baseline", "")]
+  names = [o.name for o in objectives]
   for o in objectives:
-    for metric in _metric_names(o, metrics):
+    for metric in _metric_names(o, metrics, names):
       key = f"{o.name}_{metric}"
       rows.append(
         (
@@ -49,9 +50,23 @@ def metrics_table(
   return "\n".join(lines)
 
 
-def _metric_names(objective, metrics):
-  # The retrieval objective lists recall@K; others list theirs in order.
-  return [m for m in objective.metrics if f"{objective.name}_{m}" in metrics]
+def _metric_names(objective, metrics, names):
+  """The objective's declared metrics in order, then any other metric whose
+  key starts with its name (full ranking, cold start), sorted."""
+  declared = [
+    m for m in objective.metrics if f"{objective.name}_{m}" in metrics
+  ]
+  prefix = f"{objective.name}_"
+  # A key belongs to the longest objective name it starts with.
+  longer = [n for n in names if n != objective.name and n.startswith(prefix)]
+  extra = sorted(
+    key[len(prefix) :]
+    for key in metrics
+    if key.startswith(prefix)
+    and not any(key.startswith(f"{n}_") for n in longer)
+    and key[len(prefix) :] not in declared
+  )
+  return declared + extra
 
 
 def _format(value: Any) -> str:

@@ -27,7 +27,14 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from multiobj import baselines, evaluation, pipeline, preparation, schema
+from multiobj import (
+  baselines,
+  evaluation,
+  full_ranking,
+  pipeline,
+  preparation,
+  schema,
+)
 from multiobj import config as config_lib
 from multiobj import features as features_lib
 from multiobj import model as model_lib
@@ -142,6 +149,11 @@ def train(
     data.catalogue,
     cold_items=prepared.cold_items,
   )
+  if data.info.get("evaluation") == "full_ranking":
+    logging.info("Full ranking of every item for every test user.")
+    full, full_baseline = full_ranking.evaluate(model, data)
+    metrics.update(full)
+    baseline.update(full_baseline)
   last_epoch = {k: v[-1] for k, v in history.history.items()}
   result = {
     "metrics": metrics,

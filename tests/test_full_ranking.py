@@ -1,0 +1,95 @@
+"""Full-ranking evaluation against hand computations (DeCA's protocol)."""
+
+import numpy as np
+import tensorflow as tf
+
+from multiobj import full_ranking, schema
+from multiobj.data import dataset as dataset_lib
+
+SPEC = schema.DatasetSpec(
+  name="toy",
+  features=(
+    schema.Feature("user", "query", "id"),
+    schema.Feature("item", "candidate", "id"),
+  ),
+  labels=("buy",),
+  item_id="item",
+  user_id="user",
+)
+
+
+def _data():
+  # Users 1 and 2; items 10..14. User 1 bought 10 in train, 11 and 12 in
+  # test; user 2 bought 13 in train and valid, 14 in test; user 3 only in train.
+  train = {
+    "user": np.array([1, 2, 3]),
+    "item": np.array([10, 13, 11]),
+    "buy": np.ones(3),
+  }
+  valid = {"user": np.array([2]), "item": np.array([12]), "buy": np.ones(1)}
+  test = {
+    "user": np.array([1, 1, 2]),
+    "item": np.array([11, 12, 14]),
+    "buy": np.ones(3),
+  }
+  return dataset_lib.Dataset(
+    spec=SPEC,
+    splits={"train": train, "valid": valid, "test": test},
+    catalogue={"item": np.array([14, 10, 11, 12, 13])},
+  )
+
+
+class MetricsTest(tf.test.TestCase):
+  def test_metrics_at_match_hand_computation(self):
+    # User A: truth {1, 2}, ranked [1, 5, 2]: hits at ranks 1 and 3.
+    # User B: truth {7}, ranked [3, 4, 7]: hit at rank 3.
+    top = np.array([[1, 5, 2], [3, 4, 7]])
+    truth = [np.array([1, 2]), np.array([7])]
+    out = full_ranking.metrics_at(top, truth, [1, 3], "m")
+    # @1: A 1/2 recall, NDCG 1; B 0.
+    self.assertAlmostEqual(out["m_recall@1"], (0.5 + 0) / 2)
+    self.assertAlmostEqual(out["m_ndcg@1"], (1 + 0) / 2)
+    self.assertAlmostEqual(out["m_precision@1"], (1 + 0) / 2)
+    # @3: A recall 1, DCG 1 + 1/2 over ideal 1 + 1/log2(3); B recall 1,
+    # DCG 1/2 over ideal 1.
+    ndcg_a = (1 + 0.5) / (1 + 1 / np.log2(3))
+    self.assertAlmostEqual(out["m_recall@3"], 1.0)
+    self.assertAlmostEqual(out["m_ndcg@3"], (ndcg_a + 0.5) / 2)
+    self.assertAlmostEqual(out["m_precision@3"], (2 / 3 + 1 / 3) / 2)
+
+
+class FullRankingTest(tf.test.TestCase):
+  def test_masks_and_ranks(self):
+    ranking = full_ranking.FullRanking(_data(), "test", ["train", "valid"])
+    self.assertAllEqual(ranking.users, [1, 2])
+    # Catalogue rows: 14->0, 10->1, 11->2, 12->3, 13->4.
+    self.assertAllEqual(ranking.truth[0], [2, 3])
+    self.assertAllEqual(ranking.truth[1], [0])
+
+    def scores(start, stop):
+      # Everyone prefers items in catalogue order 13 > 12 > 11 > 10 > 14.
+      return np.tile([0.0, 1.0, 2.0, 3.0, 4.0], (stop - start, 1))
+
+    top = ranking.rank(scores, k=3, users_per_batch=1)
+    # User 1: 10 masked (train); user 2: 13 (train) and 12 (valid) masked.
+    self.assertAllEqual(top, [[4, 3, 2], [2, 1, 0]])
+    out = ranking.evaluate(scores, [2], "toy")
+    # User 1 gets 13, 12: one of two hits; user 2 gets 11, 10: none.
+    self.assertAlmostEqual(out["toy_recall@2"], (0.5 + 0) / 2)
+
+  def test_unknown_item(self):
+    data = _data()
+    data.splits["test"]["item"][0] = 99
+    with self.assertRaisesRegex(ValueError, "item 99 is not in the catalogue"):
+      full_ranking.FullRanking(data, "test", ["train"])
+
+  def test_popularity(self):
+    data = _data()
+    ranking = full_ranking.FullRanking(data, "test", ["train"])
+    scores = full_ranking.popularity_scores(data, ranking, None)(0, 1)
+    # Train counts: 10, 13 and 11 once each.
+    self.assertAllEqual(scores[0], [0, 1, 1, 0, 1])
+
+
+if __name__ == "__main__":
+  tf.test.main()
