@@ -18,17 +18,16 @@ A quick look:
 """
 
 import dataclasses
-import json
 import os
-import statistics
-import time
 from typing import Any
 
-import tensorflow as tf
-from absl import app, flags, logging
+from absl import app, flags
 
 import objectives
-from experiments import common  # noqa: F401  (defines the shared flags)
+from experiments import (
+  common,  # noqa: F401  (defines the shared flags)
+  grid,
+)
 from multiobj import training
 from multiobj.data import synthetic
 
@@ -124,65 +123,21 @@ def train_config(config: DenoisingConfig, setting: str, method: str, seed: int):
 
 def run(config: DenoisingConfig) -> list[dict[str, Any]]:
   """Runs every (setting, method, seed) not yet in results.jsonl."""
-  os.makedirs(config.output_dir, exist_ok=True)
-  path = os.path.join(config.output_dir, "results.jsonl")
-  results = _read(path)
-  done = {(r["setting"], r["method"], r["seed"]) for r in results}
-  grid = [
+  keys = [
     (s, m, seed)
     for s in config.settings
     for m in config.methods
     for seed in config.seeds
   ]
-  todo = [key for key in grid if key not in done]
-  print(f"{len(grid)} runs, {len(grid) - len(todo)} already done.", flush=True)
-  for i, (setting, method, seed) in enumerate(todo, start=1):
-    started = time.time()
-    try:
-      result = training.train(
-        train_config(config, setting, method, seed), verbose=0
-      )
-      row = {
-        "metrics": result["metrics"],
-        "effective_weights": result["effective_weights"],
-        "propensities": result["propensities"],
-      }
-    except Exception as e:  # noqa: BLE001  A failed run is a result too.
-      logging.exception("Run %s/%s/seed%d failed.", setting, method, seed)
-      row = {"error": f"{type(e).__name__}: {e}"}
-    row.update(
-      setting=setting, method=method, seed=seed, seconds=time.time() - started
-    )
-    with open(path, "a") as f:
-      f.write(json.dumps(row) + "\n")
-    results.append(row)
-    tf.keras.backend.clear_session()
-    shown = row.get("metrics", {}).get(HEADLINE)
-    print(
-      f"[{i}/{len(todo)}] {setting} {method} seed={seed}: "
-      + (
-        f"{HEADLINE}={shown:.4f}" if shown is not None else row.get("error", "")
-      )
-      + f" ({row['seconds']:.0f} s)",
-      flush=True,
-    )
-  wanted = set(grid)
-  return [
-    r for r in results if (r["setting"], r["method"], r["seed"]) in wanted
-  ]
-
-
-def _read(path):
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+  return grid.run(
+    config.output_dir, keys, lambda key: train_config(config, *key), HEADLINE
+  )
 
 
 def table(results: list[dict[str, Any]], config: DenoisingConfig) -> str:
   """Markdown tables, one per setting: mean ± std over seeds, and the paired
   difference to bce on the headline metric."""
-  by_key = {(r["setting"], r["method"], r["seed"]): r for r in results}
+  runs = grid.by_key(results)
   lines = []
   for setting in config.settings:
     lines += [
@@ -191,37 +146,29 @@ def table(results: list[dict[str, Any]], config: DenoisingConfig) -> str:
       "| method | truth NDCG@10 | Δ vs bce (wins) | click AUC | purchase AUC | dwell RMSE |",
       "|---|---|---|---|---|---|",
     ]
+    reference = [
+      runs.get((setting, "bce", s), {}).get("metrics", {}).get(HEADLINE)
+      for s in config.seeds
+    ]
     for method in config.methods:
-      runs = [by_key.get((setting, method, s)) for s in config.seeds]
-      failed = [r for r in runs if r is None or "error" in r]
+      rows = [runs.get((setting, method, s)) for s in config.seeds]
+      failed = [r for r in rows if r is None or "error" in r]
       if failed:
         reason = next((r["error"] for r in failed if r), "not run")
         lines.append(f"| {method} | failed: {reason[:80]} | | | | |")
         continue
-      cells = [_mean_std([r["metrics"][m] for r in runs]) for m in METRICS]
-      diffs = [
-        r["metrics"][HEADLINE]
-        - by_key[(setting, "bce", s)]["metrics"][HEADLINE]
-        for r, s in zip(runs, config.seeds, strict=True)
-        if (setting, "bce", s) in by_key
-        and "error" not in by_key[(setting, "bce", s)]
+      cells = [
+        grid.mean_std([r["metrics"].get(m) for r in rows]) for m in METRICS
       ]
+      headline = [r["metrics"][HEADLINE] for r in rows]
       delta = (
-        ""
-        if method == "bce" or not diffs
-        else f"{statistics.mean(diffs):+.4f} ({sum(d > 0 for d in diffs)}/{len(diffs)})"
+        "" if method == "bce" else grid.paired_difference(headline, reference)
       )
       lines.append(
         f"| {method} | {cells[0]} | {delta} | {' | '.join(cells[1:])} |"
       )
     lines.append("")
   return "\n".join(lines)
-
-
-def _mean_std(values):
-  if len(values) == 1:
-    return f"{values[0]:.4f}"
-  return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
 
 
 def _describe(changes):
