@@ -60,6 +60,8 @@ class FullRanking:
     split: The evaluation split; its rows are the positives.
     mask_splits: Splits whose (user, item) pairs are masked from rankings.
     label: Only rows with this label positive count as truth (None: all).
+    mask_label: Only rows of the masked splits with this label positive are
+      masked (None: all), e.g. training purchases but not carts.
   """
 
   def __init__(
@@ -68,6 +70,7 @@ class FullRanking:
     split: str,
     mask_splits: Sequence[str],
     label: str | None = None,
+    mask_label: str | None = None,
   ):
     spec = data.spec
     if not spec.user_id:
@@ -94,6 +97,8 @@ class FullRanking:
     masked = {}
     for name in mask_splits:
       table = data.split(name)
+      if mask_label is not None:
+        table = dataset_lib.take(table, np.flatnonzero(table[mask_label] > 0))
       where = np.searchsorted(self.users, table[spec.user_id])
       where = np.minimum(where, len(self.users) - 1)
       known = self.users[where] == table[spec.user_id]
@@ -215,7 +220,8 @@ def evaluate(
   """The dataset's full-ranking protocol, if its `info` asks for one.
 
   `data.info` keys: "evaluation" = "full_ranking"; "ks" (cutoffs);
-  "mask_splits" (default ["train"]); "scorer" = "retrieval" to rank with the
+  "mask_splits" (default ["train"]); "mask_label" (mask only those rows
+  whose label is positive); "scorer" = "retrieval" to rank with the
   towers only (default: the towers and every binary head learning from the
   truth label). The truth is the test rows whose label of the retrieval
   objective (else the first binary one) is positive.
@@ -233,7 +239,13 @@ def evaluate(
   label = (
     retrieval.label if retrieval else (binary[0].label if binary else None)
   )
-  ranking = FullRanking(data, "test", info.get("mask_splits", ["train"]), label)
+  ranking = FullRanking(
+    data,
+    "test",
+    info.get("mask_splits", ["train"]),
+    label,
+    info.get("mask_label"),
+  )
   ks = list(info.get("ks", (10, 20)))
   scorers = {}
   if retrieval:

@@ -281,15 +281,21 @@ class MultiObjectiveModel(tfrs.Model):
     score_mask = tf.logical_or(
       tf.logical_not(same_list), tf.cast(tf.eye(pairs), tf.bool)
     )
-    return self.retrieval_task(
-      query,
-      candidate,
-      candidate_sampling_probability=probability,
-      candidate_ids=tf.gather_nd(inputs[self.spec.item_id], index),
-      compute_metrics=False,
-      compute_batch_metrics=False,
-      score_mask=score_mask,
-    )
+
+    def loss():
+      return self.retrieval_task(
+        query,
+        candidate,
+        candidate_sampling_probability=probability,
+        candidate_ids=tf.gather_nd(inputs[self.spec.item_id], index),
+        compute_metrics=False,
+        compute_batch_metrics=False,
+        score_mask=score_mask,
+      )
+
+    # A batch without a positive pair (rare positives, small batches) has
+    # nothing to retrieve: its retrieval loss is 0.
+    return tf.cond(pairs > 0, loss, lambda: tf.constant(0.0))
 
   def compute_loss(self, inputs, training=False):
     """Total loss with the configured weights (the `tfrs.Model` hook)."""

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 import objectives
-from multiobj import evaluation, preparation, training
+from multiobj import evaluation, features, pipeline, preparation, training
 from multiobj.data import synthetic
 from tests import custom_objectives
 
@@ -90,6 +90,21 @@ class TrainingTest(tf.test.TestCase):
     again = evaluation.evaluate(model, lists["test"], data.catalogue)
     for name, value in self.result["metrics"].items():
       self.assertAllClose(again[name], value, atol=1e-5, msg=name)
+
+
+class BatchWithoutPositivesTest(tf.test.TestCase):
+  def test_retrieval_loss_is_zero(self):
+    config = training.TrainConfig(model_dir="unused", synthetic=SMALL)
+    data = synthetic.generate(SMALL)
+    prepared = preparation.prepare(data, config)
+    lists = dict(prepared.lists["train"])
+    lists["click"] = np.zeros_like(lists["click"])  # No click, no pair.
+    stats = features.compute_stats(data.spec, data.split("train"), 1000)
+    model = training.build_model(data.spec, stats, prepared.config)
+    batch = next(iter(pipeline.make_dataset(lists, 16, shuffle=False, seed=0)))
+    logs = model.train_step(batch)
+    self.assertEqual(float(logs["retrieval_loss"]), 0.0)
+    self.assertTrue(np.isfinite(float(logs["loss"])))
 
 
 class CustomObjectiveTest(tf.test.TestCase):

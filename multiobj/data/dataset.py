@@ -109,7 +109,8 @@ def take(table: Table, index: np.ndarray) -> Table:
 def split_by_time(
   rows: Table, spec: schema.DatasetSpec, valid_share: float, test_share: float
 ) -> dict[str, Table]:
-  """Splits rows by time: the latest lists go to valid, then test.
+  """Splits rows by time: the latest `test_share` of lists is the test
+  split, the `valid_share` before it the validation split, the rest train.
 
   Whole impression lists stay together. Lists are ordered by their timestamp
   (the spec's `timestamp` column, else row order) and cut by count.
