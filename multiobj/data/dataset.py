@@ -139,3 +139,66 @@ def split_by_time(
   return {
     name: take(rows, np.flatnonzero(m)) for name, m in splits.items() if m.any()
   }
+
+
+def split_at_random(
+  rows: Table,
+  spec: schema.DatasetSpec,
+  valid_share: float,
+  test_share: float,
+  seed: int,
+) -> dict[str, Table]:
+  """Splits rows at random by list (whole impression lists stay together;
+  without a `list_id` each row is a list), reproducibly per seed. Rows keep
+  their order within each split."""
+  n = num_rows(rows)
+  lists = rows[spec.list_id] if spec.list_id else np.arange(n)
+  unique, inverse = np.unique(lists, return_inverse=True)
+  rank = np.random.default_rng(seed).permutation(len(unique))[inverse]
+  num_test = max(1, int(round(len(unique) * test_share)))
+  cut = num_test + int(round(len(unique) * valid_share))
+  if cut >= len(unique):
+    raise ValueError(
+      f"Dataset {spec.name!r}: {len(unique)} lists are too few to split into "
+      f"train, valid ({valid_share}) and test ({test_share})."
+    )
+  parts = {
+    "train": rank >= cut,
+    "valid": (rank >= num_test) & (rank < cut),
+    "test": rank < num_test,
+  }
+  return {
+    name: take(rows, np.flatnonzero(m)) for name, m in parts.items() if m.any()
+  }
+
+
+def catalogue_from_rows(
+  spec: schema.DatasetSpec,
+  tables: list[Table],
+  where: str,
+  conflicts: str = "error",
+) -> Table:
+  """One row per item id of `tables`: the id and candidate features.
+
+  Args:
+    spec: Names the item id and candidate features.
+    tables: Rows holding them.
+    where: Names the rows in error messages.
+    conflicts: When a candidate feature varies for one item: "error", or
+      "first" to keep the item's first row (in the order of `tables`).
+  """
+  names = [f.name for f in spec.features_of("candidate")]
+  rows = {n: np.concatenate([t[n] for t in tables]) for n in names}
+  ids = rows[spec.item_id]
+  _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+  if conflicts == "error":
+    for name in names:
+      value, once = rows[name], rows[name][first][inverse]
+      if (value != once).any():
+        r = int(np.argmax(value != once))
+        raise ValueError(
+          f"{where}: candidate feature {name!r} varies for item {ids[r]!r} "
+          f"({once[r]!r}, {value[r]!r}); give a catalogue of items or make it "
+          "a context feature."
+        )
+  return take(rows, first)

@@ -1,0 +1,199 @@
+"""readers.read_table: every format, type inference, and each error."""
+
+import json
+import os
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from absl.testing import absltest, parameterized
+
+from multiobj.data import readers
+
+
+class ReadTableTest(parameterized.TestCase):
+  def _write(self, name, text, encoding="utf-8"):
+    path = os.path.join(self.create_tempdir().full_path, name)
+    with open(path, "w", encoding=encoding, newline="") as f:
+      f.write(text)
+    return path
+
+  def test_csv_with_header_infers_types(self):
+    path = self._write(
+      "t.csv", "id,price,name,code\n1,2.5,a,007\n2,,b,12\n3,4,c,1_000\n"
+    )
+    table = readers.read_table(path)
+    self.assertEqual(list(table), ["id", "price", "name", "code"])
+    self.assertEqual(table["id"].dtype, np.int64)
+    np.testing.assert_array_equal(table["id"], [1, 2, 3])
+    # An empty numeric field is NaN; the column becomes float64.
+    self.assertEqual(table["price"].dtype, np.float64)
+    np.testing.assert_array_equal(table["price"], [2.5, np.nan, 4.0])
+    self.assertEqual(table["name"].dtype, object)
+    self.assertEqual(list(table["name"]), ["a", "b", "c"])
+    # "1_000" is not an integer to a CSV reader (Python's int() says 1000).
+    self.assertEqual(list(table["code"]), ["007", "12", "1_000"])
+
+  def test_integers_too_long_for_int64_stay_text(self):
+    path = self._write("t.csv", "id\n123456789012345678901234\n5\n")
+    self.assertEqual(
+      list(readers.read_table(path)["id"]), ["123456789012345678901234", "5"]
+    )
+
+  def test_csv_without_header(self):
+    path = self._write("t.csv", "1,a\n2,b\n")
+    table = readers.read_table(path, header=False, columns=["n", "s"])
+    np.testing.assert_array_equal(table["n"], [1, 2])
+    self.assertEqual(list(table["s"]), ["a", "b"])
+
+  def test_columns_replace_a_header(self):
+    path = self._write("t.csv", "x,x\n1,2\n")
+    table = readers.read_table(path, columns=["a", "b"])
+    np.testing.assert_array_equal(table["b"], [2])
+
+  def test_tsv_from_the_extension(self):
+    path = self._write("t.tsv", "a\tb\n1\thello, world\n")
+    table = readers.read_table(path)
+    self.assertEqual(list(table["b"]), ["hello, world"])
+
+  @parameterized.named_parameters(
+    ("semicolon_txt", "t.txt", ";", None),
+    ("pipe_csv", "t.dat", "|", "csv"),
+  )
+  def test_other_delimiters(self, name, delimiter, format):
+    path = self._write(name, f"a{delimiter}b\n1{delimiter}x\n")
+    table = readers.read_table(path, format=format, delimiter=delimiter)
+    np.testing.assert_array_equal(table["a"], [1])
+    self.assertEqual(list(table["b"]), ["x"])
+
+  def test_quoted_fields_keep_delimiters_quotes_and_newlines(self):
+    path = self._write(
+      "t.csv",
+      'id,title\n1,"Hello, world"\n2,"say ""hi"""\n3,"two\nlines"\n',
+    )
+    table = readers.read_table(path)
+    self.assertEqual(
+      list(table["title"]), ["Hello, world", 'say "hi"', "two\nlines"]
+    )
+
+  def test_utf8_byte_order_mark_is_skipped(self):
+    path = self._write("t.csv", "\ufeffid\n1\n")
+    self.assertEqual(list(readers.read_table(path)), ["id"])
+
+  def test_other_encodings(self):
+    path = self._write("t.csv", "name\ncafé\n", encoding="latin-1")
+    table = readers.read_table(path, encoding="latin-1")
+    self.assertEqual(list(table["name"]), ["café"])
+
+  def test_json_lines(self):
+    lines = [
+      {"user": "u1", "item": 3, "click": True, "price": 1.5},
+      {"user": "u2", "item": 4, "click": False, "extra": "x"},
+      {"user": "u3", "item": 5, "click": True, "price": 2},
+    ]
+    path = self._write(
+      "t.jsonl", "\n".join(json.dumps(line) for line in lines) + "\n\n"
+    )
+    table = readers.read_table(path)
+    self.assertEqual(list(table["user"]), ["u1", "u2", "u3"])
+    self.assertEqual(table["item"].dtype, np.int64)
+    # Booleans are 0/1; a key missing from a line is null.
+    np.testing.assert_array_equal(table["click"], [1, 0, 1])
+    np.testing.assert_array_equal(table["price"], [1.5, np.nan, 2.0])
+    self.assertEqual(list(table["extra"]), ["", "x", ""])
+
+  def test_parquet(self):
+    path = os.path.join(self.create_tempdir().full_path, "t.parquet")
+    pq.write_table(
+      pa.table(
+        {
+          "id": pa.array([1, 2, 3], pa.int32()),
+          "score": pa.array([0.5, None, 1.0]),
+          "name": pa.array(["a", None, "c"]),
+          "flag": pa.array([True, False, True]),
+          "kind": pa.array(["x", "y", "x"]).dictionary_encode(),
+        }
+      ),
+      path,
+    )
+    table = readers.read_table(path)
+    np.testing.assert_array_equal(table["id"], [1, 2, 3])
+    self.assertEqual(table["id"].dtype, np.int64)
+    np.testing.assert_array_equal(table["score"], [0.5, np.nan, 1.0])
+    self.assertEqual(list(table["name"]), ["a", "", "c"])
+    np.testing.assert_array_equal(table["flag"], [1, 0, 1])
+    self.assertEqual(list(table["kind"]), ["x", "y", "x"])
+
+  def test_errors(self):
+    folder = self.create_tempdir().full_path
+
+    def write(name, text):
+      path = os.path.join(folder, name)
+      with open(path, "wb") as f:
+        f.write(text)
+      return path
+
+    cases = [
+      (os.path.join(folder, "nope.csv"), {}, r"nope\.csv: no such file"),
+      (write("empty.csv", b""), {}, r"empty\.csv: the file is empty"),
+      (write("head.csv", b"a,b\n"), {}, r"head\.csv: the file is empty"),
+      (
+        write("width.csv", b"a,b\n1,2\n3\n"),
+        {},
+        r"width\.csv: line 3 has 1 fields; expected 2 \(a, b\)",
+      ),
+      (
+        write("dup.csv", b"a,b,a\n1,2,3\n"),
+        {},
+        r"dup\.csv: the header names 'a' more than once",
+      ),
+      (write("t.xls", b"a\n1\n"), {}, r"t\.xls: cannot tell the format"),
+      (
+        write("t2.csv", b"a\n1\n"),
+        {"format": "xls"},
+        r"t2\.csv: unknown format 'xls'; expected one of csv, jsonl, parquet",
+      ),
+      (
+        write("t.txt", b"a\n1\n"),
+        {},
+        r"t\.txt: a \.txt file needs an explicit",
+      ),
+      (
+        write("nohead.csv", b"1,2\n"),
+        {"header": False},
+        r"nohead\.csv: a file without a header needs 'columns'",
+      ),
+      (
+        write("bytes.csv", b"a\n\xff\n"),
+        {},
+        r"bytes\.csv: cannot decode as utf-8",
+      ),
+      (
+        write("nested.jsonl", b'{"a": 1}\n{"a": {"b": 2}}\n'),
+        {},
+        r"nested\.jsonl: line 2, column 'a': nested value",
+      ),
+      (
+        write("list.jsonl", b"[1, 2]\n"),
+        {},
+        r"list\.jsonl: line 1 is not a JSON object",
+      ),
+      (
+        write("broken.jsonl", b'{"a": 1}\n{"a": \n'),
+        {},
+        r"broken\.jsonl: line 2: Expecting value",
+      ),
+      (
+        write("bad.parquet", b"not parquet"),
+        {},
+        r"bad\.parquet: cannot read as parquet",
+      ),
+    ]
+    for path, kwargs, message in cases:
+      with self.subTest(path=os.path.basename(path)):
+        with self.assertRaisesRegex(ValueError, message):
+          readers.read_table(path, **kwargs)
+
+
+if __name__ == "__main__":
+  absltest.main()
