@@ -23,12 +23,10 @@ def run(
 ) -> dict[str, Any]:
   """Trains, prints the metrics table and returns metrics.json's content."""
   result = training.train(config, flags=flag_values)
+  # The objectives the run resolved for its dataset.
+  trained = training.TrainConfig.from_dict(result["config"]).objectives
   print()
-  print(
-    report.metrics_table(
-      config.objectives, result["metrics"], result["baselines"]
-    )
-  )
+  print(report.metrics_table(trained, result["metrics"], result["baselines"]))
   timing = result["timing"]
   print(
     f"\nTrained {config.epochs} epochs in {timing['fit_seconds']:.0f} s "

@@ -1,5 +1,7 @@
 """experiments/train.py runs the example its docstring gives."""
 
+import contextlib
+import io
 import json
 import os
 import shlex
@@ -28,9 +30,17 @@ class TrainScriptTest(absltest.TestCase):
     args = [a for a in small if not a.startswith("--model_dir")] + [
       f"--model_dir={model_dir}"
     ]
-    with flagsaver.flagsaver():
+    with (
+      flagsaver.flagsaver(),
+      contextlib.redirect_stdout(io.StringIO()) as out,
+    ):
       FLAGS(["train.py", *args])
       train.main(["train.py"])
+    # The table has a row per metric of the objectives the run resolved.
+    self.assertRegex(
+      out.getvalue(), r"\nclick +auc +0\.\d{4} +0\.\d{4}  item rate\n"
+    )
+    self.assertRegex(out.getvalue(), r"\nretrieval +recall@50 +0\.\d{4}")
     with open(os.path.join(model_dir, "metrics.json")) as f:
       saved = json.load(f)
     self.assertIn("click_auc", saved["metrics"])
