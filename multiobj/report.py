@@ -31,7 +31,7 @@ def metrics_table(
           metric,
           _format(metrics.get(key)),
           _format(baselines.get(key)),
-          BASELINE_NAMES[o.kind] if key in baselines else "",
+          _baseline_name(o, metric) if key in baselines else "",
         )
       )
   widths = [max(len(r[i]) for r in rows) for i in range(5)]
@@ -60,13 +60,30 @@ def _metric_names(objective, metrics, names):
   # A key belongs to the longest objective name it starts with.
   longer = [n for n in names if n != objective.name and n.startswith(prefix)]
   extra = sorted(
-    key[len(prefix) :]
-    for key in metrics
-    if key.startswith(prefix)
-    and not any(key.startswith(f"{n}_") for n in longer)
-    and key[len(prefix) :] not in declared
+    (
+      key[len(prefix) :]
+      for key in metrics
+      if key.startswith(prefix)
+      and not any(key.startswith(f"{n}_") for n in longer)
+      and key[len(prefix) :] not in declared
+    ),
+    key=_natural,
   )
   return declared + extra
+
+
+def _natural(metric):
+  # recall@5 before recall@10.
+  name, _, cutoff = metric.partition("@")
+  number = "".join(c for c in cutoff if c.isdigit())
+  return name, int(number) if number else 0, cutoff
+
+
+def _baseline_name(objective, metric):
+  # Full rankings and cold-start retrieval compare with popularity.
+  if metric.startswith("full_") or metric.endswith("_cold"):
+    return BASELINE_NAMES["retrieval"]
+  return BASELINE_NAMES[objective.kind]
 
 
 def _format(value: Any) -> str:
