@@ -100,7 +100,7 @@ STUDIES = {
       "retrieval_full_recall@50",
       "purchase_auc",
     ),
-    epochs=3,
+    epochs=5,
     batch_size=512,
   ),
 }
