@@ -6,6 +6,7 @@ import importlib
 from absl import flags
 
 import objectives
+from multiobj import blend as blend_lib
 from multiobj import config as config_lib
 from multiobj import data as data_lib
 from multiobj import model as model_lib
@@ -158,7 +159,20 @@ _SEED = flags.DEFINE_integer(
 _MODEL_DIR = flags.DEFINE_string(
   "model_dir",
   None,
-  "Directory for checkpoints, TensorBoard logs and metrics.json.",
+  "Directory of a training run: checkpoints, TensorBoard logs, metrics.json.",
+)
+# Flags of several scripts besides train.py, defined once here.
+OUTPUT_DIR = flags.DEFINE_string(
+  "output_dir", "", "Where a study or evaluation writes its results."
+)
+SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds of a study's runs.")
+BLEND = flags.DEFINE_string(
+  "blend",
+  "",
+  "A value model over the heads: a weighted sum click:1,purchase:3 or an "
+  "expression such as click*purchase^0.5*log1p(dwell) with + - * / ^ and "
+  f"{', '.join(blend_lib.FUNCTIONS)}; regression heads enter on their "
+  "label's scale (dwell in seconds).",
 )
 
 _SYNTHETIC_USERS = flags.DEFINE_integer(

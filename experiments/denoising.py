@@ -65,17 +65,11 @@ METHODS = {
 METRICS = ("click_truth_ndcg@10", "click_auc", "purchase_auc", "dwell_rmse")
 HEADLINE = "click_truth_ndcg@10"
 
-_OUTPUT_DIR = flags.DEFINE_string(
-  "output_dir", None, "Where runs, results and the table go."
-)
 _SETTINGS = flags.DEFINE_list(
   "settings", list(SETTINGS), f"Kinds of log; of: {', '.join(SETTINGS)}."
 )
 _METHODS = flags.DEFINE_list(
   "methods", list(METHODS), f"Methods; of: {', '.join(METHODS)}."
-)
-_SEEDS = flags.DEFINE_list(
-  "seeds", ["0", "1", "2"], "Seeds (of the data and of the model)."
 )
 
 
@@ -185,11 +179,13 @@ def _describe(changes):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  if not common.OUTPUT_DIR.value:
+    raise app.UsageError("--output_dir is required.")
   config = DenoisingConfig(
-    output_dir=_OUTPUT_DIR.value,
+    output_dir=common.OUTPUT_DIR.value,
     settings=tuple(_SETTINGS.value),
     methods=tuple(_METHODS.value),
-    seeds=tuple(int(s) for s in _SEEDS.value),
+    seeds=tuple(int(s) for s in common.SEEDS.value),
     # Shared flags, defined once in experiments/common.py.
     synthetic_requests=flags.FLAGS.synthetic_requests,
     epochs=flags.FLAGS.epochs,
@@ -202,5 +198,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  flags.mark_flag_as_required("output_dir")
   app.run(main)

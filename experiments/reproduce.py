@@ -106,10 +106,6 @@ STUDIES = {
 }
 
 _STUDY = flags.DEFINE_enum("study", None, list(STUDIES), "Which study to run.")
-_OUTPUT_DIR = flags.DEFINE_string(
-  "output_dir", None, "Where runs and tables go."
-)
-_SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Model seeds.")
 
 
 def train_config(
@@ -167,15 +163,19 @@ def table(name: str, results: list[dict[str, Any]], seeds: list[int]) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-  seeds = [int(s) for s in _SEEDS.value]
+  if not common.OUTPUT_DIR.value:
+    raise app.UsageError("--output_dir is required.")
+  seeds = [int(s) for s in common.SEEDS.value]
   data_dir = flags.FLAGS.data_dir or config_lib.default_data_dir()
-  results = run(_STUDY.value, seeds, _OUTPUT_DIR.value, data_dir)
+  results = run(_STUDY.value, seeds, common.OUTPUT_DIR.value, data_dir)
   text = table(_STUDY.value, results, seeds)
-  with open(os.path.join(_OUTPUT_DIR.value, f"{_STUDY.value}.md"), "w") as f:
+  with open(
+    os.path.join(common.OUTPUT_DIR.value, f"{_STUDY.value}.md"), "w"
+  ) as f:
     f.write(text + "\n")
   print(text)
 
 
 if __name__ == "__main__":
-  flags.mark_flags_as_required(["study", "output_dir"])
+  flags.mark_flag_as_required("study")
   app.run(main)

@@ -21,6 +21,7 @@ model and baseline numbers are computed by one piece of code.
 """
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -91,8 +92,19 @@ def ranking_metrics(
   spec: schema.DatasetSpec,
   lists: dataset_lib.Table,
   predictions: Predictions,
+  details: dict[str, Any] | None = None,
 ) -> dict[str, float]:
-  """Metrics of every non-retrieval objective, from [N, L] predictions."""
+  """Metrics of every non-retrieval objective, from [N, L] predictions.
+
+  Args:
+    objectives: Their `metrics` say what to compute.
+    spec: Names the user and truth columns.
+    lists: The evaluation lists.
+    predictions: Each objective's predictions on logged and serving context.
+    details: If given, receives what a number alone does not say: how many
+      users GAUC skipped, the calibration bins behind ECE.
+  """
+  details = {} if details is None else details
   out = {}
   for o in objectives:
     if o.kind == "retrieval":
@@ -107,8 +119,20 @@ def ranking_metrics(
       key = f"{o.name}_{metric}"
       if metric == "auc":
         out[key] = metrics_lib.auc(labels[where], logged[where])
+      elif metric == "gauc":
+        users = np.broadcast_to(lists[spec.user_id][:, None], where.shape)
+        out[key], details[key] = metrics_lib.gauc(
+          labels[where], logged[where], users[where]
+        )
       elif metric == "logloss":
         out[key] = metrics_lib.logloss(labels[where], logged[where])
+      elif metric == "ece":
+        calibration = metrics_lib.calibration(labels[where], logged[where])
+        out[key] = calibration["ece"]
+        # Equal-count bins show rare events, whose predictions sit near 0.
+        details[f"{o.name}_calibration"] = metrics_lib.calibration(
+          labels[where], logged[where], num_bins=15, strategy="quantile"
+        )
       elif metric == "rmse":
         out[key] = metrics_lib.rmse(labels[where], logged[where])
       elif metric == "mae":
@@ -117,6 +141,12 @@ def ranking_metrics(
         # Lists without a positive have no ideal ranking: leave them out.
         has_positive = ((labels > 0) & where).any(axis=1, keepdims=True)
         out[key] = ndcg(labels, serving, where & has_positive, cutoff(metric))
+      elif metric.startswith(("mrr@", "map@")):
+        function = {
+          "mrr": metrics_lib.mean_reciprocal_rank,
+          "map": metrics_lib.mean_average_precision,
+        }[metric[:3]]
+        out[key] = function(labels, serving, where, cutoff(metric))
       elif metric.startswith("truth_ndcg@"):
         if not spec.truth:
           logging.info(

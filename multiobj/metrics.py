@@ -123,12 +123,16 @@ def gauc(labels, scores, groups) -> tuple[float, dict[str, int]]:
   return float(np.sum(size * group_auc) / np.sum(size)), info
 
 
-def calibration(labels, probabilities, num_bins: int = 10) -> dict:
+def calibration(
+  labels, probabilities, num_bins: int = 10, strategy: str = "uniform"
+) -> dict:
   """Reliability bins, expected calibration error and calibration ratio.
 
-  Bin b holds the predictions p with b / B <= p < (b + 1) / B (the last bin
-  also holds p = 1). With n_b predictions in bin b, mean prediction p_b and
-  observed positive rate o_b:
+  With strategy "uniform", bin b holds the predictions p with
+  b / B <= p < (b + 1) / B (the last bin also holds p = 1); with "quantile",
+  the edges are quantiles of the predictions, so each bin holds about n / B
+  of them, which suits rare events whose predictions all sit near 0. With n_b
+  predictions in bin b, mean prediction p_b and observed positive rate o_b:
 
     ECE = sum_b (n_b / n) |o_b - p_b|
     calibration_ratio = mean(p) / mean(label)
@@ -150,7 +154,19 @@ def calibration(labels, probabilities, num_bins: int = 10) -> dict:
     raise ValueError(f"num_bins must be at least 1, got {num_bins}.")
   if not np.all((p >= 0) & (p <= 1)):
     raise ValueError("probabilities must lie in [0, 1] (and not be NaN).")
-  edges = np.arange(num_bins + 1) / num_bins
+  if strategy == "uniform":
+    edges = np.arange(num_bins + 1) / num_bins
+  elif strategy == "quantile":
+    edges = (
+      np.quantile(p, np.arange(num_bins + 1) / num_bins)
+      if len(p)
+      else np.arange(2.0)
+    )
+    edges[0], edges[-1] = 0.0, 1.0
+  else:
+    raise ValueError(
+      f"strategy must be 'uniform' or 'quantile', got {strategy!r}."
+    )
   b = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, num_bins - 1)
   count = np.bincount(b, minlength=num_bins)
   sum_p = np.bincount(b, weights=p, minlength=num_bins)

@@ -236,17 +236,17 @@ def _write_json(model_dir, name, value):
   path = os.path.join(model_dir, name)
   with open(path, "w") as f:
     # NaN (a metric undefined on this data) is written as null: strict JSON.
-    json.dump(_plain(value), f, indent=1, allow_nan=False)
+    json.dump(plain(value), f, indent=1, allow_nan=False)
   logging.info("Wrote %s.", path)
 
 
-def _plain(value):
+def plain(value):
   if isinstance(value, dict):
-    return {k: _plain(v) for k, v in value.items()}
+    return {k: plain(v) for k, v in value.items()}
   if isinstance(value, list | tuple):
-    return [_plain(v) for v in value]
+    return [plain(v) for v in value]
   if isinstance(value, np.ndarray):
-    return _plain(value.tolist())
+    return plain(value.tolist())
   if isinstance(value, np.generic):
     value = value.item()
   if isinstance(value, float) and not np.isfinite(value):

@@ -21,8 +21,17 @@ LABEL_TRANSFORMS = ("none", "log1p")
 # Metrics each kind of objective can report. "@K" metrics take any cutoff.
 METRICS = {
   "retrieval": ("recall@K",),
-  "binary": ("auc", "logloss", "ndcg@K", "truth_ndcg@K"),
-  "listwise": ("auc", "ndcg@K", "truth_ndcg@K"),
+  "binary": (
+    "auc",
+    "gauc",
+    "logloss",
+    "ece",
+    "ndcg@K",
+    "mrr@K",
+    "map@K",
+    "truth_ndcg@K",
+  ),
+  "listwise": ("auc", "gauc", "ndcg@K", "mrr@K", "map@K", "truth_ndcg@K"),
   "regression": ("rmse", "mae"),
 }
 DEFAULT_METRICS = {

@@ -1,0 +1,79 @@
+"""Evaluates a trained run: every metric, a value model, plots.
+
+Example (after `make train`):
+
+  python -m experiments.evaluate --model_dir=runs/default \
+      --blend="click*purchase^0.5*log1p(dwell)"
+
+Writes <model_dir>/eval/ (or --output_dir): eval.json, eval.md and PNG
+plots, and prints the table. See multiobj/offline_evaluation.py for what is
+measured.
+"""
+
+from typing import Any
+
+from absl import app, flags, logging
+
+from experiments import common
+from multiobj import offline_evaluation
+
+_SPLIT = flags.DEFINE_string("split", "test", "The split to evaluate on.")
+_KS = flags.DEFINE_list(
+  "ks", ["1", "5", "10", "20", "50", "100"], "Retrieval cutoffs."
+)
+_SLATE_K = flags.DEFINE_integer(
+  "slate_k",
+  10,
+  "Slate length for coverage, diversity and novelty.",
+  lower_bound=2,
+)
+_SCANN = flags.DEFINE_boolean(
+  "scann", True, "Also retrieve through a ScaNN index."
+)
+_PLOTS = flags.DEFINE_boolean("plots", True, "Write PNG plots.")
+
+
+def run(config: offline_evaluation.EvaluationConfig) -> dict[str, Any]:
+  """Evaluates, prints the table and returns eval.json's content."""
+  result = offline_evaluation.evaluate(config)
+  print()
+  print(result["table"])
+  for key, info in result["details"].items():
+    if key.endswith("_gauc"):
+      print(
+        f"{key}: {info['groups']} users scored, {info['skipped_single_class']} "
+        "skipped (only positives or only negatives)"
+      )
+  print(
+    f"\nWrote {config.output_dir or config.model_dir + '/eval'}: eval.json, eval.md"
+  )
+  for path in result["plots"]:
+    print(f"  {path}")
+  return result
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  logging.set_verbosity(logging.INFO)
+  try:
+    ks = tuple(int(k) for k in _KS.value)
+  except ValueError:
+    raise app.UsageError(f"--ks: not integers: {','.join(_KS.value)}") from None
+  run(
+    offline_evaluation.EvaluationConfig(
+      model_dir=flags.FLAGS.model_dir,
+      split=_SPLIT.value,
+      blend=common.BLEND.value,
+      ks=ks,
+      slate_k=_SLATE_K.value,
+      scann=_SCANN.value,
+      plots=_PLOTS.value,
+      output_dir=common.OUTPUT_DIR.value,
+    )
+  )
+
+
+if __name__ == "__main__":
+  flags.mark_flag_as_required("model_dir")
+  app.run(main)
