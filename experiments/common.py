@@ -112,6 +112,14 @@ _HEAD_LAYERS = flags.DEFINE_list(
   ["32"],
   "Hidden layer widths of each ranking head ('' for none).",
 )
+_ID_DROPOUT = flags.DEFINE_float(
+  "id_dropout",
+  0.0,
+  "Share of user and item ids replaced in training by the unknown-id bucket, "
+  "so that ids never seen in training (cold start) are served from content.",
+  lower_bound=0.0,
+  upper_bound=0.9,
+)
 _TEMPERATURE = flags.DEFINE_float(
   "temperature",
   0.05,
@@ -312,6 +320,7 @@ def config_from_flags() -> training.TrainConfig:
       trunk_layers=tuple(int(w) for w in _TRUNK_LAYERS.value),
       head_layers=tuple(int(w) for w in _HEAD_LAYERS.value),
       temperature=_TEMPERATURE.value,
+      id_dropout=_ID_DROPOUT.value,
     ),
     weighting=_WEIGHTING.value,
     propensity=_PROPENSITY.value,

@@ -31,6 +31,7 @@ from experiments import (
   grid,
 )
 from multiobj import config as config_lib
+from multiobj import model as model_lib
 from multiobj import training
 
 
@@ -60,7 +61,14 @@ STUDIES = {
   ),
   "ml100k_cold_start": Study(
     dataset="ml-100k",
-    variants={"cold10": {"objective_weights": "retrieval:1,like:1,rating:1"}},
+    # Unseen movies share the unknown-id embedding; id dropout trains it.
+    variants={
+      "id_dropout_0": {"objective_weights": "retrieval:1,like:1,rating:1"},
+      "id_dropout_0.2": {
+        "objective_weights": "retrieval:1,like:1,rating:1",
+        "model": model_lib.ModelConfig(id_dropout=0.2),
+      },
+    },
     metrics=(
       "retrieval_recall@100_cold",
       "retrieval_recall@10_cold",

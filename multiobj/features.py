@@ -105,7 +105,13 @@ def category_dim(cardinality: int, embedding_dim: int) -> int:
 
 
 class FeatureEmbedding(tf.keras.layers.Layer):
-  """One raw column [N] to a dense [N, width] encoding."""
+  """One raw column [N] to a dense [N, width] encoding.
+
+  `id_dropout` is the share of id values replaced, in training only, by the
+  out-of-vocabulary bucket: the bucket then learns what an unknown id looks
+  like and the tower learns to lean on the other features, which is what an
+  item or user never seen in training gets at serving (cold start).
+  """
 
   def __init__(
     self,
@@ -113,10 +119,12 @@ class FeatureEmbedding(tf.keras.layers.Layer):
     stats: FeatureStats,
     embedding_dim: int,
     text_length: int,
+    id_dropout: float = 0.0,
     **kwargs,
   ):
     super().__init__(name=feature.name, **kwargs)
     self.feature = feature
+    self.id_dropout = id_dropout if feature.kind == "id" else 0.0
     if feature.kind == "numeric":
       mean, variance = stats.moments[feature.name]
       if feature.transform == "none":
@@ -153,7 +161,7 @@ class FeatureEmbedding(tf.keras.layers.Layer):
     )
     self.embedding = tf.keras.layers.Embedding(size, self.width)
 
-  def call(self, values: tf.Tensor) -> tf.Tensor:
+  def call(self, values: tf.Tensor, training=None) -> tf.Tensor:
     kind = self.feature.kind
     if kind == "numeric":
       x = _transform(self.feature, tf.cast(values, tf.float32))
@@ -183,7 +191,12 @@ class FeatureEmbedding(tf.keras.layers.Layer):
       and values.dtype != tf.string
     ):
       values = tf.strings.as_string(values)
-    return self.embedding(self.lookup(values))
+    index = self.lookup(values)
+    if training and self.id_dropout > 0:
+      # Index 0 is the lookup's out-of-vocabulary bucket.
+      dropped = tf.random.uniform(tf.shape(index)) < self.id_dropout
+      index = tf.where(dropped, tf.zeros_like(index), index)
+    return self.embedding(index)
 
 
 class FeatureEncoder(tf.keras.layers.Layer):
@@ -195,12 +208,14 @@ class FeatureEncoder(tf.keras.layers.Layer):
     stats: FeatureStats,
     embedding_dim: int,
     text_length: int,
+    id_dropout: float = 0.0,
     **kwargs,
   ):
     super().__init__(**kwargs)
     self.feature_names = [f.name for f in features]
     self.encoders = [
-      FeatureEmbedding(f, stats, embedding_dim, text_length) for f in features
+      FeatureEmbedding(f, stats, embedding_dim, text_length, id_dropout)
+      for f in features
     ]
     self.width = sum(e.width for e in self.encoders)
 

@@ -43,6 +43,9 @@ class ModelConfig:
     temperature: Retrieval softmax temperature on cosine similarities.
     text_max_tokens: Vocabulary size of each text feature.
     text_length: Tokens kept per text value.
+    id_dropout: Share of user and item ids replaced in training by the
+      unknown-id bucket, so ids never seen in training (cold start) are
+      served from the other features.
   """
 
   embedding_dim: int = 32
@@ -52,6 +55,7 @@ class ModelConfig:
   temperature: float = 0.05
   text_max_tokens: int = 5000
   text_length: int = 12
+  id_dropout: float = 0.0
 
   def __post_init__(self):
     for name in ("tower_layers", "trunk_layers", "head_layers"):
@@ -60,6 +64,8 @@ class ModelConfig:
       raise ValueError(f"embedding_dim must be >= 1, got {self.embedding_dim}.")
     if not self.trunk_layers:
       raise ValueError("trunk_layers needs at least one layer.")
+    if not 0 <= self.id_dropout < 1:
+      raise ValueError(f"id_dropout must be in [0, 1), got {self.id_dropout}.")
     if self.temperature <= 0:
       raise ValueError(f"temperature must be > 0, got {self.temperature}.")
 
@@ -107,6 +113,7 @@ class MultiObjectiveModel(tfrs.Model):
       *size,
       config.tower_layers,
       config.text_length,
+      config.id_dropout,
       name="query_tower",
     )
     self.candidate_tower = towers.Tower(
@@ -114,6 +121,7 @@ class MultiObjectiveModel(tfrs.Model):
       *size,
       config.tower_layers,
       config.text_length,
+      config.id_dropout,
       name="candidate_tower",
     )
     context = spec.features_of("context")
@@ -131,7 +139,12 @@ class MultiObjectiveModel(tfrs.Model):
         remove_accidental_hits=True,
         name="retrieval_task",
       )
-    self.trunk = towers.mlp(config.trunk_layers, "trunk")
+    # A retrieval-only model has no trunk: unbuilt layers would break Keras.
+    self.trunk = (
+      towers.mlp(config.trunk_layers, "trunk")
+      if self.ranking_objectives
+      else None
+    )
     self.heads = {
       o.name: towers.mlp([*config.head_layers, 1], f"{o.name}_head", False)
       for o in self.ranking_objectives

@@ -27,6 +27,8 @@ class Tower(tf.keras.layers.Layer):
     embedding_dim: Width of id and text embeddings and of the output.
     hidden_layers: Widths of the ReLU layers between encoding and output.
     text_length: Tokens kept per text value.
+    id_dropout: Share of ids replaced by the unknown-id bucket in training
+      (see `features.FeatureEmbedding`).
 
   Call args:
     inputs: {feature name: [N] tensor}.
@@ -46,11 +48,12 @@ class Tower(tf.keras.layers.Layer):
     embedding_dim: int,
     hidden_layers: Sequence[int],
     text_length: int,
+    id_dropout: float = 0.0,
     **kwargs,
   ):
     super().__init__(**kwargs)
     self.encoder = features_lib.FeatureEncoder(
-      features, stats, embedding_dim, text_length, name="features"
+      features, stats, embedding_dim, text_length, id_dropout, name="features"
     )
     self.dense = mlp(
       [*hidden_layers, embedding_dim], "dense", activate_last=False

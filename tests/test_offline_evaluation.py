@@ -112,7 +112,8 @@ class OfflineEvaluationTest(tf.test.TestCase):
 
   def test_bad_input(self):
     with self.assertRaisesRegex(
-      ValueError, r"unknown head 'clik' at position 0 in 'clik\+1'; known heads: click, dwell, purchase"
+      ValueError,
+      r"unknown head 'clik' at position 0 in 'clik\+1'; known heads: click, dwell, purchase",
     ):
       offline_evaluation.evaluate(
         offline_evaluation.EvaluationConfig(

@@ -107,6 +107,23 @@ class BatchWithoutPositivesTest(tf.test.TestCase):
     self.assertTrue(np.isfinite(float(logs["loss"])))
 
 
+class SingleKindTest(tf.test.TestCase):
+  def test_retrieval_only_and_ranking_only_models_train(self):
+    for weights, metric in (
+      ("retrieval", "retrieval_recall@50"),
+      ("click", "click_auc"),
+    ):
+      config = training.TrainConfig(
+        model_dir=self.create_tempdir().full_path,
+        synthetic=SMALL,
+        objective_weights=weights,
+        epochs=1,
+      )
+      result = training.train(config, verbose=0)
+      self.assertEqual(list(result["effective_weights"]), [weights])
+      self.assertTrue(np.isfinite(result["metrics"][metric]), weights)
+
+
 class CustomObjectiveTest(tf.test.TestCase):
   def test_user_registered_objectives_train(self):
     # Registered in tests/custom_objectives.py, outside the library.

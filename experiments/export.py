@@ -1,0 +1,133 @@
+"""Exports a trained run as a SavedModel for serving: `retrieve` and `rank`.
+
+Example (after `make train`):
+
+  python -m experiments.export --model_dir=runs/default \
+      --export_dir=runs/default/export
+
+A new catalogue, a value model and approximate retrieval:
+
+  python -m experiments.export --model_dir=runs/default \
+      --export_dir=runs/default/export_new --catalogue=new_items.csv \
+      --blend="click*purchase^0.5*log1p(dwell)" --k=20 --index=scann
+
+The catalogue is by default the one of the dataset the run trained on; a
+file (CSV, TSV, JSON lines or Parquet) replaces it and needs a column for
+every candidate feature (item_id, category, price and title on synthetic
+data), one row per item. Items unseen in training are served too: a new
+catalogue needs a new export, not a new training run. See multiobj/export.py
+for the signatures; <export_dir>/serving.json lists their inputs and outputs.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+from absl import app, flags, logging
+
+from experiments import common
+from multiobj import blend as blend_lib
+from multiobj import export, training
+from multiobj.data import load as load_dataset
+from multiobj.data import readers
+
+_EXPORT_DIR = flags.DEFINE_string(
+  "export_dir", None, "Directory the SavedModel and serving.json go to."
+)
+_CATALOGUE = flags.DEFINE_string(
+  "catalogue",
+  "",
+  "Table of the items to serve (.csv, .tsv, .jsonl, .parquet) with every "
+  "candidate feature; empty for the training dataset's catalogue.",
+)
+_K = flags.DEFINE_integer(
+  "k",
+  100,
+  "Items `retrieve` returns per query (at most the catalogue's size).",
+  lower_bound=1,
+)
+_INDEX = flags.DEFINE_enum(
+  "index",
+  "brute_force",
+  list(export.INDEXES),
+  "Retrieval index: brute_force (exact) or scann (approximate; loading the "
+  "SavedModel then needs `import scann`).",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+  """What to export, from where, to where.
+
+  Attributes:
+    model_dir: The training run.
+    export_dir: The SavedModel directory.
+    catalogue: A table file of the items to serve; "" for the dataset's.
+    blend: Value model over the ranking heads; "" for the first binary head.
+    k: Items retrieved per query.
+    index: One of `export.INDEXES`.
+  """
+
+  model_dir: str
+  export_dir: str
+  catalogue: str = ""
+  blend: str = ""
+  k: int = 100
+  index: str = "brute_force"
+
+
+def run(config: ExportConfig) -> dict[str, Any]:
+  """Exports and returns serving.json's content."""
+  model, train_config = training.load_model(config.model_dir)
+  if config.blend:
+    heads = [o.name for o in model.ranking_objectives]
+    try:
+      blend_lib.Blend.parse(config.blend, heads)
+    except ValueError as e:
+      raise ValueError(f"--blend: {e}.") from None
+  if config.catalogue:
+    catalogue = export.check_catalogue(
+      model, readers.read_table(config.catalogue), config.catalogue
+    )
+  else:
+    logging.info("Loading dataset %r for its catalogue.", train_config.dataset)
+    catalogue = load_dataset(train_config).catalogue
+  export.export(
+    model,
+    catalogue,
+    config.export_dir,
+    blend=config.blend or None,
+    k=config.k,
+    index=config.index,
+  )
+  with open(os.path.join(config.export_dir, export.SERVING_JSON)) as f:
+    description = json.load(f)
+  signatures = ", ".join(description["signatures"])
+  print(
+    f"Exported {signatures} to {config.export_dir}: "
+    f"{description['catalogue_items']} items ({config.index}), "
+    f"k={description['k']}, score = {description['score']}."
+  )
+  return description
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  logging.set_verbosity(logging.INFO)
+  run(
+    ExportConfig(
+      model_dir=flags.FLAGS.model_dir,
+      export_dir=_EXPORT_DIR.value,
+      catalogue=_CATALOGUE.value,
+      blend=common.BLEND.value,
+      k=_K.value,
+      index=_INDEX.value,
+    )
+  )
+
+
+if __name__ == "__main__":
+  flags.mark_flags_as_required(["model_dir", "export_dir"])
+  app.run(main)

@@ -1,0 +1,368 @@
+"""The exported SavedModel serves what the model computes, without multiobj."""
+
+import contextlib
+import csv
+import functools
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import scann  # noqa: F401  (loading a ScaNN SavedModel needs its ops)
+import tensorflow as tf
+from absl import flags
+from absl.testing import flagsaver
+
+from experiments import export as export_script
+from multiobj import blend as blend_lib
+from multiobj import evaluation, export, schema, training
+from multiobj.data import synthetic
+from tests.test_train_script import docstring_examples
+
+FLAGS = flags.FLAGS
+SMALL = synthetic.SyntheticConfig(
+  num_users=200, num_items=100, num_requests=400
+)
+BLEND = "click*purchase^0.5*log1p(dwell)"
+K = 10
+QUERY = {
+  # User 999999 and country "XX" were never seen: out-of-vocabulary.
+  "user_id": [0, 7, 999999],
+  "country": ["US", "DE", "XX"],
+  "device": ["ios", "android", "web"],
+  "age": [25.0, 40.0, 61.5],
+}
+LISTS = [[0, 1, 2, 3, 4], [10, 11, 12, 13, 14], [50, 51, 52, 53, 54]]
+NEW_ID = 100000
+
+# Runs in a fresh interpreter: TensorFlow and NumPy only, no multiobj.
+LOAD_AND_CALL = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+
+path, inputs_path, outputs_path = sys.argv[1:]
+loaded = tf.saved_model.load(path)
+with open(inputs_path) as f:
+  inputs = json.load(f)
+out = {"blend": np.array(loaded.blend.numpy().decode())}
+for name in ("retrieve", "rank"):
+  function = loaded.signatures[name]
+  specs = function.structured_input_signature[1]
+  result = function(
+    **{k: tf.constant(inputs[k], spec.dtype) for k, spec in specs.items()}
+  )
+  out.update({f"{name}/{k}": v.numpy() for k, v in result.items()})
+assert "multiobj" not in sys.modules, "multiobj was imported"
+assert "objectives" not in sys.modules, "objectives was imported"
+np.savez(outputs_path, **out)
+"""
+
+
+def _candidates(catalogue, ids, rows):
+  """[B, L] candidate features of catalogue `rows`, with item ids `ids`."""
+  rows = np.asarray(rows)
+  out = {n: catalogue[n][rows] for n in ("category", "price", "title")}
+  out["item_id"] = np.asarray(ids, np.int64)
+  return out
+
+
+def _write_csv(path, table):
+  names = list(table)
+  with open(path, "w", newline="") as f:
+    writer = csv.writer(f)
+    writer.writerow(names)
+    writer.writerows(zip(*(table[n] for n in names), strict=True))
+
+
+def _new_items(catalogue, count):
+  """The features of the first `count` items, under ids never seen."""
+  table = {n: catalogue[n][:count] for n in ("category", "price", "title")}
+  return {"item_id": np.arange(NEW_ID, NEW_ID + count), **table}
+
+
+@functools.cache
+def _trained_run() -> str:
+  """The directory of a small run, trained once for every test here."""
+  model_dir = os.path.join(tf.compat.v1.test.get_temp_dir(), "run")
+  training.train(
+    training.TrainConfig(model_dir=model_dir, synthetic=SMALL, epochs=1),
+    verbose=0,
+  )
+  return model_dir
+
+
+def _inputs(signature, values):
+  """Tensors of `values` in the dtypes serving.json gives `signature`."""
+  return {
+    name: tf.constant(values[name], spec["dtype"])
+    for name, spec in signature["inputs"].items()
+  }
+
+
+def _serving_json(path):
+  with open(os.path.join(path, export.SERVING_JSON)) as f:
+    return json.load(f)
+
+
+class ExportTest(tf.test.TestCase):
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.model, _ = training.load_model(_trained_run())
+    root = tf.compat.v1.test.get_temp_dir()
+    cls.catalogue = synthetic.generate(SMALL).catalogue
+    cls.export_dir = os.path.join(root, "export")
+    export.export(cls.model, cls.catalogue, cls.export_dir, blend=BLEND, k=K)
+
+  def _query_tensors(self):
+    dtypes = export.input_dtypes(self.model)
+    return {n: tf.constant(v, dtypes[n]) for n, v in QUERY.items()}
+
+  def _expected_retrieval(self, catalogue, k):
+    query = self.model.query_tower(self._query_tensors()).numpy()
+    scores = query @ evaluation.embed_catalogue(self.model, catalogue).T
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    ids = catalogue["item_id"][top]
+    return ids, np.take_along_axis(scores, top, axis=1)
+
+  def _expected_ranking(self, candidates):
+    shape = candidates["item_id"].shape
+    batch = {
+      **self._query_tensors(),
+      **{n: tf.constant(v) for n, v in candidates.items()},
+      schema.MASK: tf.ones(shape),
+      "position": tf.zeros(shape, tf.int64),  # Replaced by serving_inputs.
+    }
+    model = self.model
+    outputs = model(model.serving_inputs(batch), training=False)
+    predictions = {k: v.numpy() for k, v in model.predictions(outputs).items()}
+    # Served in seconds; the head learns log1p seconds.
+    predictions["dwell"] = np.expm1(predictions["dwell"])
+    heads = [o.name for o in model.ranking_objectives]
+    predictions["score"] = blend_lib.Blend.parse(BLEND, heads)(predictions)
+    return predictions
+
+  def test_fresh_process_reproduces_the_model(self):
+    candidates = _candidates(self.catalogue, LISTS, LISTS)
+    inputs = {**QUERY, **{k: v.tolist() for k, v in candidates.items()}}
+    work = self.create_tempdir().full_path
+    inputs_path = os.path.join(work, "inputs.json")
+    outputs_path = os.path.join(work, "outputs.npz")
+    with open(inputs_path, "w") as f:
+      json.dump(inputs, f)
+    subprocess.run(
+      [
+        sys.executable,
+        "-c",
+        LOAD_AND_CALL,
+        self.export_dir,
+        inputs_path,
+        outputs_path,
+      ],
+      check=True,
+      cwd=work,  # Nothing of this repository is importable from there.
+      env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    served = dict(np.load(outputs_path))
+
+    ids, scores = self._expected_retrieval(self.catalogue, K)
+    self.assertAllEqual(served["retrieve/ids"], ids)
+    self.assertAllClose(served["retrieve/scores"], scores, atol=1e-5)
+    expected = self._expected_ranking(candidates)
+    self.assertCountEqual(
+      [k for k in served if k.startswith("rank/")],
+      ["rank/click", "rank/dwell", "rank/purchase", "rank/score"],
+    )
+    for name, value in expected.items():
+      self.assertEqual(served[f"rank/{name}"].shape, (3, 5), msg=name)
+      self.assertAllClose(
+        served[f"rank/{name}"], value, atol=1e-5, rtol=1e-5, msg=name
+      )
+    self.assertEqual(
+      str(served["blend"]), "click * purchase^0.5 * log1p(dwell)"
+    )
+
+  def test_serving_json_describes_the_signatures(self):
+    description = _serving_json(self.export_dir)
+    query = {
+      "user_id": {"dtype": "int64", "shape": [None]},
+      "country": {"dtype": "string", "shape": [None]},
+      "device": {"dtype": "string", "shape": [None]},
+      "age": {"dtype": "float32", "shape": [None]},
+    }
+    retrieve = description["signatures"]["retrieve"]
+    self.assertEqual(retrieve["inputs"], query)
+    self.assertEqual(
+      retrieve["outputs"],
+      {
+        "ids": {"dtype": "int64", "shape": [None, K]},
+        "scores": {"dtype": "float32", "shape": [None, K]},
+      },
+    )
+    rank = description["signatures"]["rank"]
+    self.assertEqual(
+      rank["inputs"],
+      {
+        **query,
+        "item_id": {"dtype": "int64", "shape": [None, None]},
+        "category": {"dtype": "string", "shape": [None, None]},
+        "price": {"dtype": "float32", "shape": [None, None]},
+        "title": {"dtype": "string", "shape": [None, None]},
+      },
+    )
+    self.assertCountEqual(
+      rank["outputs"], ["click", "dwell", "purchase", "score"]
+    )
+    self.assertEqual(
+      description["blend"], "click * purchase^0.5 * log1p(dwell)"
+    )
+    self.assertEqual(description["k"], K)
+    self.assertEqual(description["catalogue_items"], 100)
+    # The loaded signatures take exactly these inputs.
+    loaded = tf.saved_model.load(self.export_dir)
+    for name, signature in description["signatures"].items():
+      specs = loaded.signatures[name].structured_input_signature[1]
+      self.assertEqual(
+        {k: s.dtype.name for k, s in specs.items()},
+        {k: v["dtype"] for k, v in signature["inputs"].items()},
+      )
+
+  def test_items_unseen_in_training_are_served(self):
+    new = _new_items(self.catalogue, 20)
+    path = self.create_tempdir().full_path
+    # k is clamped to the 20 items: each query gets every one of them.
+    export.export(self.model, new, path, k=100)
+    loaded = tf.saved_model.load(path)
+    top = loaded.signatures["retrieve"](**self._query_tensors())
+    self.assertEqual(top["ids"].shape, (3, 20))
+    for row in top["ids"].numpy():
+      self.assertCountEqual(row, new["item_id"])
+    ids, scores = self._expected_retrieval(new, 20)
+    self.assertAllEqual(top["ids"], ids)
+    self.assertAllClose(top["scores"], scores, atol=1e-5)
+    # Ranking new items; without a blend the score is the click head's.
+    candidates = _candidates(self.catalogue, np.add(LISTS, NEW_ID), LISTS)
+    ranked = loaded.signatures["rank"](
+      **self._query_tensors(),
+      **{k: tf.constant(v) for k, v in candidates.items()},
+    )
+    self.assertAllClose(ranked["score"], ranked["click"])
+    self.assertTrue(np.isfinite(ranked["score"].numpy()).all())
+
+  def test_scann_fills_the_slots_it_leaves_empty(self):
+    # A batch where one query found two items and the other one.
+    scores = tf.constant([[0.75, 0.5], [0.25, float("nan")]])
+    ids = tf.constant([[7, 3], [4, 0]], tf.int64)
+    scores, ids = export._fill_misses(scores, ids, k=3)
+    inf = float("-inf")
+    self.assertAllEqual(scores, [[0.75, 0.5, inf], [0.25, inf, inf]])
+    self.assertAllEqual(ids, [[7, 3, -1], [4, -1, -1]])
+
+
+class ExportScriptTest(tf.test.TestCase):
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.model_dir = _trained_run()
+    cls.catalogue = synthetic.generate(SMALL).catalogue
+
+  def _run_example(self, example, paths):
+    args = [a for a in example if a.split("=")[0][2:] not in paths]
+    args += [f"--{name}={value}" for name, value in paths.items()]
+    with (
+      flagsaver.flagsaver(),
+      contextlib.redirect_stdout(io.StringIO()) as out,
+    ):
+      FLAGS(["export.py", *args])
+      export_script.main(["export.py"])
+    return out.getvalue()
+
+  def test_docstring_examples_run(self):
+    default, new_catalogue = docstring_examples(export_script)
+    export_dir = self.create_tempdir().full_path
+    out = self._run_example(
+      default, {"model_dir": self.model_dir, "export_dir": export_dir}
+    )
+    self.assertIn("Exported retrieve, rank", out)
+    self.assertIn("100 items (brute_force), k=100, score = click.", out)
+
+    work = self.create_tempdir().full_path
+    catalogue_path = os.path.join(work, "new_items.csv")
+    new = _new_items(self.catalogue, 30)
+    _write_csv(catalogue_path, new)
+    export_dir = os.path.join(work, "export")
+    paths = {
+      "model_dir": self.model_dir,
+      "export_dir": export_dir,
+      "catalogue": catalogue_path,
+    }
+    out = self._run_example(new_catalogue, paths)
+    self.assertIn("30 items (scann), k=20", out)
+    loaded = tf.saved_model.load(export_dir)
+    description = _serving_json(export_dir)
+    retrieve = description["signatures"]["retrieve"]
+    top = loaded.signatures["retrieve"](**_inputs(retrieve, QUERY))
+    ids, scores = top["ids"].numpy(), top["scores"].numpy()
+    self.assertEqual(ids.shape, (3, 20))
+    found = ids != -1
+    self.assertTrue(found[:, 0].all())
+    self.assertContainsSubset(ids[found], new["item_id"])
+    self.assertTrue(np.isneginf(scores[~found]).all())
+    self.assertEqual(loaded.blend.numpy().decode(), description["blend"])
+    self.assertEqual(
+      description["blend"], "click * purchase^0.5 * log1p(dwell)"
+    )
+    self.assertEqual(description["missing_id"], -1)
+
+  def _config(self, **changes):
+    return export_script.ExportConfig(
+      model_dir=self.model_dir,
+      export_dir=self.create_tempdir().full_path,
+      **changes,
+    )
+
+  def test_catalogue_without_a_candidate_feature(self):
+    table = _new_items(self.catalogue, 5)
+    del table["title"]
+    path = os.path.join(self.create_tempdir().full_path, "items.csv")
+    _write_csv(path, table)
+    with self.assertRaisesRegex(
+      ValueError, re.escape(f"{path}: missing column 'title'; columns present:")
+    ):
+      export_script.run(self._config(catalogue=path))
+
+  def test_catalogue_with_an_id_twice(self):
+    table = _new_items(self.catalogue, 5)
+    table["item_id"][3] = table["item_id"][1]
+    path = os.path.join(self.create_tempdir().full_path, "items.jsonl")
+    columns = {k: v.tolist() for k, v in table.items()}
+    with open(path, "w") as f:
+      for i in range(5):
+        f.write(json.dumps({k: v[i] for k, v in columns.items()}) + "\n")
+    with self.assertRaisesRegex(
+      ValueError,
+      re.escape(
+        f"{path}: duplicate item ids in column 'item_id': {NEW_ID + 1}."
+      ),
+    ):
+      export_script.run(self._config(catalogue=path))
+
+  def test_blend_with_an_unknown_head(self):
+    with self.assertRaisesRegex(
+      ValueError,
+      "--blend: unknown head 'like' at position 6 in 'click\\*like'; known "
+      "heads: click, dwell, purchase",
+    ):
+      export_script.run(self._config(blend="click*like"))
+
+  def test_rejects_stray_arguments(self):
+    with self.assertRaisesRegex(Exception, "Unexpected arguments: extra"):
+      export_script.main(["export.py", "extra"])
+
+
+if __name__ == "__main__":
+  tf.test.main()
