@@ -11,6 +11,8 @@ to `config.model_dir`:
   checkpoints/         the weights after each epoch (the last three kept);
   tensorboard/         losses and weights of every task (each 50 steps and
                        each epoch) and the final test metrics;
+  history.jsonl        one line an epoch while training: every loss and
+                       weight, training and validation;
   metrics.json         every metric and its baseline, per-epoch history,
                        effective task weights, data summary, timing, machine.
 """
@@ -116,6 +118,13 @@ def train(
     ),
     tf.keras.callbacks.LambdaCallback(
       on_epoch_end=lambda epoch, logs: manager.save(checkpoint_number=epoch + 1)
+    ),
+    # One JSON line an epoch (training and validation losses and weights),
+    # for whoever watches a run while it trains, e.g. a sweep's pruner.
+    tf.keras.callbacks.LambdaCallback(
+      on_epoch_end=lambda epoch, logs: _append_json(
+        config.model_dir, "history.jsonl", {"epoch": epoch + 1, **logs}
+      )
     ),
   ]
   if verbose is None:
@@ -238,6 +247,11 @@ def _write_json(model_dir, name, value):
     # NaN (a metric undefined on this data) is written as null: strict JSON.
     json.dump(plain(value), f, indent=1, allow_nan=False)
   logging.info("Wrote %s.", path)
+
+
+def _append_json(model_dir, name, value):
+  with open(os.path.join(model_dir, name), "a") as f:
+    f.write(json.dumps(plain(value), allow_nan=False) + "\n")
 
 
 def plain(value):

@@ -57,6 +57,12 @@ class TrainingTest(tf.test.TestCase):
     self.assertEqual(saved["effective_weights"]["dwell"], 0.5)
     self.assertEqual(saved["flags"], {"epochs": 4})
     self.assertEqual(saved["config"]["synthetic"]["num_requests"], 3000)
+    with open(os.path.join(self.model_dir, "history.jsonl")) as f:
+      epochs = [json.loads(line) for line in f]
+    self.assertEqual([e["epoch"] for e in epochs], [1, 2, 3, 4])
+    self.assertAlmostEqual(
+      epochs[-1]["val_click_loss"], saved["history"]["val_click_loss"][-1]
+    )
     for name in (
       "config.json",
       "feature_stats.json",
