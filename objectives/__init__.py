@@ -14,11 +14,12 @@ complete. User code extends them from its own module:
     def elementwise(self, y_true, y_pred): ...
 """
 
-from objectives import (  # noqa: F401  (registers the built-ins)
-  builtin,
-  pointwise,
-  ranking,
-)
+# Importing these modules registers the built-ins; one import a line, so
+# that a linter's unused-import fix cannot drop one silently.
+import objectives.builtin  # noqa: F401
+import objectives.gradient_weighting  # noqa: F401
+import objectives.pointwise  # noqa: F401
+import objectives.ranking  # noqa: F401
 from objectives.losses import (
   LOSSES,
   Loss,

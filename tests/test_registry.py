@@ -1,5 +1,8 @@
 """The registry: one name one entry, errors that list the known names."""
 
+import subprocess
+import sys
+
 from absl.testing import absltest
 
 import objectives
@@ -52,6 +55,36 @@ class RegistryTest(absltest.TestCase):
       objectives.LOSSES.names(),
     )
     self.assertIn("static", objectives.WEIGHTINGS.names())
+
+
+class FreshProcessTest(absltest.TestCase):
+  def test_import_registers_every_builtin(self):
+    # In a fresh interpreter, so that no test module's own imports hide a
+    # built-in module that `import objectives` fails to load.
+    code = (
+      "import objectives\n"
+      "print(','.join(objectives.names()))\n"
+      "print(','.join(objectives.LOSSES.names()))\n"
+      "print(','.join(objectives.WEIGHTINGS.names()))\n"
+    )
+    out = subprocess.run(
+      [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    self.assertEqual(
+      out[0].split(","),
+      ["cart", "click", "dwell", "like", "purchase", "rating", "retrieval"],
+    )
+    self.assertEqual(
+      out[1].split(","),
+      sorted(
+        "approx_ndcg bce bootstrap dwell_weighted focal gce huber lambda listmle "
+        "mse pairwise_logistic rce sce softmax tce".split()
+      ),
+    )
+    self.assertEqual(
+      out[2].split(","),
+      ["dwa", "gradnorm", "mgda", "pcgrad", "static", "uncertainty"],
+    )
 
 
 class SelectTest(absltest.TestCase):
