@@ -139,6 +139,13 @@ _MAX_IPW_WEIGHT = flags.DEFINE_float(
   "Cap of an inverse-propensity weight.",
   lower_bound=1.0,
 )
+_EARLY_STOPPING = flags.DEFINE_integer(
+  "early_stopping",
+  0,
+  "Stop after this many epochs without a better validation loss and keep the "
+  "best epoch's weights; 0 trains every epoch.",
+  lower_bound=0,
+)
 _NEGATIVES = flags.DEFINE_integer(
   "negatives",
   None,
@@ -301,6 +308,7 @@ def config_from_flags() -> training.TrainConfig:
     dataset="json" if _DATASET_SPEC.value else _DATASET.value,
     data_dir=_DATA_DIR.value,
     dataset_spec=_DATASET_SPEC.value,
+    early_stopping=_EARLY_STOPPING.value,
     negatives=_NEGATIVES.value,
     negative_sampling=_NEGATIVE_SAMPLING.value,
     cold_start_items=_COLD_START_ITEMS.value,

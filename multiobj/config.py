@@ -51,6 +51,9 @@ class TrainConfig:
     negative_sampling: "uniform" or "popularity", overriding the dataset's.
     cold_start_items: Share of catalogue items held out of training entirely
       (cold start); evaluation reports retrieval on them separately.
+    early_stopping: Stop when the validation loss has not improved for this
+      many epochs and keep the weights of the best epoch; 0 trains every
+      epoch and keeps the last.
     propensity: How to get position-bias propensities for inverse-propensity
       weighting: "none", "randomized", "em" or "file:PATH" (see
       `propensity.py`). Weights clicks of every binary or listwise objective
@@ -75,6 +78,7 @@ class TrainConfig:
   batch_size: int = 128
   learning_rate: float = 1e-3
   max_list_size: int | None = None
+  early_stopping: int = 0
   negatives: int | None = None
   negative_sampling: str | None = None
   cold_start_items: float = 0.0
@@ -91,6 +95,10 @@ class TrainConfig:
       raise ValueError(f"batch_size must be >= 1, got {self.batch_size}.")
     if not self.learning_rate > 0:
       raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}.")
+    if self.early_stopping < 0:
+      raise ValueError(
+        f"early_stopping must be >= 0, got {self.early_stopping}."
+      )
     if self.negatives is not None and self.negatives < 0:
       raise ValueError(f"negatives must be >= 0, got {self.negatives}.")
     if self.negative_sampling is not None:

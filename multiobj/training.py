@@ -127,6 +127,19 @@ def train(
       )
     ),
   ]
+  if config.early_stopping:
+    if valid_data is None:
+      raise ValueError(
+        f"early_stopping needs a validation split; dataset {data.spec.name!r} has none."
+      )
+    # Before the checkpoint callback, so the epoch it saves last is the best.
+    stopper = _EarlyStopping(
+      monitor="val_loss",
+      patience=config.early_stopping,
+      restore_best_weights=True,
+      verbose=1,
+    )
+    callbacks.insert(0, stopper)
   if verbose is None:
     verbose = 1 if sys.stdout.isatty() else 2
   logging.info(
@@ -144,6 +157,14 @@ def train(
     verbose=verbose,
   )
   fit_seconds = time.time() - fit_started
+  best_epoch = len(history.epoch)
+  if config.early_stopping:
+    best_epoch = stopper.best_epoch + 1
+    # The weights of the best epoch, restored, become the latest checkpoint.
+    manager.save(checkpoint_number=len(history.epoch) + 1)
+    logging.info(
+      "Kept the weights of epoch %d (best validation loss).", best_epoch
+    )
 
   logging.info("Evaluating on the test split.")
   test, train_lists = lists["test"], lists["train"]
@@ -172,6 +193,7 @@ def train(
       o.name: last_epoch[f"{o.name}_weight"] for o in config.objectives
     },
     "history": history.history,
+    "best_epoch": best_epoch,
     "propensities": prepared.propensities,
     "data": {
       **summary,
@@ -192,6 +214,26 @@ def train(
   _write_summaries(config.model_dir, metrics, config.epochs)
   _write_json(config.model_dir, "metrics.json", result)
   return result
+
+
+class _EarlyStopping(tf.keras.callbacks.EarlyStopping):
+  """Keras' early stopping, which also keeps the best epoch's weights when
+  training runs every epoch without stopping (Keras 2.15 restores them only
+  when it stops early)."""
+
+  def on_train_end(self, logs=None):
+    stopped = self.model.stop_training  # Keras restored them already.
+    if (
+      self.best_weights is not None
+      and not stopped
+      and self.best_epoch != self._last_epoch
+    ):
+      self.model.set_weights(self.best_weights)
+    super().on_train_end(logs)
+
+  def on_epoch_end(self, epoch, logs=None):
+    self._last_epoch = epoch
+    super().on_epoch_end(epoch, logs)
 
 
 def build_model(

@@ -113,6 +113,43 @@ class BatchWithoutPositivesTest(tf.test.TestCase):
     self.assertTrue(np.isfinite(float(logs["loss"])))
 
 
+class EarlyStoppingTest(tf.test.TestCase):
+  def test_keeps_the_best_epoch(self):
+    # At this learning rate the validation loss is best at epoch 2. Patience
+    # 2 stops at epoch 4 (Keras restores epoch 2); patience 9 runs all 5
+    # epochs, and epoch 2 must still be what is kept.
+    for patience, epochs_run in ((2, 4), (9, 5)):
+      with self.subTest(patience=patience):
+        self._check(patience, epochs_run)
+
+  def _check(self, patience, epochs_run):
+    model_dir = self.create_tempdir().full_path
+    config = training.TrainConfig(
+      model_dir=model_dir,
+      synthetic=SMALL,
+      epochs=5,
+      early_stopping=patience,
+      learning_rate=0.01,
+    )
+    result = training.train(config, verbose=0)
+    val_loss = result["history"]["val_loss"]
+    self.assertLen(val_loss, epochs_run)
+    best = result["best_epoch"]
+    self.assertEqual(best, int(np.argmin(val_loss)) + 1)
+    self.assertLess(best, epochs_run)
+    # The checkpoint on disk holds the best epoch's weights: its validation
+    # loss is the best one of the history.
+    model, resolved = training.load_model(model_dir)
+    data = synthetic.generate(SMALL)
+    valid = preparation.prepare(data, resolved).lists["valid"]
+    logs = model.evaluate(
+      pipeline.make_dataset(valid, resolved.batch_size, shuffle=False, seed=0),
+      return_dict=True,
+      verbose=0,
+    )
+    self.assertAllClose(logs["loss"], min(val_loss), rtol=1e-4)
+
+
 class SingleKindTest(tf.test.TestCase):
   def test_retrieval_only_and_ranking_only_models_train(self):
     for weights, metric in (
