@@ -102,6 +102,16 @@ STUDIES = {
     variants={
       "with_cart": {"objective_weights": "retrieval:1,purchase:1,cart:1"},
       "without_cart": {"objective_weights": "retrieval:1,purchase:1"},
+      # The runs above overfit from the first epoch (validation loss rises
+      # while training loss falls): the same, keeping the best epoch.
+      "with_cart_early_stopping": {
+        "objective_weights": "retrieval:1,purchase:1,cart:1",
+        "early_stopping": 1,
+      },
+      "without_cart_early_stopping": {
+        "objective_weights": "retrieval:1,purchase:1",
+        "early_stopping": 1,
+      },
     },
     metrics=(
       "retrieval_full_recall@20",
