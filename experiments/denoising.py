@@ -60,6 +60,9 @@ METHODS = {
   "gradnorm": {"weighting": "gradnorm"},
   "pcgrad": {"weighting": "pcgrad"},
   "mgda": {"weighting": "mgda"},
+  # MGDA's alphas depend on how task gradients are normalised (the default
+  # "loss+" above); "l2" compares directions only.
+  "mgda_l2": {"weighting": "mgda(normalization=l2)"},
 }
 
 METRICS = ("click_truth_ndcg@10", "click_auc", "purchase_auc", "dwell_rmse")
