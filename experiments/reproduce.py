@@ -71,7 +71,8 @@ STUDIES = {
     },
     metrics=(
       "retrieval_recall@100_cold",
-      "retrieval_recall@10_cold",
+      "retrieval_recall@10_among_cold",
+      "retrieval_recall@50_among_cold",
       "retrieval_recall@100",
       "rating_rmse",
     ),

@@ -81,7 +81,7 @@ def _natural(metric):
 
 def _baseline_name(objective, metric):
   # Full rankings and cold-start retrieval compare with popularity.
-  if metric.startswith("full_") or metric.endswith("_cold"):
+  if metric.startswith("full_") or metric.endswith(("_cold", "_among_cold")):
     return BASELINE_NAMES["retrieval"]
   return BASELINE_NAMES[objective.kind]
 

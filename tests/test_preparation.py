@@ -186,6 +186,8 @@ class ColdStartTest(tf.test.TestCase):
     result = training.train(config, verbose=0)
     self.assertEqual(result["data"]["cold_items"], 40)
     self.assertIn("retrieval_recall@100_cold", result["metrics"])
+    # Among the 40 cold items only, recall@50 finds every one.
+    self.assertEqual(result["metrics"]["retrieval_recall@50_among_cold"], 1.0)
     # Popularity never retrieves an item nobody saw in training.
     self.assertEqual(result["baselines"]["retrieval_recall@10_cold"], 0.0)
 
