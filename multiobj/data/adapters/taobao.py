@@ -48,7 +48,8 @@ SPEC = schema.DatasetSpec(
     schema.Feature("user_id", "query", "id"),
     schema.Feature("item_id", "candidate", "id"),
   ),
-  labels=("cart", "purchase"),
+  # behavior = cart or purchase, for retrieval on both behaviours.
+  labels=("cart", "purchase", "behavior"),
   item_id="item_id",
   user_id="user_id",
 )
@@ -97,6 +98,7 @@ def load(data_dir: str) -> dataset_lib.Dataset:
     "cart": _flags(len(pairs), where[: len(cart)]),
     "purchase": _flags(len(pairs), where[len(cart) :]),
   }
+  train["behavior"] = np.maximum(train["cart"], train["purchase"])
   splits = {"train": train}
   for split, name in (("valid", "validation.txt"), ("test", "test.txt")):
     held_out = files.read_ints(paths[name], 2)
@@ -105,6 +107,7 @@ def load(data_dir: str) -> dataset_lib.Dataset:
       "item_id": held_out[:, 1],
       "cart": np.zeros(len(held_out), np.float32),
       "purchase": np.ones(len(held_out), np.float32),
+      "behavior": np.ones(len(held_out), np.float32),
     }
   for split, table in splits.items():
     if table["item_id"].min() < 1 or table["item_id"].max() > num_items:
