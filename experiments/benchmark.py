@@ -30,6 +30,9 @@ import tensorflow_recommenders as tfrs
 from absl import app, flags
 
 import objectives
+from experiments import (
+  common,  # noqa: F401  (--batch_size, --synthetic_requests)
+)
 from multiobj import features, pipeline, preparation, schema, training
 from multiobj.data import synthetic
 
@@ -44,15 +47,6 @@ _WARMUP = flags.DEFINE_integer(
 )
 _REPEATS = flags.DEFINE_integer(
   "repeats", 3, "Measurements per model, alternating.", lower_bound=1
-)
-_BATCH_SIZE = flags.DEFINE_integer(
-  "batch_size", 128, "Impression lists per batch.", lower_bound=1
-)
-_REQUESTS = flags.DEFINE_integer(
-  "synthetic_requests",
-  30000,
-  "Synthetic data: impression lists.",
-  lower_bound=1,
 )
 _TARGET = 1.15
 _CACHED_BATCHES = 40
@@ -337,8 +331,8 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
   summary = run(
-    _REQUESTS.value,
-    _BATCH_SIZE.value,
+    flags.FLAGS.synthetic_requests,
+    flags.FLAGS.batch_size,
     _WARMUP.value,
     _STEPS.value,
     _REPEATS.value,

@@ -70,6 +70,10 @@ def train(
   started = time.time()
   tf.keras.utils.set_random_seed(config.seed)
   os.makedirs(config.model_dir, exist_ok=True)
+  # A run in a directory used before starts its epoch log afresh.
+  history_path = os.path.join(config.model_dir, "history.jsonl")
+  if os.path.exists(history_path):
+    os.remove(history_path)
 
   logging.info("Loading dataset %r.", config.dataset)
   data = load_dataset(config)
