@@ -42,6 +42,11 @@ def evaluate(
       popularity = _lookup(
         ids, counts.astype(np.float64), catalogue[spec.item_id], 0.0
       )
+      # Break ties (every item never positive in training) at random, not by
+      # catalogue order, which can carry information (in ML-100K, low ids
+      # are the popular movies). The jitter is far below a count of 1.
+      jitter = np.random.default_rng(0).random(len(popularity))
+      popularity = popularity + 1e-3 * jitter
       rows, true_items = evaluation.positive_pairs(o, spec, lists)
       out.update(
         evaluation.retrieval_metrics(
