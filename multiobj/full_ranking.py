@@ -207,6 +207,8 @@ def popularity_scores(
     ranking.item_index(rows[data.spec.item_id]),
     minlength=len(ranking.catalogue[data.spec.item_id]),
   ).astype(np.float64)
+  # Ties (items never positive) broken at random, not by catalogue order.
+  counts += 1e-3 * np.random.default_rng(0).random(len(counts))
 
   def scores(start, stop):
     return np.broadcast_to(counts, (stop - start, len(counts))).copy()

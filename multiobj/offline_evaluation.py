@@ -281,7 +281,9 @@ def _popular_retrieval(model, lists, catalogue, popularity, num_users, config):
     spec, lists, model.retrieval_objective.label, catalogue[spec.item_id]
   )
   k = min(max(max(config.ks), config.slate_k), len(popularity))
-  order = np.argsort(-popularity, kind="stable")[:k]
+  # Ties (items never positive) broken at random, not by catalogue order.
+  jitter = 1e-3 * np.random.default_rng(0).random(len(popularity))
+  order = np.argsort(-(popularity + jitter), kind="stable")[:k]
   top = np.broadcast_to(order, (len(users.users), k))
   prefix = f"{model.retrieval_objective.name}_"
   metrics = retrieval_evaluation.recall_and_hits(
