@@ -294,6 +294,27 @@ def embed_catalogue(
   return np.concatenate([tower(b).numpy() for b in data.batch(batch_size)])
 
 
+def scann_index(size: int, k: int, name: str | None = None):
+  """An untrained `tfrs.layers.factorized_top_k.ScaNN` layer for `size` items.
+
+  About sqrt(size) leaves; a tenth of them searched, or more so that the
+  searched leaves hold 3k items on average; the 4k best candidates of the
+  quantized search rescored exactly. Evaluation and export both use it, so
+  the overlap that evaluation reports is the serving index's.
+  """
+  leaves = max(1, min(1000, int(np.sqrt(size))))
+  searched = min(
+    leaves, max(int(np.ceil(leaves / 10)), int(np.ceil(3 * k * leaves / size)))
+  )
+  return tfrs.layers.factorized_top_k.ScaNN(
+    k=k,
+    num_leaves=leaves,
+    num_leaves_to_search=searched,
+    num_reordering_candidates=min(size, 4 * k),
+    name=name,
+  )
+
+
 def evaluate(
   model,
   lists: dataset_lib.Table,

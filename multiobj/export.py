@@ -44,7 +44,6 @@ string ids) with score -inf.
 """
 
 import json
-import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -246,19 +245,7 @@ def _build_index(model, catalogue, index, k):
   if index == "brute_force":
     layer = tfrs.layers.factorized_top_k.BruteForce(k=k, name="index")
   else:
-    # About sqrt(C) leaves, a tenth of them searched, or more so that they
-    # hold 3k items on average; exact scores of the final candidates.
-    leaves = max(1, min(1000, math.isqrt(size)))
-    searched = min(
-      leaves, max(math.ceil(leaves / 10), math.ceil(3 * k * leaves / size))
-    )
-    layer = tfrs.layers.factorized_top_k.ScaNN(
-      k=k,
-      num_leaves=leaves,
-      num_leaves_to_search=searched,
-      num_reordering_candidates=min(size, 4 * k),
-      name="index",
-    )
+    layer = evaluation.scann_index(size, k, name="index")
   logging.info("Indexing %d items (%s).", size, index)
   return layer.index(embeddings, ids)
 

@@ -161,10 +161,7 @@ def evaluate(
   curve = recall_and_hits(top, users.positives, range(1, k + 1), "")
   out[f"{prefix}exact_ms_per_query"] = 1000 * seconds
   if scann:
-    leaves = max(2, int(np.sqrt(len(ids))))
-    approximate = tfrs.layers.factorized_top_k.ScaNN(
-      k=k, num_leaves=leaves, num_leaves_to_search=max(1, leaves // 5)
-    )
+    approximate = evaluation.scann_index(len(ids), k)
     approximate.index(tf.constant(embeddings), rows)
     found, seconds = top_k(model.query_tower, users.query, approximate, k)
     out.update(recall_and_hits(found, users.positives, ks, f"{prefix}scann_"))
