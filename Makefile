@@ -26,7 +26,7 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest
 
 benchmark: $(STAMP)
-	$(BIN)/python -m experiments.benchmark
+	$(BIN)/python -m experiments.benchmark --steps=200 --repeats=5
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
