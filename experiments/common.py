@@ -10,7 +10,7 @@ from multiobj import blend as blend_lib
 from multiobj import config as config_lib
 from multiobj import data as data_lib
 from multiobj import model as model_lib
-from multiobj import propensity, training
+from multiobj import propensity, training, trunks
 from multiobj.data import synthetic
 
 
@@ -168,6 +168,57 @@ _COLD_START_ITEMS = flags.DEFINE_float(
   lower_bound=0.0,
   upper_bound=0.9,
 )
+_TRUNK = flags.DEFINE_string(
+  "trunk",
+  "shared_bottom",
+  "Ranking trunk between the shared input and the heads, with parameters if "
+  "any: shared_bottom, mmoe(experts=4) or ple(shared_experts=2,task_experts=1) "
+  "(one extraction level per --trunk_layers width); registered: "
+  f"{', '.join(trunks.TRUNKS.names())}.",
+)
+_PURCHASE_SPACE = flags.DEFINE_enum(
+  "purchase_space",
+  "impression",
+  list(config_lib.PURCHASE_SPACES),
+  "How purchase is learned: impression (its own head on every impression), "
+  "clicked (p(purchase | click) on clicked rows, predicted times p(click)) or "
+  "entire (p(click) * p(purchase | click) trained on every impression, ESMM).",
+)
+_HARD_NEGATIVES = flags.DEFINE_boolean(
+  "hard_negatives",
+  False,
+  "Retrieval: score each clicked pair also against the batch's unclicked "
+  "impressions (its own request's among them), with the mixture's logQ.",
+)
+_UNIFORM_NEGATIVES = flags.DEFINE_integer(
+  "uniform_negatives",
+  0,
+  "Retrieval: catalogue items drawn uniformly per list each batch as extra "
+  "negatives.",
+  lower_bound=0,
+)
+_CROSS_REPLICA_NEGATIVES = flags.DEFINE_boolean(
+  "cross_replica_negatives",
+  True,
+  "With several replicas, gather retrieval candidates across replicas so "
+  "negatives come from the global batch (--nocross_replica_negatives keeps "
+  "them per replica).",
+)
+_STRATEGY = flags.DEFINE_enum(
+  "strategy",
+  "default",
+  list(config_lib.STRATEGIES),
+  "tf.distribute strategy: default (one device), mirrored (local GPUs, or "
+  "--cpu_devices logical CPUs) or multi_worker (machines listed in "
+  "$TF_CONFIG; run the same command on each).",
+)
+_CPU_DEVICES = flags.DEFINE_integer(
+  "cpu_devices",
+  1,
+  "Split the CPU into this many logical devices, so --strategy=mirrored runs "
+  "several replicas without GPUs.",
+  lower_bound=1,
+)
 _SEED = flags.DEFINE_integer(
   "seed", 0, "Seed of the model's initialisation and shuffling."
 )
@@ -271,6 +322,7 @@ flags.register_validator(
   _check(lambda value: objectives.get_weighting(value, {"task": 1.0})),
 )
 flags.register_validator("propensity", _check(propensity.check_method))
+flags.register_validator("trunk", _check(trunks.check))
 for _name in ("tower_layers", "trunk_layers", "head_layers"):
   flags.register_validator(_name, _check(_check_layers))
 
@@ -329,7 +381,14 @@ def config_from_flags() -> training.TrainConfig:
       head_layers=tuple(int(w) for w in _HEAD_LAYERS.value),
       temperature=_TEMPERATURE.value,
       id_dropout=_ID_DROPOUT.value,
+      trunk=_TRUNK.value,
+      hard_negatives=_HARD_NEGATIVES.value,
+      uniform_negatives=_UNIFORM_NEGATIVES.value,
+      cross_replica_negatives=_CROSS_REPLICA_NEGATIVES.value,
     ),
+    purchase_space=_PURCHASE_SPACE.value,
+    strategy=_STRATEGY.value,
+    cpu_devices=_CPU_DEVICES.value,
     weighting=_WEIGHTING.value,
     propensity=_PROPENSITY.value,
     max_ipw_weight=_MAX_IPW_WEIGHT.value,

@@ -23,6 +23,12 @@ def run(
 ) -> dict[str, Any]:
   """Trains, prints the metrics table and returns metrics.json's content."""
   result = training.train(config, flags=flag_values)
+  if not result.get("chief", True):
+    print(
+      f"\nWorker done after {result['epochs']} epochs; the chief writes "
+      f"{config.model_dir}."
+    )
+    return result
   # The objectives the run resolved for its dataset.
   trained = training.TrainConfig.from_dict(result["config"]).objectives
   print()

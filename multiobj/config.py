@@ -19,6 +19,8 @@ from multiobj.data import dataset as dataset_lib
 from multiobj.data import synthetic as synthetic_lib
 
 DATA_DIR_VARIABLE = "MULTIOBJ_DATA"
+PURCHASE_SPACES = ("impression", "clicked", "entire")
+STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
 def default_data_dir() -> str:
@@ -60,6 +62,17 @@ class TrainConfig:
       whose label is `propensity_label`.
     propensity_label: The click column propensities are estimated from.
     max_ipw_weight: Cap of an inverse-propensity weight.
+    purchase_space: How the "purchase" objective is learned:
+      "impression" (a head of its own on every impression), "clicked"
+      (p(purchase | click) on clicked rows, predicted as p(click) *
+      p(purchase | click)) or "entire" (the same product trained on every
+      impression, ESMM). Needs "click" and "purchase" objectives unless
+      "impression".
+    strategy: The `tf.distribute` strategy: "default" (one device),
+      "mirrored" (every local GPU, or the CPU split into `cpu_devices`) or
+      "multi_worker" (several machines, described by $TF_CONFIG).
+    cpu_devices: Logical CPU devices to split the CPU into (> 1 lets a
+      mirrored strategy run several replicas without GPUs); 1 leaves it.
     seed: Seeds TensorFlow, NumPy, Python, the shuffling and the sampled
       negatives (not the synthetic data, which has its own seed).
   """
@@ -85,6 +98,9 @@ class TrainConfig:
   propensity: str = "none"
   propensity_label: str = "click"
   max_ipw_weight: float = 10.0
+  purchase_space: str = "impression"
+  strategy: str = "default"
+  cpu_devices: int = 1
   seed: int = 0
 
   def __post_init__(self):
@@ -111,6 +127,18 @@ class TrainConfig:
       raise ValueError(
         f"max_ipw_weight must be >= 1, got {self.max_ipw_weight}."
       )
+    if self.purchase_space not in PURCHASE_SPACES:
+      raise ValueError(
+        f"purchase_space must be one of {', '.join(PURCHASE_SPACES)}, got "
+        f"{self.purchase_space!r}."
+      )
+    if self.strategy not in STRATEGIES:
+      raise ValueError(
+        f"strategy must be one of {', '.join(STRATEGIES)}, got "
+        f"{self.strategy!r}."
+      )
+    if self.cpu_devices < 1:
+      raise ValueError(f"cpu_devices must be >= 1, got {self.cpu_devices}.")
     # Fail early on a typo in a name or a parameter.
     objectives_lib.get_weighting(self.weighting, {"task": 1.0})
     propensity_lib.check_method(self.propensity)

@@ -3,8 +3,23 @@
   query features ----> encoder -> e_q -> dense -> q ---+--> retrieval
   candidate features -> encoder -> e_c -> dense -> c ---+   (in-batch softmax)
 
-  [q, c, q*c, e_q, e_c, context encoding] -> trunk -> one head per ranking
-                                                      objective
+  [q, c, q*c, e_q, e_c, context encoding] -> trunk -> one input per head
+                                                      -> one head per ranking
+                                                         objective
+
+The trunk is registered by name (`trunks.py`: shared_bottom, mmoe, ple); with
+gates, the mean weight each task gives each expert is tracked like a loss
+(`gate_{gate}_{expert}`). An objective that follows another (purchase given
+click) is predicted as p(given) * p(objective | given), trained on the given
+objective's positive rows or on every row (entire space, ESMM).
+
+Retrieval scores each positive (query, candidate) pair against the batch's
+other positives, and optionally against the batch's unclicked impressions
+(hard negatives) and uniformly drawn catalogue items, all with one logQ
+correction by the candidate mix's sampling probability. Under a
+`tf.distribute` strategy with several replicas, the candidates are gathered
+across replicas (`cross_replica_negatives`), and every task's loss is scaled
+so that the replicas' summed gradients are those of the global batch.
 
 The model is assembled from the objectives it is given: a retrieval objective
 adds a `tfrs.tasks.Retrieval` task on the tower embeddings, every other
@@ -28,7 +43,14 @@ import tensorflow_recommenders as tfrs
 
 import objectives as objectives_lib
 from multiobj import features as features_lib
-from multiobj import schema, towers
+from multiobj import schema, towers, trunks
+
+# Columns the training pipeline adds for uniformly drawn retrieval negatives:
+# UNIFORM + feature name holds [batch, count] candidate features.
+UNIFORM = "__uniform/"
+UNIFORM_PROBABILITY = "__uniform_probability"
+# Suffix of the output holding p(objective | given) logits.
+CONDITIONAL = "/conditional"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +68,14 @@ class ModelConfig:
     id_dropout: Share of user and item ids replaced in training by the
       unknown-id bucket, so ids never seen in training (cold start) are
       served from the other features.
+    trunk: The ranking trunk, a registered name with parameters, e.g.
+      "mmoe(experts=4)" (see `trunks.py`).
+    hard_negatives: Retrieval also scores each positive against the batch's
+      unclicked impressions (its own request's among them).
+    uniform_negatives: Catalogue items drawn uniformly per list for the
+      retrieval loss, as extra negatives (0 for none).
+    cross_replica_negatives: With several replicas, gather candidates across
+      replicas, so negatives come from the global batch.
   """
 
   embedding_dim: int = 32
@@ -56,6 +86,10 @@ class ModelConfig:
   text_max_tokens: int = 5000
   text_length: int = 12
   id_dropout: float = 0.0
+  trunk: str = "shared_bottom"
+  hard_negatives: bool = False
+  uniform_negatives: int = 0
+  cross_replica_negatives: bool = True
 
   def __post_init__(self):
     for name in ("tower_layers", "trunk_layers", "head_layers"):
@@ -68,6 +102,11 @@ class ModelConfig:
       raise ValueError(f"id_dropout must be in [0, 1), got {self.id_dropout}.")
     if self.temperature <= 0:
       raise ValueError(f"temperature must be > 0, got {self.temperature}.")
+    if self.uniform_negatives < 0:
+      raise ValueError(
+        f"uniform_negatives must be >= 0, got {self.uniform_negatives}."
+      )
+    trunks.check(self.trunk)
 
 
 class MultiObjectiveModel(tfrs.Model):
@@ -106,6 +145,22 @@ class MultiObjectiveModel(tfrs.Model):
     self.ranking_objectives = tuple(
       o for o in objectives if o.kind != "retrieval"
     )
+    check_no_leakage(spec, objectives)
+    names = {o.name: o for o in objectives}
+    for o in objectives:
+      if o.given is None:
+        continue
+      given = names.get(o.given)
+      if given is None or given.kind != "binary":
+        raise ValueError(
+          f"Objective {o.name!r} follows {o.given!r}, which is not a binary "
+          f"objective of this model ({', '.join(names)})."
+        )
+      if given.given is not None:
+        raise ValueError(
+          f"Objective {o.name!r} follows {o.given!r}, which itself follows "
+          f"{given.given!r}; chains are not supported."
+        )
 
     size = (stats, config.embedding_dim)
     self.query_tower = towers.Tower(
@@ -141,7 +196,11 @@ class MultiObjectiveModel(tfrs.Model):
       )
     # A retrieval-only model has no trunk: unbuilt layers would break Keras.
     self.trunk = (
-      towers.mlp(config.trunk_layers, "trunk")
+      trunks.get_trunk(
+        config.trunk,
+        [o.name for o in self.ranking_objectives],
+        config.trunk_layers,
+      )
       if self.ranking_objectives
       else None
     )
@@ -162,6 +221,16 @@ class MultiObjectiveModel(tfrs.Model):
     self.task_weight_trackers = {
       o.name: tf.keras.metrics.Mean(f"{o.name}_weight") for o in objectives
     }
+    # Mean weight each gate gives each expert: "gate_{gate}_{expert}".
+    gate_experts = self.trunk.gate_experts if self.trunk else {}
+    self._gate_slots = [
+      (gate, k, f"gate_{gate}_{expert}")
+      for gate, experts in gate_experts.items()
+      for k, expert in enumerate(experts)
+    ]
+    self.gate_trackers = {
+      name: tf.keras.metrics.Mean(name) for _, _, name in self._gate_slots
+    }
 
   @property
   def metrics(self):
@@ -170,6 +239,7 @@ class MultiObjectiveModel(tfrs.Model):
       self.total_loss_tracker,
       *self.task_loss_trackers.values(),
       *self.task_weight_trackers.values(),
+      *self.gate_trackers.values(),
     ]
 
   @property
@@ -177,14 +247,16 @@ class MultiObjectiveModel(tfrs.Model):
     """Variables of the last shared layer (the trunk's last Dense)."""
     if not self.ranking_objectives:
       return list(self.candidate_tower.dense.layers[-1].trainable_variables)
-    return list(self.trunk.layers[-1].trainable_variables)
+    return self.trunk.shared_variables
 
   def call(self, inputs, training=False):
     """Returns embeddings and each ranking head's logits.
 
     Returns:
       {"query_embedding": [B, D], "candidate_embedding": [B, L, D],
-       name: [B, L] for each ranking objective}.
+       name: [B, L] logits for each ranking objective (of p(name) for one
+       that follows another), name + CONDITIONAL: [B, L] logits of
+       p(name | given) for those, "gates": {gate: [B, L, experts]}}.
     """
     mask = inputs[schema.MASK]
     batch_size, list_size = tf.shape(mask)[0], tf.shape(mask)[1]
@@ -230,9 +302,15 @@ class MultiObjectiveModel(tfrs.Model):
         }
       )
       parts.append(per_slot(context, self.context_encoder.width))
-    hidden = self.trunk(tf.concat(parts, axis=-1))
+    hidden, gates = self.trunk(tf.concat(parts, axis=-1), training=training)
     for name, head in self.heads.items():
-      outputs[name] = tf.squeeze(head(hidden), axis=-1)
+      outputs[name] = tf.squeeze(head(hidden[name]), axis=-1)
+    for o in self.ranking_objectives:
+      if o.given is not None:
+        conditional = outputs[o.name]
+        outputs[o.name + CONDITIONAL] = conditional
+        outputs[o.name] = product_logit(outputs[o.given], conditional)
+    outputs["gates"] = gates
     return outputs
 
   def serving_inputs(self, inputs):
@@ -249,13 +327,24 @@ class MultiObjectiveModel(tfrs.Model):
     transformed labels (log1p seconds) for regression, scores otherwise."""
     out = {}
     for o in self.ranking_objectives:
-      out[o.name] = (
-        tf.sigmoid(outputs[o.name]) if o.kind == "binary" else outputs[o.name]
-      )
+      if o.given is not None:
+        # The product itself, so it never exceeds p(given) by rounding.
+        out[o.name] = tf.sigmoid(outputs[o.given]) * tf.sigmoid(
+          outputs[o.name + CONDITIONAL]
+        )
+      elif o.kind == "binary":
+        out[o.name] = tf.sigmoid(outputs[o.name])
+      else:
+        out[o.name] = outputs[o.name]
     return out
 
   def task_losses(self, inputs, outputs) -> dict[str, tf.Tensor]:
-    """The scalar loss of each objective on one batch."""
+    """The scalar loss of each objective on one batch.
+
+    Under a strategy with several replicas, each loss is this replica's
+    share of the global batch's loss, times the number of replicas: the
+    replicas' average is then the global batch's loss (see `_global_share`).
+    """
     mask = tf.cast(inputs[schema.MASK], tf.float32)
     losses = {}
     for o in self.objective_list:
@@ -273,18 +362,36 @@ class MultiObjectiveModel(tfrs.Model):
       labels = tf.cast(inputs[o.label], tf.float32)
       if o.label_transform == "log1p":
         labels = tf.math.log1p(tf.maximum(labels, 0.0))
-      losses[o.name] = self.ranking_loss_fns[o.name](
-        labels, outputs[o.name], weights, batch=inputs
+      logits = outputs[o.name]
+      if o.given is not None and not o.entire_space:
+        # The conditional model: p(o | given) on the given's positive rows.
+        given = self._objective(o.given)
+        weights = weights * tf.cast(inputs[given.label] > 0, tf.float32)
+        logits = outputs[o.name + CONDITIONAL]
+      loss = self.ranking_loss_fns[o.name](
+        labels, logits, weights, batch=inputs
       )
+      losses[o.name] = loss * _global_share(tf.reduce_sum(weights))
     return losses
 
+  def _objective(self, name):
+    return next(o for o in self.objective_list if o.name == name)
+
   def _retrieval_loss(self, objective, inputs, outputs):
-    positive = tf.logical_and(
-      inputs[objective.label] > 0, inputs[schema.MASK] > 0
-    )
+    """Sampled softmax of each positive pair against the candidate mix.
+
+    Columns of the score matrix: the batch's positive candidates (each
+    pair's own first, TFRS's labels being the diagonal), then, if any, the
+    extra negatives: unclicked impressions, other replicas' positives and
+    uniform draws. Another positive of the same list is never a negative;
+    a candidate with the positive's id is removed (accidental hit).
+    """
+    valid = inputs[schema.MASK] > 0
+    positive = tf.logical_and(inputs[objective.label] > 0, valid)
     index = tf.where(positive)
     query = tf.gather(outputs["query_embedding"], index[:, 0])
     candidate = tf.gather_nd(outputs["candidate_embedding"], index)
+    ids = tf.gather_nd(inputs[self.spec.item_id], index)
     probability = None
     if schema.SAMPLING_PROBABILITY in inputs:
       probability = tf.gather_nd(inputs[schema.SAMPLING_PROBABILITY], index)
@@ -295,20 +402,92 @@ class MultiObjectiveModel(tfrs.Model):
       tf.logical_not(same_list), tf.cast(tf.eye(pairs), tf.bool)
     )
 
+    extra = self._extra_negatives(objective, inputs, outputs, positive)
+    if extra is not None:
+      extra_candidate, extra_ids, extra_probability, usable = extra
+      candidate = tf.concat([candidate, extra_candidate], axis=0)
+      ids = tf.concat([ids, extra_ids], axis=0)
+      if probability is not None:
+        probability = tf.concat([probability, extra_probability], axis=0)
+      score_mask = tf.concat(
+        [
+          score_mask,
+          tf.broadcast_to(usable[tf.newaxis, :], [pairs, tf.shape(usable)[0]]),
+        ],
+        axis=1,
+      )
+
     def loss():
       return self.retrieval_task(
         query,
         candidate,
         candidate_sampling_probability=probability,
-        candidate_ids=tf.gather_nd(inputs[self.spec.item_id], index),
+        candidate_ids=ids,
         compute_metrics=False,
         compute_batch_metrics=False,
         score_mask=score_mask,
       )
 
     # A batch without a positive pair (rare positives, small batches) has
-    # nothing to retrieve: its retrieval loss is 0.
-    return tf.cond(pairs > 0, loss, lambda: tf.constant(0.0))
+    # nothing to retrieve: its retrieval loss is 0. (Collective operations
+    # stay outside the condition: every replica must run them.)
+    share = _global_share(tf.cast(pairs, tf.float32))
+    return tf.cond(pairs > 0, loss, lambda: tf.constant(0.0)) * share
+
+  def _extra_negatives(self, objective, inputs, outputs, positive):
+    """(embeddings [C, D], ids [C], probabilities [C], usable [C]) of the
+    negatives besides this replica's positives, or None if there are none."""
+    config = self.config
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync if context is not None else 1
+    gather = config.cross_replica_negatives and replicas > 1
+    uniform = config.uniform_negatives > 0 and UNIFORM_PROBABILITY in inputs
+    if not (config.hard_negatives or gather or uniform):
+      return None
+    dim = config.embedding_dim
+    valid = inputs[schema.MASK] > 0
+    slots = {
+      "candidate": tf.reshape(outputs["candidate_embedding"], [-1, dim]),
+      "ids": tf.reshape(inputs[self.spec.item_id], [-1]),
+      "probability": tf.reshape(
+        inputs.get(
+          schema.SAMPLING_PROBABILITY, tf.ones_like(inputs[schema.MASK])
+        ),
+        [-1],
+      ),
+      # A slot is an extra negative as an unclicked impression...
+      "hard": tf.reshape(tf.logical_and(valid, tf.logical_not(positive)), [-1]),
+      "positive": tf.reshape(positive, [-1]),
+    }
+    if not config.hard_negatives:
+      slots["hard"] = tf.zeros_like(slots["hard"])
+    if gather:
+      me = context.replica_id_in_sync_group
+      source = tf.fill(tf.shape(slots["ids"]), me)
+      slots = {k: context.all_gather(v, axis=0) for k, v in slots.items()}
+      source = context.all_gather(source, axis=0)
+      # ...or as another replica's positive (this replica's come first).
+      usable = tf.logical_or(
+        slots["hard"],
+        tf.logical_and(slots["positive"], tf.not_equal(source, me)),
+      )
+    else:
+      usable = slots["hard"]
+    parts = [(slots["candidate"], slots["ids"], slots["probability"], usable)]
+    if uniform:
+      features = {
+        f.name: tf.reshape(inputs[UNIFORM + f.name], [-1])
+        for f in self.spec.features_of("candidate")
+      }
+      drawn = (
+        self.candidate_tower(features, training=True),
+        features[self.spec.item_id],
+        tf.reshape(inputs[UNIFORM_PROBABILITY], [-1]),
+      )
+      if gather:
+        drawn = tuple(context.all_gather(x, axis=0) for x in drawn)
+      parts.append((*drawn, tf.ones_like(drawn[1], dtype=tf.bool)))
+    return tuple(tf.concat(list(p), axis=0) for p in zip(*parts, strict=True))
 
   def compute_loss(self, inputs, training=False):
     """Total loss with the configured weights (the `tfrs.Model` hook)."""
@@ -323,6 +502,7 @@ class MultiObjectiveModel(tfrs.Model):
 
   def train_step(self, inputs):
     self._bind_steps()
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
     with tf.GradientTape(
       persistent=self.weighting.needs_persistent_tape
     ) as tape:
@@ -333,6 +513,12 @@ class MultiObjectiveModel(tfrs.Model):
         tf.add_n(self.losses) if self.losses else tf.constant(0.0)
       )
       total += regularization
+      # The optimizer sums the replicas' gradients: each replica's loss is
+      # its share of the global loss.
+      if replicas > 1:
+        total = total / replicas
+        losses = {k: v / replicas for k, v in losses.items()}
+        regularization = regularization / replicas
     variables = self.trainable_variables
     gradients, weights = self.weighting.gradients(
       tape,
@@ -349,15 +535,19 @@ class MultiObjectiveModel(tfrs.Model):
       for g, v in zip(gradients, variables, strict=False)
       if g is not None
     )
-    return self._track(losses, weights, regularization)
+    if replicas > 1:
+      losses = {k: v * replicas for k, v in losses.items()}
+      regularization = regularization * replicas
+    return self._track(inputs, outputs, losses, weights, regularization)
 
   def test_step(self, inputs):
     self._bind_steps()
-    losses = self.task_losses(inputs, self(inputs, training=False))
+    outputs = self(inputs, training=False)
+    losses = self.task_losses(inputs, outputs)
     weights = {o.name: tf.constant(o.weight) for o in self.objective_list}
-    return self._track(losses, weights, tf.constant(0.0))
+    return self._track(inputs, outputs, losses, weights, tf.constant(0.0))
 
-  def _track(self, losses, weights, regularization):
+  def _track(self, inputs, outputs, losses, weights, regularization):
     total = regularization + tf.add_n(
       [
         tf.cast(weights[name], tf.float32) * loss
@@ -368,4 +558,75 @@ class MultiObjectiveModel(tfrs.Model):
     for name, loss in losses.items():
       self.task_loss_trackers[name].update_state(loss)
       self.task_weight_trackers[name].update_state(weights[name])
+    mask = tf.cast(inputs[schema.MASK], tf.float32)
+    for gate, k, name in self._gate_slots:
+      self.gate_trackers[name].update_state(
+        outputs["gates"][gate][..., k], sample_weight=mask
+      )
     return {m.name: m.result() for m in self.metrics}
+
+
+def _global_share(weight_sum: tf.Tensor) -> tf.Tensor:
+  """R * this replica's share of a loss's weight over the global batch.
+
+  A task loss is a weighted mean over this replica's rows; multiplied by
+  this factor and averaged over the R replicas it is the weighted mean over
+  the global batch (exactly for losses whose denominator is the sum of the
+  weights, as every pointwise loss and the retrieval loss). 1 without a
+  strategy or with one replica.
+  """
+  context = tf.distribute.get_replica_context()
+  if context is None or context.num_replicas_in_sync == 1:
+    return tf.constant(1.0)
+  replicas = context.num_replicas_in_sync
+  total = context.all_reduce(tf.distribute.ReduceOp.SUM, weight_sum)
+  return tf.math.divide_no_nan(weight_sum * replicas, total)
+
+
+def product_logit(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+  """The logit of sigmoid(a) * sigmoid(b), computed in log space.
+
+  log p = log sigmoid(a) + log sigmoid(b); logit = log p - log(1 - p), with
+  log(1 - p) = log1mexp(log p) taken on the stable branch (Maechler 2012).
+  """
+  log_p = tf.minimum(-tf.nn.softplus(-a) - tf.nn.softplus(-b), -1e-7)
+  near_zero = log_p > -0.6931472
+  # Each branch gets an argument where it is finite, so no NaN gradient
+  # leaks from the branch tf.where does not pick.
+  log_1mp = tf.where(
+    near_zero,
+    tf.math.log(-tf.math.expm1(tf.where(near_zero, log_p, -1.0))),
+    tf.math.log1p(-tf.exp(tf.where(near_zero, -1.0, log_p))),
+  )
+  return log_p - log_1mp
+
+
+def check_no_leakage(
+  spec: schema.DatasetSpec, objectives: Sequence[objectives_lib.Objective]
+) -> None:
+  """Refuses a model whose inputs contain a column an objective learns from.
+
+  Raises:
+    ValueError: naming the column, its role as input and the objective.
+  """
+  inputs = {f.name: f.role for f in spec.features}
+  for o in objectives:
+    for what, column in (
+      ("label", o.label),
+      ("mask", o.mask),
+      ("weight column", o.weight_column),
+    ):
+      if column in inputs:
+        raise ValueError(
+          f"Label leakage: objective {o.name!r} learns from column {column!r} "
+          f"({what}), which is also a model input ({inputs[column]} feature). "
+          "A label column can never be a model input; remove it from the "
+          "features or the objective from the run."
+        )
+  for column in (spec.truth, spec.randomized):
+    if column and column in inputs:
+      raise ValueError(
+        f"Label leakage: column {column!r} (ground truth or logging "
+        f"bookkeeping) is a model input ({inputs[column]} feature); it can "
+        "never be one."
+      )

@@ -128,3 +128,64 @@ def sampling_probability(
   where = np.minimum(where, len(items) - 1)
   found = items[where] == lists[item_column]
   return np.where(found, frequency[where], frequency.min()).astype(np.float32)
+
+
+def mixture_probability(
+  lists: dataset_lib.Table,
+  item_column: str,
+  label: str,
+  catalogue_ids: np.ndarray,
+  hard_negatives: bool,
+  uniform_per_list: int,
+  eligible: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+  """Sampling probabilities of retrieval candidates drawn from a mix.
+
+  The candidates of one batch are its positives, its unclicked impressions
+  (`hard_negatives`) and `uniform_per_list` uniform draws from the eligible
+  catalogue per list. An item's probability is proportional to how often it
+  is expected among them, per list:
+
+    q(j) = positives of j / lists + [hard] unclicked impressions of j /
+           lists + uniform_per_list / eligible items,
+
+  the mixture proposal of mixed negative sampling (Yang et al., WWW 2020),
+  so one logQ correction serves every column of the score matrix.
+
+  Returns:
+    ([num_lists, list_size] probability of each slot's item, [catalogue]
+    probability of each catalogue item), normalised to sum to 1 over the
+    catalogue; items that can never be a candidate get the smallest
+    positive probability, so the log is finite.
+  """
+  valid = lists[schema.MASK] > 0
+  positive = (lists[label] > 0) & valid
+  n = len(valid)
+  order = np.argsort(catalogue_ids, kind="stable")
+  sorted_ids = catalogue_ids[order]
+
+  def counts(where):
+    ids = lists[item_column][where]
+    at = np.minimum(np.searchsorted(sorted_ids, ids), len(order) - 1)
+    found = sorted_ids[at] == ids
+    return np.bincount(order[at[found]], minlength=len(catalogue_ids)).astype(
+      np.float64
+    )
+
+  expected = counts(positive) / n
+  if hard_negatives:
+    expected += counts(valid & ~positive) / n
+  if uniform_per_list:
+    if eligible is None:
+      eligible = np.ones(len(catalogue_ids), bool)
+    expected += np.where(eligible, uniform_per_list / eligible.sum(), 0.0)
+  if not expected.any():
+    expected = np.ones_like(expected)
+  q = expected / expected.sum()
+  q = np.where(q > 0, q, q[q > 0].min())
+  at = np.minimum(
+    np.searchsorted(sorted_ids, lists[item_column]), len(order) - 1
+  )
+  found = sorted_ids[at] == lists[item_column]
+  slots = np.where(found, q[order[at]], q.min())
+  return slots.astype(np.float32), q.astype(np.float32)

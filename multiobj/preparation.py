@@ -20,6 +20,7 @@ import tensorflow as tf
 from absl import logging
 
 import objectives as objectives_lib
+from multiobj import model as model_lib
 from multiobj import negatives as negatives_lib
 from multiobj import pipeline, schema
 from multiobj import propensity as propensity_lib
@@ -52,10 +53,33 @@ def resolve(config: TrainConfig, data: dataset_lib.Dataset) -> TrainConfig:
       dataclasses.replace(o, weight_column=schema.IPW) if debiased(o) else o
       for o in chosen
     ]
+  chosen = purchase_space(chosen, config.purchase_space)
   # The objectives are now explicit; the selection that made them is spent.
   return dataclasses.replace(
     config, objectives=tuple(chosen), objective_weights="", losses=""
   )
+
+
+def purchase_space(
+  chosen: list[objectives_lib.Objective], space: str
+) -> list[objectives_lib.Objective]:
+  """The objectives with "purchase" following "click" as `space` says."""
+  if space == "impression":
+    return chosen
+  names = {o.name: o for o in chosen}
+  missing = [n for n in ("click", "purchase") if n not in names]
+  if missing:
+    raise ValueError(
+      f"--purchase_space={space} needs the objectives click and purchase; "
+      f"this run has no {' and no '.join(missing)} (it has "
+      f"{', '.join(names)})."
+    )
+  return [
+    dataclasses.replace(o, given="click", entire_space=space == "entire")
+    if o.name == "purchase"
+    else o
+    for o in chosen
+  ]
 
 
 def negative_sampling(
@@ -123,8 +147,13 @@ class Prepared:
     """Shuffled training batches; sampled negatives are drawn each epoch."""
     config = self.config
     if self._sampler is None:
-      return pipeline.make_dataset(
-        self.lists["train"], config.batch_size, shuffle=True, seed=config.seed
+      return self._with_uniform_negatives(
+        pipeline.make_dataset(
+          self.lists["train"],
+          config.batch_size,
+          shuffle=True,
+          seed=config.seed,
+        )
       )
     epochs = iter(range(1, 1_000_000))
 
@@ -148,14 +177,69 @@ class Prepared:
     dataset = tf.data.Dataset.from_generator(
       batches, output_signature=signature
     )
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return self._with_uniform_negatives(dataset.prefetch(tf.data.AUTOTUNE))
+
+  def _retrieval(self):
+    retrieval = [o for o in self.config.objectives if o.kind == "retrieval"]
+    return retrieval[0] if retrieval else None
+
+  def _with_uniform_negatives(self, dataset):
+    """Adds to each batch `uniform_negatives` catalogue items per list,
+    drawn uniformly (cold-start items excluded) anew each batch."""
+    count = self.config.model.uniform_negatives
+    if not count or self._retrieval() is None:
+      return dataset
+    spec, catalogue = self.data.spec, self.data.catalogue
+    eligible = np.flatnonzero(self._eligible())
+    columns = {
+      f.name: tf.constant(
+        catalogue[f.name][eligible].astype(_dtype(self.lists["train"][f.name]))
+      )
+      for f in spec.features_of("candidate")
+    }
+    probability = tf.constant(self._uniform_q[eligible])
+    seeds = tf.data.Dataset.random(
+      seed=self.config.seed, rerandomize_each_iteration=True
+    ).batch(2)
+
+    def add(batch, seed):
+      shape = [tf.shape(batch[schema.MASK])[0], count]
+      drawn = tf.random.stateless_uniform(
+        shape, seed, maxval=len(eligible), dtype=tf.int64
+      )
+      batch = dict(batch)
+      for name, column in columns.items():
+        batch[model_lib.UNIFORM + name] = tf.gather(column, drawn)
+      batch[model_lib.UNIFORM_PROBABILITY] = tf.gather(probability, drawn)
+      return batch
+
+    return tf.data.Dataset.zip((dataset, seeds)).map(
+      add, num_parallel_calls=tf.data.AUTOTUNE
+    )
+
+  def _eligible(self):
+    ids = self.data.catalogue[self.data.spec.item_id]
+    return ~np.isin(ids, self.cold_items)
 
   def _finish(self, lists):
     # The per-draw columns that depend on the training positives.
-    retrieval = [o for o in self.config.objectives if o.kind == "retrieval"]
-    if retrieval:
+    retrieval = self._retrieval()
+    model = self.config.model
+    if retrieval and (model.hard_negatives or model.uniform_negatives):
+      spec = self.data.spec
+      slots, self._uniform_q = pipeline.mixture_probability(
+        lists,
+        spec.item_id,
+        retrieval.label,
+        self.data.catalogue[spec.item_id],
+        model.hard_negatives,
+        model.uniform_negatives,
+        self._eligible(),
+      )
+      lists[schema.SAMPLING_PROBABILITY] = slots
+    elif retrieval:
       lists[schema.SAMPLING_PROBABILITY] = pipeline.sampling_probability(
-        lists, self.data.spec.item_id, retrieval[0].label
+        lists, self.data.spec.item_id, retrieval.label
       )
     if self.propensities is not None:
       _add_weights(

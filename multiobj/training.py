@@ -31,6 +31,7 @@ from absl import logging
 
 from multiobj import (
   baselines,
+  distribution,
   evaluation,
   full_ranking,
   pipeline,
@@ -68,10 +69,15 @@ def train(
     The content of metrics.json.
   """
   started = time.time()
+  # First: splitting the CPU into logical devices must precede any other use.
+  strategy = distribution.make_strategy(config.strategy, config.cpu_devices)
   tf.keras.utils.set_random_seed(config.seed)
-  os.makedirs(config.model_dir, exist_ok=True)
+  chief = distribution.is_chief(strategy)
+  # Workers other than the chief write to a scratch directory.
+  out_dir = distribution.worker_dir(config.model_dir, strategy)
+  os.makedirs(out_dir, exist_ok=True)
   # A run in a directory used before starts its epoch log afresh.
-  history_path = os.path.join(config.model_dir, "history.jsonl")
+  history_path = os.path.join(out_dir, "history.jsonl")
   if os.path.exists(history_path):
     os.remove(history_path)
 
@@ -91,11 +97,10 @@ def train(
     data.spec, data.split("train"), config.model.text_max_tokens
   )
   lists = prepared.lists
-  model = build_model(data.spec, stats, config)
-  _write_json(
-    config.model_dir, "config.json", _run_description(config, data.spec)
-  )
-  with open(os.path.join(config.model_dir, "feature_stats.json"), "w") as f:
+  with strategy.scope():
+    model = build_model(data.spec, stats, config)
+  _write_json(out_dir, "config.json", _run_description(config, data.spec))
+  with open(os.path.join(out_dir, "feature_stats.json"), "w") as f:
     f.write(stats.to_json())
 
   train_data = prepared.train_dataset()
@@ -106,14 +111,25 @@ def train(
     if "valid" in lists
     else None
   )
+  if strategy.num_replicas_in_sync > 1 or not chief:
+    train_data = distribution.autoshard_by_data(train_data)
+    if valid_data is not None:
+      valid_data = distribution.autoshard_by_data(valid_data)
+    logging.info(
+      "Training on %d replicas (%s strategy); each batch of %d lists is "
+      "split between them.",
+      strategy.num_replicas_in_sync,
+      config.strategy,
+      config.batch_size,
+    )
   checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
   manager = tf.train.CheckpointManager(
-    checkpoint, os.path.join(config.model_dir, "checkpoints"), max_to_keep=3
+    checkpoint, os.path.join(out_dir, "checkpoints"), max_to_keep=3
   )
   callbacks = [
     # Every 50 steps and every epoch: each task's loss and effective weight.
     tf.keras.callbacks.TensorBoard(
-      os.path.join(config.model_dir, "tensorboard"), update_freq=50
+      os.path.join(out_dir, "tensorboard"), update_freq=50
     ),
     tf.keras.callbacks.LambdaCallback(
       on_epoch_end=lambda epoch, logs: model.weighting.on_epoch_end(
@@ -127,7 +143,7 @@ def train(
     # for whoever watches a run while it trains, e.g. a sweep's pruner.
     tf.keras.callbacks.LambdaCallback(
       on_epoch_end=lambda epoch, logs: _append_json(
-        config.model_dir, "history.jsonl", {"epoch": epoch + 1, **logs}
+        out_dir, "history.jsonl", {"epoch": epoch + 1, **logs}
       )
     ),
   ]
@@ -169,6 +185,11 @@ def train(
     logging.info(
       "Kept the weights of epoch %d (best validation loss).", best_epoch
     )
+  if not chief:
+    # The chief evaluates and writes the run; this worker's part is done.
+    distribution.cleanup(out_dir, config.model_dir)
+    logging.info("Worker done; the chief writes %s.", config.model_dir)
+    return {"chief": False, "epochs": len(history.epoch)}
 
   logging.info("Evaluating on the test split.")
   test, train_lists = lists["test"], lists["train"]
@@ -196,6 +217,8 @@ def train(
     "effective_weights": {
       o.name: last_epoch[f"{o.name}_weight"] for o in config.objectives
     },
+    "gate_usage": gate_usage(model, last_epoch),
+    "replicas": strategy.num_replicas_in_sync,
     "history": history.history,
     "best_epoch": best_epoch,
     "propensities": prepared.propensities,
@@ -218,6 +241,17 @@ def train(
   _write_summaries(config.model_dir, metrics, config.epochs)
   _write_json(config.model_dir, "metrics.json", result)
   return result
+
+
+def gate_usage(model, logs) -> dict[str, dict[str, float]]:
+  """{gate: {expert: mean weight}} of the trunk's gates over the last
+  training epoch; empty for a trunk without gates."""
+  if model.trunk is None:
+    return {}
+  return {
+    gate: {e: float(logs[f"gate_{gate}_{e}"]) for e in experts}
+    for gate, experts in model.trunk.gate_experts.items()
+  }
 
 
 class _EarlyStopping(tf.keras.callbacks.EarlyStopping):

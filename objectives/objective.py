@@ -66,6 +66,15 @@ class Objective:
     metrics: Metrics to report, from `METRICS[kind]` with K filled in;
       `DEFAULT_METRICS[kind]` when empty.
     description: One line for help texts and reports.
+    given: For a binary objective that can only follow another (a purchase
+      follows a click): the name of that binary objective. Its head then
+      learns p(this | given) and the model predicts, and is evaluated on,
+      p(this) = p(given) * p(this | given) over every impression.
+    entire_space: With `given`: False trains the conditional head on the
+      rows where the given objective's label is positive (the classic
+      post-click conversion model); True trains the product p(given) *
+      p(this | given) on every row (ESMM, Ma et al. SIGIR 2018), so the
+      conditional head never sees only the biased clicked sample.
   """
 
   name: str
@@ -79,6 +88,8 @@ class Objective:
   label_transform: str = "none"
   metrics: tuple[str, ...] = ()
   description: str = ""
+  given: str | None = None
+  entire_space: bool = False
 
   def __post_init__(self):
     if self.kind not in KINDS:
@@ -119,6 +130,18 @@ class Objective:
     )
     for metric in self.metrics:
       check_metric(self.name, self.kind, metric)
+    if self.given is not None and self.kind != "binary":
+      raise ValueError(
+        f"Objective {self.name!r}: only a binary objective can follow "
+        f"another (given={self.given!r}); it is {self.kind}."
+      )
+    if self.given == self.name:
+      raise ValueError(f"Objective {self.name!r} cannot follow itself.")
+    if self.entire_space and self.given is None:
+      raise ValueError(
+        f"Objective {self.name!r}: entire_space needs `given`, the objective "
+        "it follows."
+      )
 
   def make_loss(self) -> losses_lib.Loss:
     """A new instance of this objective's loss with its parameters."""
