@@ -464,8 +464,8 @@ class MultiObjectiveModel(tfrs.Model):
     if gather:
       me = context.replica_id_in_sync_group
       source = tf.fill(tf.shape(slots["ids"]), me)
-      slots = {k: context.all_gather(v, axis=0) for k, v in slots.items()}
-      source = context.all_gather(source, axis=0)
+      slots = {k: _all_gather(context, v) for k, v in slots.items()}
+      source = _all_gather(context, source)
       # ...or as another replica's positive (this replica's come first).
       usable = tf.logical_or(
         slots["hard"],
@@ -485,7 +485,7 @@ class MultiObjectiveModel(tfrs.Model):
         tf.reshape(inputs[UNIFORM_PROBABILITY], [-1]),
       )
       if gather:
-        drawn = tuple(context.all_gather(x, axis=0) for x in drawn)
+        drawn = tuple(_all_gather(context, x) for x in drawn)
       parts.append((*drawn, tf.ones_like(drawn[1], dtype=tf.bool)))
     return tuple(tf.concat(list(p), axis=0) for p in zip(*parts, strict=True))
 
@@ -564,6 +564,13 @@ class MultiObjectiveModel(tfrs.Model):
         outputs["gates"][gate][..., k], sample_weight=mask
       )
     return {m.name: m.result() for m in self.metrics}
+
+
+def _all_gather(context, value):
+  """Concatenates `value` of every replica along axis 0 (booleans too)."""
+  if value.dtype == tf.bool:
+    return tf.cast(context.all_gather(tf.cast(value, tf.int32), axis=0), tf.bool)
+  return context.all_gather(value, axis=0)
 
 
 def _global_share(weight_sum: tf.Tensor) -> tf.Tensor:

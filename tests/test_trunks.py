@@ -1,0 +1,296 @@
+"""Trunks (gates), purchase given click (ESMM), label leakage, retrieval
+negatives."""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+import objectives
+from multiobj import config as config_lib
+from multiobj import features as features_lib
+from multiobj import model as model_lib
+from multiobj import pipeline, preparation, schema, training, trunks
+from multiobj.data import synthetic
+
+TINY = synthetic.SyntheticConfig(
+  num_users=200, num_items=120, num_requests=300, seed=5
+)
+SMALL_MODEL = model_lib.ModelConfig(
+  embedding_dim=8, tower_layers=(16,), trunk_layers=(16, 8), head_layers=(8,)
+)
+
+
+def _prepared(**changes):
+  changes.setdefault("model", SMALL_MODEL)
+  config = config_lib.TrainConfig(
+    model_dir="/tmp/unused", synthetic=TINY, **changes
+  )
+  return preparation.prepare(synthetic.generate(TINY), config)
+
+
+def _model(prepared):
+  data = prepared.data
+  stats = features_lib.compute_stats(data.spec, data.split("train"), 100)
+  return model_lib.MultiObjectiveModel(
+    data.spec, stats, prepared.config.objectives, prepared.config.model
+  )
+
+
+def _batch(prepared, lists=16):
+  table = prepared.lists["train"]
+  return {k: tf.constant(v[:lists]) for k, v in table.items()}
+
+
+class TrunkTest(tf.test.TestCase):
+  def test_mmoe_gates_sum_to_one_per_task(self):
+    trunk = trunks.get_trunk("mmoe(experts=3)", ["a", "b"], (8, 4))
+    hidden, gates = trunk(tf.random.normal([5, 7, 6]))
+    self.assertEqual(sorted(gates), ["a", "b"])
+    for task in ("a", "b"):
+      self.assertEqual(hidden[task].shape, (5, 7, 4))
+      self.assertEqual(gates[task].shape, (5, 7, 3))
+      self.assertAllClose(tf.reduce_sum(gates[task], -1), tf.ones([5, 7]))
+    self.assertEqual(trunk.gate_experts["a"], ("e0", "e1", "e2"))
+
+  def test_ple_gates_follow_the_flags(self):
+    trunk = trunks.get_trunk(
+      "ple(shared_experts=2,task_experts=1)", ["a", "b"], (8, 4)
+    )
+    hidden, gates = trunk(tf.random.normal([5, 6]))
+    # Two levels (two widths): task gates at both, a shared gate below the
+    # last; a task gate mixes its own expert and the two shared ones, the
+    # shared gate every expert of its level.
+    self.assertEqual(
+      sorted(gates), ["a_l1", "a_l2", "b_l1", "b_l2", "shared_l1"]
+    )
+    self.assertEqual(gates["a_l1"].shape, (5, 3))
+    self.assertEqual(gates["shared_l1"].shape, (5, 4))
+    self.assertEqual(trunk.gate_experts["b_l2"], ("b0", "shared0", "shared1"))
+    for g in gates.values():
+      self.assertAllClose(tf.reduce_sum(g, -1), tf.ones([5]))
+    self.assertEqual(hidden["a"].shape, (5, 4))
+    # One level is CGC: no shared gate.
+    cgc = trunks.get_trunk("ple(shared_experts=1,task_experts=2)", ["a"], (8,))
+    _, gates = cgc(tf.random.normal([3, 6]))
+    self.assertEqual(list(gates), ["a_l1"])
+    self.assertEqual(gates["a_l1"].shape, (3, 3))
+
+  def test_shared_bottom_shares_one_output(self):
+    trunk = trunks.get_trunk("shared_bottom", ["a", "b"], (8, 4))
+    hidden, gates = trunk(tf.random.normal([5, 6]))
+    self.assertEqual(gates, {})
+    self.assertAllEqual(hidden["a"], hidden["b"])
+
+  def test_unknown_trunk_and_parameter_are_named(self):
+    with self.assertRaisesRegex(
+      ValueError, r"Unknown trunk 'moe'. Known trunks: mmoe, ple, shared_bottom"
+    ):
+      trunks.check("moe")
+    with self.assertRaisesRegex(
+      ValueError,
+      r"Trunk 'mmoe' does not take parameters \['expert'\]; its parameters: "
+      "experts",
+    ):
+      trunks.check("mmoe(expert=2)")
+    with self.assertRaisesRegex(ValueError, "mmoe: experts must be >= 1"):
+      trunks.get_trunk("mmoe(experts=0)", ["a"], (4,))
+
+  def test_gate_usage_is_logged_in_metrics_json(self):
+    model_dir = os.path.join(self.get_temp_dir(), "ple")
+    config = config_lib.TrainConfig(
+      model_dir=model_dir,
+      synthetic=TINY,
+      model=dataclasses.replace(SMALL_MODEL, trunk="ple"),
+      epochs=1,
+      batch_size=32,
+    )
+    training.train(config, verbose=0)
+    with open(os.path.join(model_dir, "metrics.json")) as f:
+      usage = json.load(f)["gate_usage"]
+    self.assertEqual(
+      sorted(usage),
+      sorted(
+        [
+          f"{t}_l{level}"
+          for t in ("click", "dwell", "purchase")
+          for level in (1, 2)
+        ]
+        + ["shared_l1"]
+      ),
+    )
+    for gate, experts in usage.items():
+      # Means of softmax weights over the same rows: they sum to one.
+      self.assertAlmostEqual(sum(experts.values()), 1.0, places=4, msg=gate)
+
+
+class PurchaseGivenClickTest(tf.test.TestCase):
+  def test_product_logit_is_the_logit_of_the_product(self):
+    a, b = np.meshgrid(np.linspace(-30, 30, 41), np.linspace(-30, 30, 41))
+    a, b = (
+      tf.constant(a.ravel(), tf.float32),
+      tf.constant(b.ravel(), tf.float32),
+    )
+    with tf.GradientTape() as tape:
+      tape.watch([a, b])
+      logit = model_lib.product_logit(a, b)
+    sa = 1 / (1 + np.exp(-a.numpy().astype(np.float64)))
+    sb = 1 / (1 + np.exp(-b.numpy().astype(np.float64)))
+    p = sa * sb
+    # Where float32 can tell p from 1, the logit matches float64's.
+    finite = p < 0.999
+    expected = np.log(p[finite]) - np.log1p(-p[finite])
+    self.assertAllClose(logit.numpy()[finite], expected, rtol=1e-4, atol=1e-3)
+    for gradient in tape.gradient(logit, [a, b]):
+      self.assertTrue(np.isfinite(gradient.numpy()).all())
+
+  def test_entire_space_purchase_never_exceeds_click(self):
+    prepared = _prepared(purchase_space="entire")
+    model = _model(prepared)
+    batch = _batch(prepared)
+    model.compile(optimizer=tf.keras.optimizers.Adam(0.05))
+    for _ in range(3):
+      model.train_step(batch)
+    predictions = model.predictions(model(batch))
+    self.assertTrue(
+      np.all(predictions["purchase"].numpy() <= predictions["click"].numpy())
+    )
+    # And the product is what is predicted.
+    outputs = model(batch)
+    self.assertAllClose(
+      predictions["purchase"],
+      tf.sigmoid(outputs["click"])
+      * tf.sigmoid(outputs["purchase" + model_lib.CONDITIONAL]),
+    )
+
+  def test_conditional_and_entire_losses_by_hand(self):
+    for space in ("clicked", "entire"):
+      prepared = _prepared(purchase_space=space)
+      model = _model(prepared)
+      batch = _batch(prepared)
+      outputs = model(batch)
+      loss = model.task_losses(batch, outputs)["purchase"]
+      mask = batch[schema.MASK].numpy()
+      label = batch["purchase"].numpy()
+      click_p = tf.sigmoid(outputs["click"]).numpy()
+      cvr_p = tf.sigmoid(outputs["purchase" + model_lib.CONDITIONAL]).numpy()
+      if space == "clicked":
+        # p(purchase | click) on clicked rows only.
+        p, rows = cvr_p, mask * (batch["click"].numpy() > 0)
+      else:
+        p, rows = click_p * cvr_p, mask
+      bce = -(label * np.log(p) + (1 - label) * np.log(1 - p))
+      self.assertAllClose(loss, (bce * rows).sum() / rows.sum(), rtol=1e-4)
+
+  def test_purchase_space_needs_click_and_purchase(self):
+    with self.assertRaisesRegex(
+      ValueError,
+      r"--purchase_space=entire needs the objectives click and purchase; this "
+      r"run has no click",
+    ):
+      _prepared(purchase_space="entire", objective_weights="retrieval,purchase")
+    with self.assertRaisesRegex(ValueError, "purchase_space must be one of"):
+      config_lib.TrainConfig(model_dir="x", purchase_space="esmm")
+
+
+class LeakageTest(tf.test.TestCase):
+  def test_a_label_column_as_input_is_refused(self):
+    prepared = _prepared()
+    pricey = objectives.Objective(
+      name="pricey", kind="regression", label="price", loss="mse"
+    )
+    with self.assertRaisesRegex(
+      ValueError,
+      r"Label leakage: objective 'pricey' learns from column 'price' \(label\), "
+      r"which is also a model input \(candidate feature\)\. A label column can "
+      "never be a model input",
+    ):
+      model_lib.check_no_leakage(prepared.data.spec, [pricey])
+    spec = prepared.data.spec.replace(
+      features=(
+        *prepared.data.spec.features,
+        schema.Feature("true_relevance", "candidate", "numeric"),
+      )
+    )
+    with self.assertRaisesRegex(
+      ValueError, r"Label leakage: column 'true_relevance' \(ground truth"
+    ):
+      model_lib.check_no_leakage(spec, prepared.config.objectives)
+
+  def test_the_model_builder_checks(self):
+    prepared = _prepared()
+    data = prepared.data
+    stats = features_lib.compute_stats(data.spec, data.split("train"), 100)
+    leaky = objectives.Objective(
+      name="agey", kind="regression", label="age", loss="mse"
+    )
+    with self.assertRaisesRegex(
+      ValueError, r"'age' \(label\), which is also a model input \(query"
+    ):
+      model_lib.MultiObjectiveModel(data.spec, stats, [leaky], SMALL_MODEL)
+
+
+class RetrievalNegativesTest(tf.test.TestCase):
+  def test_mixture_probability_by_hand(self):
+    lists = {
+      schema.MASK: np.array([[1, 1, 1], [1, 1, 0]], np.float32),
+      "item": np.array([[1, 2, 3], [1, 3, 0]]),
+      "click": np.array([[1, 0, 0], [0, 1, 0]], np.float32),
+    }
+    catalogue = np.array([3, 2, 1, 4])
+    slots, q = pipeline.mixture_probability(
+      lists, "item", "click", catalogue, True, 2, np.array([1, 1, 1, 0], bool)
+    )
+    # Per list: positives {1, 3}/2, unclicked {2, 3, 1}/2, 2 uniform over 3
+    # eligible items (4 is not): expected counts 1: 1/2+1/2+2/3, 2: 1/2+2/3,
+    # 3: 1/2+1/2+2/3, 4: 0 (the smallest positive then).
+    expected = np.array([5 / 3, 7 / 6, 5 / 3, 0.0])
+    expected = expected / expected.sum()
+    expected[3] = expected[1]
+    self.assertAllClose(q, expected[[0, 1, 2, 3]])
+    by_item = {3: expected[0], 2: expected[1], 1: expected[2]}
+    self.assertAllClose(slots[0], [by_item[1], by_item[2], by_item[3]])
+
+  def test_uniform_negatives_are_drawn_from_the_warm_catalogue(self):
+    prepared = _prepared(
+      model=dataclasses.replace(SMALL_MODEL, uniform_negatives=5),
+      cold_start_items=0.2,
+    )
+    batch = next(iter(prepared.train_dataset()))
+    drawn = batch[model_lib.UNIFORM + "item_id"].numpy()
+    self.assertEqual(drawn.shape, (batch[schema.MASK].shape[0], 5))
+    self.assertFalse(np.isin(drawn, prepared.cold_items).any())
+    titles = dict(
+      zip(
+        prepared.data.catalogue["item_id"],
+        prepared.data.catalogue["title"],
+        strict=True,
+      )
+    )
+    got = batch[model_lib.UNIFORM + "title"].numpy()
+    self.assertEqual(got[0, 0].decode(), titles[drawn[0, 0]])
+    # A new draw every batch.
+    second = next(iter(prepared.train_dataset().skip(1)))
+    self.assertNotAllEqual(drawn, second[model_lib.UNIFORM + "item_id"])
+
+  def test_hard_negatives_enter_the_retrieval_loss(self):
+    plain = _prepared()
+    hard = _prepared(
+      model=dataclasses.replace(SMALL_MODEL, hard_negatives=True)
+    )
+    tf.keras.utils.set_random_seed(0)
+    model = _model(plain)
+    batch = _batch(plain)
+    base = float(model.task_losses(batch, model(batch))["retrieval"])
+    tf.keras.utils.set_random_seed(0)
+    hard_model = _model(hard)
+    hard_batch = _batch(hard)
+    hard_model(hard_batch)
+    hard_model.set_weights(model.get_weights())
+    with_hard = float(
+      hard_model.task_losses(hard_batch, hard_model(hard_batch))["retrieval"]
+    )
+    # More negatives in the softmax: a different, here larger, loss.
+    self.assertNotAlmostEqual(base, with_hard, places=3)
