@@ -184,6 +184,12 @@ _PURCHASE_SPACE = flags.DEFINE_enum(
   "clicked (p(purchase | click) on clicked rows, predicted times p(click)) or "
   "entire (p(click) * p(purchase | click) trained on every impression, ESMM).",
 )
+_PURCHASE_GIVEN = flags.DEFINE_string(
+  "purchase_given",
+  "click",
+  "The objective a purchase follows with --purchase_space=clicked|entire "
+  "(e.g. cart on data without clicks).",
+)
 _HARD_NEGATIVES = flags.DEFINE_boolean(
   "hard_negatives",
   False,
@@ -280,6 +286,13 @@ _CLICKBAIT = flags.DEFINE_float(
   lower_bound=0.0,
   upper_bound=1.0,
 )
+_CONFLICT = flags.DEFINE_float(
+  "click_purchase_conflict",
+  synthetic.SyntheticConfig.click_purchase_conflict,
+  "Synthetic data: c >= 0 makes click-bait items clicked more (relevance x "
+  "bait^c) and bought less (purchase logit - 2c log bait); 0 for no conflict.",
+  lower_bound=0.0,
+)
 _SYNTHETIC_SEED = flags.DEFINE_integer(
   "synthetic_seed",
   0,
@@ -372,6 +385,7 @@ def config_from_flags() -> training.TrainConfig:
       click_noise=_CLICK_NOISE.value,
       clickbait=_CLICKBAIT.value,
       position_bias=_POSITION_BIAS.value,
+      click_purchase_conflict=_CONFLICT.value,
       seed=_SYNTHETIC_SEED.value,
     ),
     model=model_lib.ModelConfig(
@@ -387,6 +401,7 @@ def config_from_flags() -> training.TrainConfig:
       cross_replica_negatives=_CROSS_REPLICA_NEGATIVES.value,
     ),
     purchase_space=_PURCHASE_SPACE.value,
+    purchase_given=_PURCHASE_GIVEN.value,
     strategy=_STRATEGY.value,
     cpu_devices=_CPU_DEVICES.value,
     weighting=_WEIGHTING.value,

@@ -16,6 +16,17 @@ Studies:
   taobao            Taobao cart and purchase: purchase Recall@20/50 (full
                     ranking with the towers) with and without the cart
                     objective.
+  trunks_synthetic  Shared-bottom, MMoE and PLE trunks, and purchase on every
+                    impression, given a click, or in the entire space (ESMM),
+                    on synthetic data where click-bait is clicked more and
+                    bought less (click_purchase_conflict=1).
+  trunks_synthetic_no_conflict
+                    The same trunks without the conflict.
+  retrieval_negatives
+                    In-batch negatives alone, with the batch's unclicked
+                    impressions, with uniform draws, and both (synthetic).
+  trunks_taobao     The trunks, and purchase given cart (conditional and
+                    entire space), on Taobao cart and purchase.
 
 Rerunning resumes where it stopped (see experiments/grid.py).
 """
@@ -34,6 +45,7 @@ from experiments import (
 from multiobj import config as config_lib
 from multiobj import model as model_lib
 from multiobj import training
+from multiobj.data import synthetic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,6 +146,86 @@ STUDIES = {
     batch_size=512,
   ),
 }
+
+
+def _trunk(name: str, **changes) -> model_lib.ModelConfig:
+  return model_lib.ModelConfig(trunk=name, **changes)
+
+
+MMOE = "mmoe(experts=4)"
+PLE = "ple(shared_experts=2,task_experts=1)"
+_TRUNK_METRICS = (
+  "purchase_auc",
+  "purchase_logloss",
+  "click_auc",
+  "click_truth_ndcg@10",
+  "dwell_rmse",
+  "retrieval_recall@50",
+)
+STUDIES["trunks_synthetic"] = Study(
+  dataset="synthetic",
+  variants={
+    "shared_bottom": {},
+    "mmoe": {"model": _trunk(MMOE)},
+    "ple": {"model": _trunk(PLE)},
+    "purchase_given_click": {"purchase_space": "clicked"},
+    "purchase_entire_space": {"purchase_space": "entire"},
+    "mmoe_entire_space": {"model": _trunk(MMOE), "purchase_space": "entire"},
+  },
+  metrics=_TRUNK_METRICS,
+  epochs=3,
+  changes={"synthetic": synthetic.SyntheticConfig(click_purchase_conflict=1.0)},
+)
+STUDIES["trunks_synthetic_no_conflict"] = Study(
+  dataset="synthetic",
+  variants={
+    "shared_bottom": {},
+    "mmoe": {"model": _trunk(MMOE)},
+    "ple": {"model": _trunk(PLE)},
+    "purchase_entire_space": {"purchase_space": "entire"},
+  },
+  metrics=_TRUNK_METRICS,
+  epochs=3,
+)
+STUDIES["retrieval_negatives"] = Study(
+  dataset="synthetic",
+  variants={
+    "in_batch": {},
+    "hard_negatives": {"model": model_lib.ModelConfig(hard_negatives=True)},
+    "uniform_16": {"model": model_lib.ModelConfig(uniform_negatives=16)},
+    "hard_and_uniform_16": {
+      "model": model_lib.ModelConfig(hard_negatives=True, uniform_negatives=16)
+    },
+  },
+  metrics=(
+    "retrieval_recall@10",
+    "retrieval_recall@50",
+    "retrieval_recall@100",
+  ),
+  epochs=3,
+)
+_TAOBAO = "retrieval:1,purchase:1,cart:1"
+STUDIES["trunks_taobao"] = Study(
+  dataset="taobao_multibehavior",
+  variants={
+    "shared_bottom": {"objective_weights": _TAOBAO},
+    "mmoe": {"objective_weights": _TAOBAO, "model": _trunk(MMOE)},
+    "ple": {"objective_weights": _TAOBAO, "model": _trunk(PLE)},
+    "purchase_given_cart": {
+      "objective_weights": _TAOBAO,
+      "purchase_space": "clicked",
+      "purchase_given": "cart",
+    },
+    "purchase_entire_space_cart": {
+      "objective_weights": _TAOBAO,
+      "purchase_space": "entire",
+      "purchase_given": "cart",
+    },
+  },
+  metrics=("purchase_auc", "purchase_logloss", "retrieval_full_recall@20"),
+  epochs=2,
+  batch_size=512,
+)
 
 _STUDY = flags.DEFINE_enum("study", None, list(STUDIES), "Which study to run.")
 

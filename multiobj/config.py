@@ -66,8 +66,10 @@ class TrainConfig:
       "impression" (a head of its own on every impression), "clicked"
       (p(purchase | click) on clicked rows, predicted as p(click) *
       p(purchase | click)) or "entire" (the same product trained on every
-      impression, ESMM). Needs "click" and "purchase" objectives unless
-      "impression".
+      impression, ESMM). Needs "purchase" and `purchase_given` objectives
+      unless "impression".
+    purchase_given: The binary objective a purchase follows ("click"; on
+      data without clicks, e.g. "cart").
     strategy: The `tf.distribute` strategy: "default" (one device),
       "mirrored" (every local GPU, or the CPU split into `cpu_devices`) or
       "multi_worker" (several machines, described by $TF_CONFIG).
@@ -99,6 +101,7 @@ class TrainConfig:
   propensity_label: str = "click"
   max_ipw_weight: float = 10.0
   purchase_space: str = "impression"
+  purchase_given: str = "click"
   strategy: str = "default"
   cpu_devices: int = 1
   seed: int = 0

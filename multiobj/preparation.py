@@ -53,7 +53,7 @@ def resolve(config: TrainConfig, data: dataset_lib.Dataset) -> TrainConfig:
       dataclasses.replace(o, weight_column=schema.IPW) if debiased(o) else o
       for o in chosen
     ]
-  chosen = purchase_space(chosen, config.purchase_space)
+  chosen = purchase_space(chosen, config.purchase_space, config.purchase_given)
   # The objectives are now explicit; the selection that made them is spent.
   return dataclasses.replace(
     config, objectives=tuple(chosen), objective_weights="", losses=""
@@ -61,21 +61,21 @@ def resolve(config: TrainConfig, data: dataset_lib.Dataset) -> TrainConfig:
 
 
 def purchase_space(
-  chosen: list[objectives_lib.Objective], space: str
+  chosen: list[objectives_lib.Objective], space: str, given: str = "click"
 ) -> list[objectives_lib.Objective]:
-  """The objectives with "purchase" following "click" as `space` says."""
+  """The objectives with "purchase" following `given` as `space` says."""
   if space == "impression":
     return chosen
   names = {o.name: o for o in chosen}
-  missing = [n for n in ("click", "purchase") if n not in names]
+  missing = [n for n in (given, "purchase") if n not in names]
   if missing:
     raise ValueError(
-      f"--purchase_space={space} needs the objectives click and purchase; "
+      f"--purchase_space={space} needs the objectives {given} and purchase; "
       f"this run has no {' and no '.join(missing)} (it has "
       f"{', '.join(names)})."
     )
   return [
-    dataclasses.replace(o, given="click", entire_space=space == "entire")
+    dataclasses.replace(o, given=given, entire_space=space == "entire")
     if o.name == "purchase"
     else o
     for o in chosen

@@ -127,3 +127,47 @@ class SyntheticTest(absltest.TestCase):
 
 if __name__ == "__main__":
   absltest.main()
+
+
+class ConflictTest(absltest.TestCase):
+  def test_click_bait_is_clicked_more_and_bought_less(self):
+    base = dict(num_users=800, num_items=400, num_requests=20000, seed=3)
+    plain = _all_rows(synthetic.generate(synthetic.SyntheticConfig(**base)))
+    conflict = _all_rows(
+      synthetic.generate(
+        synthetic.SyntheticConfig(**base, click_purchase_conflict=1.0)
+      )
+    )
+    # The truth is the same log: same items shown, same relevance.
+    np.testing.assert_array_equal(plain["item_id"], conflict["item_id"])
+    np.testing.assert_array_equal(
+      plain["true_relevance"], conflict["true_relevance"]
+    )
+    # Bait shows as bait words in the title; compare baity items to plain.
+    baity = np.array(
+      [
+        any(w in t.split() for w in synthetic.BAIT_WORDS)
+        for t in plain["title"]
+      ]
+    )
+    real = lambda rows: (rows["click"] > 0) & (rows["noise_click"] == 0)  # noqa: E731
+
+    def ratio(rows):
+      # Real-click rate and purchases per real click, baity over plain items.
+      clicks = real(rows)
+      ctr = clicks[baity].mean() / clicks[~baity].mean()
+      cvr = (rows["purchase"][baity & clicks].mean()) / (
+        rows["purchase"][~baity & clicks].mean()
+      )
+      return ctr, cvr
+
+    ctr_plain, cvr_plain = ratio(plain)
+    ctr_conflict, cvr_conflict = ratio(conflict)
+    self.assertGreater(ctr_conflict, 1.3 * ctr_plain)
+    self.assertLess(cvr_conflict, 0.7 * cvr_plain)
+
+  def test_negative_conflict_is_refused(self):
+    with self.assertRaisesRegex(
+      ValueError, "synthetic click_purchase_conflict must be >= 0, got -1"
+    ):
+      synthetic.SyntheticConfig(click_purchase_conflict=-1)

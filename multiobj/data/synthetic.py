@@ -92,6 +92,13 @@ class SyntheticConfig:
       to each item's bait, which shows in its title (click-bait).
     position_bias: Exponent of the examination model (1 / position) ** eta;
       0 means every position is examined.
+    click_purchase_conflict: c >= 0, a controlled conflict between click and
+      purchase through each item's bait b (mean 1, visible in its title): an
+      examined item attracts a real click with probability min(1,
+      relevance * b^c) and its purchase logit drops by 2 c log b, so
+      click-bait items are clicked more and bought less. The ground truth
+      (true_relevance) is unchanged; 0 (the default) leaves the log as it
+      was.
     randomized_share: Share of requests whose items are shown in random order.
     num_days: Days the log spans; the split is by time.
     valid_share: Share of the latest requests held out for validation...
@@ -106,6 +113,7 @@ class SyntheticConfig:
   click_noise: float = 0.2
   clickbait: float = 0.5
   position_bias: float = 1.0
+  click_purchase_conflict: float = 0.0
   randomized_share: float = 0.05
   num_days: int = 30
   valid_share: float = 0.1
@@ -136,6 +144,11 @@ class SyntheticConfig:
     if not 0 <= self.click_noise < 1:
       raise ValueError(
         f"synthetic click_noise must be in [0, 1), got {self.click_noise}."
+      )
+    if self.click_purchase_conflict < 0:
+      raise ValueError(
+        "synthetic click_purchase_conflict must be >= 0, got "
+        f"{self.click_purchase_conflict}."
       )
     if self.position_bias < 0:
       raise ValueError(
@@ -228,17 +241,20 @@ def generate(
   position = np.broadcast_to(np.arange(1, k + 1), (n, k))
   examination = (1.0 / position) ** config.position_bias
   examined = rng.random((n, k)) < examination
-  attracted = rng.random((n, k)) < relevance
+  bait = items["bait"][shown]
+  # With a conflict, bait attracts clicks beyond relevance (see the config).
+  attraction = np.minimum(1.0, relevance * bait**config.click_purchase_conflict)
+  attracted = rng.random((n, k)) < attraction
   real_click = examined & attracted
   # A false-positive click lands on an examined, unattractive item with
   # probability min(1, eps * lure), lure mixing uniform accidents and the
   # item's bait; eps is solved so that noise is `click_noise` of all clicks in
   # expectation: E[e (1 - r) min(1, eps lure)] = s / (1 - s) E[e r].
-  lure = (1 - config.clickbait) + config.clickbait * items["bait"][shown]
+  lure = (1 - config.clickbait) + config.clickbait * bait
   noise_rate = _solve_noise_rate(
     config.click_noise,
-    examination * relevance,
-    examination * (1 - relevance),
+    examination * attraction,
+    examination * (1 - attraction),
     lure,
   )
   noise_click = examined & ~attracted & (rng.random((n, k)) < noise_rate)
@@ -251,7 +267,12 @@ def generate(
 
   sensitivity = users["sensitivity"][req_user] + 0.3 * (req_device == 1)
   price_z = items["price_z"][shown]
-  purchase_logit = -4.5 + 3.0 * relevance - 1.2 * sensitivity[:, None] * price_z
+  purchase_logit = (
+    -4.5
+    + 3.0 * relevance
+    - 1.2 * sensitivity[:, None] * price_z
+    - 2.0 * config.click_purchase_conflict * np.log(bait)
+  )
   purchase = real_click & (rng.random((n, k)) < _sigmoid(purchase_logit))
 
   request_id = np.repeat(np.arange(n), k)
