@@ -27,6 +27,9 @@ Studies:
                     impressions, with uniform draws, and both (synthetic).
   trunks_taobao     The trunks, and purchase given cart (conditional and
                     entire space), on Taobao cart and purchase.
+  replicas          One device against a mirrored strategy over two logical
+                    CPUs, with and without gathering retrieval candidates
+                    across replicas (synthetic).
 
 Rerunning resumes where it stopped (see experiments/grid.py).
 """
@@ -225,6 +228,29 @@ STUDIES["trunks_taobao"] = Study(
   metrics=("purchase_auc", "purchase_logloss", "retrieval_full_recall@20"),
   epochs=2,
   batch_size=512,
+)
+
+# Every run of this study splits the CPU in two (once per process), the
+# single-device one too, so they differ only in the strategy.
+STUDIES["replicas"] = Study(
+  dataset="synthetic",
+  variants={
+    "one_device": {},
+    "mirrored_2_gathered": {"strategy": "mirrored"},
+    "mirrored_2_per_replica": {
+      "strategy": "mirrored",
+      "model": model_lib.ModelConfig(cross_replica_negatives=False),
+    },
+  },
+  metrics=(
+    "retrieval_recall@10",
+    "retrieval_recall@50",
+    "retrieval_recall@100",
+    "click_auc",
+    "purchase_auc",
+  ),
+  epochs=3,
+  changes={"cpu_devices": 2},
 )
 
 _STUDY = flags.DEFINE_enum("study", None, list(STUDIES), "Which study to run.")
