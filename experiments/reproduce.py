@@ -160,6 +160,7 @@ PLE = "ple(shared_experts=2,task_experts=1)"
 _TRUNK_METRICS = (
   "purchase_auc",
   "purchase_logloss",
+  "purchase_auc_given_click",
   "click_auc",
   "click_truth_ndcg@10",
   "dwell_rmse",
@@ -225,7 +226,12 @@ STUDIES["trunks_taobao"] = Study(
       "purchase_given": "cart",
     },
   },
-  metrics=("purchase_auc", "purchase_logloss", "retrieval_full_recall@20"),
+  metrics=(
+    "purchase_auc",
+    "purchase_logloss",
+    "purchase_auc_given_cart",
+    "retrieval_full_recall@20",
+  ),
   epochs=2,
   batch_size=512,
 )

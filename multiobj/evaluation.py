@@ -9,6 +9,9 @@
               of the same ranking against the ground-truth relevance.
   regression  RMSE and MAE where the objective applies, on the label's
               transformed scale (log1p seconds for dwell time).
+  given       an objective that follows another (purchase given click) also
+              reports `{name}_auc_given_{given}`: the AUC of p(name | given)
+              on the rows where the given event happened.
 
 Pointwise metrics (AUC, log loss, RMSE) score the model on the features that
 were logged, position included: they measure how well a head predicts the
@@ -159,6 +162,17 @@ def ranking_metrics(
         raise ValueError(
           f"Objective {o.name!r}: metric {metric!r} is not computed here."
         )
+    if o.given is not None and o.given in predictions:
+      # The conditional model's own test (the CVR AUC of ESMM): p(o | given)
+      # = p(o) / p(given), on the rows where the given event happened.
+      given = next(g for g in objectives if g.name == o.given)
+      rows = where & (lists[given.label] > 0)
+      conditional = logged / np.maximum(
+        predictions[o.given]["logged"], np.finfo(np.float32).tiny
+      )
+      out[f"{o.name}_auc_given_{o.given}"] = metrics_lib.auc(
+        labels[rows], conditional[rows]
+      )
   return out
 
 
