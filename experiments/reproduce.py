@@ -186,6 +186,7 @@ STUDIES["trunks_synthetic_no_conflict"] = Study(
     "shared_bottom": {},
     "mmoe": {"model": _trunk(MMOE)},
     "ple": {"model": _trunk(PLE)},
+    "purchase_given_click": {"purchase_space": "clicked"},
     "purchase_entire_space": {"purchase_space": "entire"},
   },
   metrics=_TRUNK_METRICS,
