@@ -329,3 +329,29 @@ class ConditionalAucTest(tf.test.TestCase):
     # purchase (0.6) beats one of the two others, AUC 1/2.
     self.assertAlmostEqual(out["purchase_auc_given_click"], 0.5)
     self.assertNotIn("click_auc_given_click", out)
+
+
+@trunks.register_trunk("test_separate_towers")
+class _SeparateTowers(trunks.Trunk):
+  """A user's trunk: one MLP per task, nothing shared."""
+
+  def __init__(self, tasks, layers, **kwargs):
+    super().__init__(tasks, layers, **kwargs)
+    self.mlps = {
+      t: tf.keras.layers.Dense(self.units[-1], "relu") for t in tasks
+    }
+
+  def call(self, inputs, training=False):
+    return {t: self.mlps[t](inputs) for t in self.tasks}, {}
+
+
+class UserTrunkTest(tf.test.TestCase):
+  def test_a_registered_trunk_is_named_by_config(self):
+    prepared = _prepared(
+      model=dataclasses.replace(SMALL_MODEL, trunk="test_separate_towers")
+    )
+    model = _model(prepared)
+    outputs = model(_batch(prepared))
+    self.assertIsInstance(model.trunk, _SeparateTowers)
+    self.assertEqual(outputs["click"].shape, outputs["purchase"].shape)
+    self.assertEqual(outputs["gates"], {})
