@@ -7,6 +7,7 @@ result like any other. Used by the denoising study and the reproductions.
 """
 
 import json
+import math
 import os
 import statistics
 import time
@@ -78,8 +79,9 @@ def by_key(
 
 
 def mean_std(values: Sequence[float]) -> str:
-  """`mean ± sample std`, or the value alone for one run."""
-  values = [v for v in values if v is not None]
+  """`mean ± sample std`, or the value alone for one run; undefined values
+  (None, NaN: a metric with nothing to score) are left out."""
+  values = [v for v in values if v is not None and math.isfinite(v)]
   if not values:
     return "n/a"
   if len(values) == 1:
