@@ -19,12 +19,15 @@ model makes its losses those of the global batch (`model._global_share`) and
 gathers retrieval candidates across replicas when asked.
 """
 
+import itertools
 import json
 import os
 import shutil
 import tempfile
 
 import tensorflow as tf
+
+_KEY_BASES = itertools.count(0, 10_000)
 
 
 def make_strategy(name: str, cpu_devices: int = 1) -> tf.distribute.Strategy:
@@ -39,6 +42,13 @@ def make_strategy(name: str, cpu_devices: int = 1) -> tf.distribute.Strategy:
   if name == "default":
     return tf.distribute.get_strategy()
   if name == "mirrored":
+    # Collective ops are keyed by group; every MirroredStrategy starts its
+    # group keys at the class's `_collective_key_base`, so a second strategy
+    # in one process (a grid of runs) would reuse the first one's keys and
+    # fail with "Collective instance ... expected type". TensorFlow sets the
+    # base in its own tests for the same reason; here each strategy gets its
+    # own range.
+    tf.distribute.MirroredStrategy._collective_key_base = next(_KEY_BASES)
     return tf.distribute.MirroredStrategy()
   if name == "multi_worker":
     if not os.environ.get("TF_CONFIG"):

@@ -569,7 +569,9 @@ class MultiObjectiveModel(tfrs.Model):
 def _all_gather(context, value):
   """Concatenates `value` of every replica along axis 0 (booleans too)."""
   if value.dtype == tf.bool:
-    return tf.cast(context.all_gather(tf.cast(value, tf.int32), axis=0), tf.bool)
+    return tf.cast(
+      context.all_gather(tf.cast(value, tf.int32), axis=0), tf.bool
+    )
   return context.all_gather(value, axis=0)
 
 

@@ -5,7 +5,7 @@ Prints JSON: each task's loss of the global batch computed both ways, and the
 largest difference of any weight after one SGD step. A separate process,
 because logical devices must be set before TensorFlow sets up its devices.
 
-  python -m tests.mirrored_check [--nogather]
+  python -m tests.mirrored_check [--nogather | --both]
 """
 
 import json
@@ -62,7 +62,7 @@ def main(gather: bool):
 
   single = build()
   single(batch)
-  strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  strategy = distribution.make_strategy("mirrored")
   with strategy.scope():
     mirrored = build()
   dataset = tf.data.Dataset.from_tensors(batch)
@@ -123,4 +123,10 @@ def main(gather: bool):
 
 
 if __name__ == "__main__":
-  main(gather="--nogather" not in sys.argv[1:])
+  if "--both" in sys.argv[1:]:
+    # Two strategies with different collectives in one process, as in a
+    # grid of runs.
+    main(gather=True)
+    main(gather=False)
+  else:
+    main(gather="--nogather" not in sys.argv[1:])
