@@ -24,9 +24,9 @@ def _run_check(*args):
     timeout=300,
   )
   assert result.returncode == 0, result.stderr[-3000:]
-  lines = [l for l in result.stdout.splitlines() if l.startswith("{")]
+  lines = [x for x in result.stdout.splitlines() if x.startswith("{")]
   return (
-    [json.loads(l) for l in lines]
+    [json.loads(x) for x in lines]
     if "--both" in args
     else json.loads(lines[-1])
   )
