@@ -45,10 +45,6 @@ import objectives as objectives_lib
 from multiobj import features as features_lib
 from multiobj import schema, towers, trunks
 
-# Columns the training pipeline adds for uniformly drawn retrieval negatives:
-# UNIFORM + feature name holds [batch, count] candidate features.
-UNIFORM = "__uniform/"
-UNIFORM_PROBABILITY = "__uniform_probability"
 # Suffix of the output holding p(objective | given) logits.
 CONDITIONAL = "/conditional"
 
@@ -441,7 +437,9 @@ class MultiObjectiveModel(tfrs.Model):
     context = tf.distribute.get_replica_context()
     replicas = context.num_replicas_in_sync if context is not None else 1
     gather = config.cross_replica_negatives and replicas > 1
-    uniform = config.uniform_negatives > 0 and UNIFORM_PROBABILITY in inputs
+    uniform = (
+      config.uniform_negatives > 0 and schema.UNIFORM_PROBABILITY in inputs
+    )
     if not (config.hard_negatives or gather or uniform):
       return None
     dim = config.embedding_dim
@@ -476,13 +474,13 @@ class MultiObjectiveModel(tfrs.Model):
     parts = [(slots["candidate"], slots["ids"], slots["probability"], usable)]
     if uniform:
       features = {
-        f.name: tf.reshape(inputs[UNIFORM + f.name], [-1])
+        f.name: tf.reshape(inputs[schema.UNIFORM + f.name], [-1])
         for f in self.spec.features_of("candidate")
       }
       drawn = (
         self.candidate_tower(features, training=True),
         features[self.spec.item_id],
-        tf.reshape(inputs[UNIFORM_PROBABILITY], [-1]),
+        tf.reshape(inputs[schema.UNIFORM_PROBABILITY], [-1]),
       )
       if gather:
         drawn = tuple(_all_gather(context, x) for x in drawn)

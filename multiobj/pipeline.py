@@ -107,50 +107,30 @@ def make_dataset(
 
 
 def sampling_probability(
-  lists: dataset_lib.Table, item_column: str, label: str
-) -> np.ndarray:
-  """Each slot's item frequency among positive slots, for logQ correction.
-
-  In-batch negatives are drawn in proportion to how often an item is a
-  positive; subtracting log(frequency) from the logits corrects the
-  popularity bias this brings (Yi et al., RecSys 2019).
-
-  Returns:
-    [num_lists, list_size] probabilities; items never positive get the
-    smallest positive frequency, so the log is finite.
-  """
-  positive = (lists[label] > 0) & (lists[schema.MASK] > 0)
-  items, counts = np.unique(lists[item_column][positive], return_counts=True)
-  if len(items) == 0:
-    return np.ones_like(lists[schema.MASK])
-  frequency = counts / counts.sum()
-  where = np.searchsorted(items, lists[item_column])
-  where = np.minimum(where, len(items) - 1)
-  found = items[where] == lists[item_column]
-  return np.where(found, frequency[where], frequency.min()).astype(np.float32)
-
-
-def mixture_probability(
   lists: dataset_lib.Table,
   item_column: str,
   label: str,
   catalogue_ids: np.ndarray,
-  hard_negatives: bool,
-  uniform_per_list: int,
+  hard_negatives: bool = False,
+  uniform_per_list: int = 0,
   eligible: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-  """Sampling probabilities of retrieval candidates drawn from a mix.
+  """Sampling probabilities of retrieval candidates, for logQ correction.
 
-  The candidates of one batch are its positives, its unclicked impressions
+  The candidates of one batch are its positives (in-batch negatives are the
+  other lists' positives), and optionally its unclicked impressions
   (`hard_negatives`) and `uniform_per_list` uniform draws from the eligible
   catalogue per list. An item's probability is proportional to how often it
   is expected among them, per list:
 
     q(j) = positives of j / lists + [hard] unclicked impressions of j /
-           lists + uniform_per_list / eligible items,
+           lists + uniform_per_list / eligible items.
 
-  the mixture proposal of mixed negative sampling (Yang et al., WWW 2020),
-  so one logQ correction serves every column of the score matrix.
+  With positives alone this is each item's frequency among positives, the
+  correction of the popularity bias of in-batch negatives (Yi et al., RecSys
+  2019); with the others, the mixture proposal of mixed negative sampling
+  (Yang et al., WWW 2020), so one logQ correction serves every column of the
+  score matrix.
 
   Returns:
     ([num_lists, list_size] probability of each slot's item, [catalogue]
@@ -163,14 +143,15 @@ def mixture_probability(
   n = len(valid)
   order = np.argsort(catalogue_ids, kind="stable")
   sorted_ids = catalogue_ids[order]
+  # Each slot's catalogue row; ids not in the catalogue (padding) are -1.
+  at = np.minimum(
+    np.searchsorted(sorted_ids, lists[item_column]), len(order) - 1
+  )
+  row = np.where(sorted_ids[at] == lists[item_column], order[at], -1)
 
   def counts(where):
-    ids = lists[item_column][where]
-    at = np.minimum(np.searchsorted(sorted_ids, ids), len(order) - 1)
-    found = sorted_ids[at] == ids
-    return np.bincount(order[at[found]], minlength=len(catalogue_ids)).astype(
-      np.float64
-    )
+    rows = row[where & (row >= 0)]
+    return np.bincount(rows, minlength=len(catalogue_ids)).astype(np.float64)
 
   expected = counts(positive) / n
   if hard_negatives:
@@ -183,9 +164,5 @@ def mixture_probability(
     expected = np.ones_like(expected)
   q = expected / expected.sum()
   q = np.where(q > 0, q, q[q > 0].min())
-  at = np.minimum(
-    np.searchsorted(sorted_ids, lists[item_column]), len(order) - 1
-  )
-  found = sorted_ids[at] == lists[item_column]
-  slots = np.where(found, q[order[at]], q.min())
+  slots = np.where(row >= 0, q[row], q.min())
   return slots.astype(np.float32), q.astype(np.float32)

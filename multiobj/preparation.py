@@ -8,7 +8,7 @@ cold start   a share of items removed from training entirely;
 lists        every split as impression lists (`pipeline.to_lists`);
 negatives    for logs of positives only, sampled negatives: drawn anew
              each training epoch, once (fixed seed) for evaluation;
-logQ         item frequencies among training positives, for retrieval;
+logQ         each item's sampling probability among retrieval candidates;
 propensity   inverse-propensity weights of clicks, per split.
 """
 
@@ -20,7 +20,6 @@ import tensorflow as tf
 from absl import logging
 
 import objectives as objectives_lib
-from multiobj import model as model_lib
 from multiobj import negatives as negatives_lib
 from multiobj import pipeline, schema
 from multiobj import propensity as propensity_lib
@@ -142,6 +141,8 @@ class Prepared:
   propensities: list[float] | None
   _sampler: negatives_lib.NegativeSampler | None
   _train_rows: dataset_lib.Table
+  # Each catalogue item's retrieval sampling probability, for uniform draws.
+  _uniform_q: np.ndarray | None = None
 
   def train_dataset(self) -> tf.data.Dataset:
     """Shuffled training batches; sampled negatives are drawn each epoch."""
@@ -209,8 +210,8 @@ class Prepared:
       )
       batch = dict(batch)
       for name, column in columns.items():
-        batch[model_lib.UNIFORM + name] = tf.gather(column, drawn)
-      batch[model_lib.UNIFORM_PROBABILITY] = tf.gather(probability, drawn)
+        batch[schema.UNIFORM + name] = tf.gather(column, drawn)
+      batch[schema.UNIFORM_PROBABILITY] = tf.gather(probability, drawn)
       return batch
 
     return tf.data.Dataset.zip((dataset, seeds)).map(
@@ -224,10 +225,9 @@ class Prepared:
   def _finish(self, lists):
     # The per-draw columns that depend on the training positives.
     retrieval = self._retrieval()
-    model = self.config.model
-    if retrieval and (model.hard_negatives or model.uniform_negatives):
-      spec = self.data.spec
-      slots, self._uniform_q = pipeline.mixture_probability(
+    if retrieval:
+      model, spec = self.config.model, self.data.spec
+      slots, self._uniform_q = pipeline.sampling_probability(
         lists,
         spec.item_id,
         retrieval.label,
@@ -237,10 +237,6 @@ class Prepared:
         self._eligible(),
       )
       lists[schema.SAMPLING_PROBABILITY] = slots
-    elif retrieval:
-      lists[schema.SAMPLING_PROBABILITY] = pipeline.sampling_probability(
-        lists, self.data.spec.item_id, retrieval.label
-      )
     if self.propensities is not None:
       _add_weights(
         lists, self.data.spec, self.config, np.asarray(self.propensities)

@@ -22,6 +22,10 @@ SAMPLING_PROBABILITY = "__sampling_probability"
 IPW = "__inverse_propensity_weight"
 # 1 for a logged row, 0 for a sampled negative.
 OBSERVED = "__observed"
+# Uniformly drawn retrieval negatives the training pipeline adds to a batch:
+# UNIFORM + a candidate feature's name holds [batch, count] values.
+UNIFORM = "__uniform/"
+UNIFORM_PROBABILITY = "__uniform_probability"
 
 
 @dataclasses.dataclass(frozen=True)

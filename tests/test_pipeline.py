@@ -64,10 +64,11 @@ class PipelineTest(tf.test.TestCase):
     lists = pipeline.to_lists(ROWS, SPEC, ["item", "click"])
     # Positives: item 10 twice, item 13 once -> 2/3 and 1/3; items never
     # positive (11, 12, padding) get the smallest frequency, 1/3.
-    self.assertAllClose(
-      pipeline.sampling_probability(lists, "item", "click"),
-      [[1 / 3, 2 / 3, 1 / 3], [2 / 3, 1 / 3, 1 / 3]],
+    slots, by_item = pipeline.sampling_probability(
+      lists, "item", "click", np.array([13, 12, 11, 10])
     )
+    self.assertAllClose(slots, [[1 / 3, 2 / 3, 1 / 3], [2 / 3, 1 / 3, 1 / 3]])
+    self.assertAllClose(by_item, [1 / 3, 1 / 3, 1 / 3, 2 / 3])
 
   def test_dataset_batches(self):
     lists = pipeline.to_lists(ROWS, SPEC, ["user", "item"])

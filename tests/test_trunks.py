@@ -240,7 +240,7 @@ class RetrievalNegativesTest(tf.test.TestCase):
       "click": np.array([[1, 0, 0], [0, 1, 0]], np.float32),
     }
     catalogue = np.array([3, 2, 1, 4])
-    slots, q = pipeline.mixture_probability(
+    slots, q = pipeline.sampling_probability(
       lists, "item", "click", catalogue, True, 2, np.array([1, 1, 1, 0], bool)
     )
     # Per list: positives {1, 3}/2, unclicked {2, 3, 1}/2, 2 uniform over 3
@@ -259,7 +259,7 @@ class RetrievalNegativesTest(tf.test.TestCase):
       cold_start_items=0.2,
     )
     batch = next(iter(prepared.train_dataset()))
-    drawn = batch[model_lib.UNIFORM + "item_id"].numpy()
+    drawn = batch[schema.UNIFORM + "item_id"].numpy()
     self.assertEqual(drawn.shape, (batch[schema.MASK].shape[0], 5))
     self.assertFalse(np.isin(drawn, prepared.cold_items).any())
     titles = dict(
@@ -269,11 +269,11 @@ class RetrievalNegativesTest(tf.test.TestCase):
         strict=True,
       )
     )
-    got = batch[model_lib.UNIFORM + "title"].numpy()
+    got = batch[schema.UNIFORM + "title"].numpy()
     self.assertEqual(got[0, 0].decode(), titles[drawn[0, 0]])
     # A new draw every batch.
     second = next(iter(prepared.train_dataset().skip(1)))
-    self.assertNotAllEqual(drawn, second[model_lib.UNIFORM + "item_id"])
+    self.assertNotAllEqual(drawn, second[schema.UNIFORM + "item_id"])
 
   def test_hard_negatives_enter_the_retrieval_loss(self):
     plain = _prepared()
