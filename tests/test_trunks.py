@@ -124,6 +124,16 @@ class TrunkTest(tf.test.TestCase):
     for gate, experts in usage.items():
       # Means of softmax weights over the same rows: they sum to one.
       self.assertAlmostEqual(sum(experts.values()), 1.0, places=4, msg=gate)
+    # And in TensorBoard, each epoch.
+    tags = set()
+    train_dir = os.path.join(model_dir, "tensorboard", "train")
+    for name in os.listdir(train_dir):
+      for event in tf.compat.v1.train.summary_iterator(
+        os.path.join(train_dir, name)
+      ):
+        tags.update(v.tag for v in event.summary.value)
+    self.assertIn("epoch_gate_purchase_l2_purchase0", tags)
+    self.assertIn("epoch_gate_shared_l1_shared1", tags)
 
 
 class PurchaseGivenClickTest(tf.test.TestCase):
