@@ -364,10 +364,10 @@ class MultiObjectiveModel(tfrs.Model):
         given = self._objective(o.given)
         weights = weights * tf.cast(inputs[given.label] > 0, tf.float32)
         logits = outputs[o.name + CONDITIONAL]
-      loss = self.ranking_loss_fns[o.name](
+      loss, denominator = self.ranking_loss_fns[o.name].parts(
         labels, logits, weights, batch=inputs
       )
-      losses[o.name] = loss * _global_share(tf.reduce_sum(weights))
+      losses[o.name] = loss * _global_share(denominator)
     return losses
 
   def _objective(self, name):
@@ -387,7 +387,7 @@ class MultiObjectiveModel(tfrs.Model):
     index = tf.where(positive)
     query = tf.gather(outputs["query_embedding"], index[:, 0])
     candidate = tf.gather_nd(outputs["candidate_embedding"], index)
-    ids = tf.gather_nd(inputs[self.spec.item_id], index)
+    ids = tf.gather_nd(_id_key(inputs[self.spec.item_id]), index)
     probability = None
     if schema.SAMPLING_PROBABILITY in inputs:
       probability = tf.gather_nd(inputs[schema.SAMPLING_PROBABILITY], index)
@@ -446,7 +446,7 @@ class MultiObjectiveModel(tfrs.Model):
     valid = inputs[schema.MASK] > 0
     slots = {
       "candidate": tf.reshape(outputs["candidate_embedding"], [-1, dim]),
-      "ids": tf.reshape(inputs[self.spec.item_id], [-1]),
+      "ids": tf.reshape(_id_key(inputs[self.spec.item_id]), [-1]),
       "probability": tf.reshape(
         inputs.get(
           schema.SAMPLING_PROBABILITY, tf.ones_like(inputs[schema.MASK])
@@ -479,7 +479,7 @@ class MultiObjectiveModel(tfrs.Model):
       }
       drawn = (
         self.candidate_tower(features, training=True),
-        features[self.spec.item_id],
+        _id_key(features[self.spec.item_id]),
         tf.reshape(inputs[schema.UNIFORM_PROBABILITY], [-1]),
       )
       if gather:
@@ -564,6 +564,14 @@ class MultiObjectiveModel(tfrs.Model):
     return {m.name: m.result() for m in self.metrics}
 
 
+def _id_key(ids: tf.Tensor) -> tf.Tensor:
+  """Item ids as int64, so they can be gathered across replicas: string ids
+  are hashed (a collision among 2^63 buckets only spares an accidental hit)."""
+  if ids.dtype == tf.string:
+    return tf.strings.to_hash_bucket_fast(ids, 2**63 - 1)
+  return tf.cast(ids, tf.int64)
+
+
 def _all_gather(context, value):
   """Concatenates `value` of every replica along axis 0 (booleans too)."""
   if value.dtype == tf.bool:
@@ -573,21 +581,23 @@ def _all_gather(context, value):
   return context.all_gather(value, axis=0)
 
 
-def _global_share(weight_sum: tf.Tensor) -> tf.Tensor:
-  """R * this replica's share of a loss's weight over the global batch.
+def _global_share(denominator: tf.Tensor | None) -> tf.Tensor:
+  """R * this replica's share of a loss's denominator over the global batch.
 
-  A task loss is a weighted mean over this replica's rows; multiplied by
-  this factor and averaged over the R replicas it is the weighted mean over
-  the global batch (exactly for losses whose denominator is the sum of the
-  weights, as every pointwise loss and the retrieval loss). 1 without a
-  strategy or with one replica.
+  A task loss is a mean over this replica's rows or lists (its denominator:
+  the sum of the weights, the lists with a positive, the retrieval pairs);
+  multiplied by this factor and averaged over the R replicas it is the mean
+  over the global batch. 1 without a strategy, with one replica, or for a
+  loss that does not say its denominator (replicas then count equally).
   """
   context = tf.distribute.get_replica_context()
-  if context is None or context.num_replicas_in_sync == 1:
+  if (
+    context is None or context.num_replicas_in_sync == 1 or denominator is None
+  ):
     return tf.constant(1.0)
   replicas = context.num_replicas_in_sync
-  total = context.all_reduce(tf.distribute.ReduceOp.SUM, weight_sum)
-  return tf.math.divide_no_nan(weight_sum * replicas, total)
+  total = context.all_reduce(tf.distribute.ReduceOp.SUM, denominator)
+  return tf.math.divide_no_nan(denominator * replicas, total)
 
 
 def product_logit(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
@@ -622,6 +632,7 @@ def check_no_leakage(
       ("label", o.label),
       ("mask", o.mask),
       ("weight column", o.weight_column),
+      *(("loss input", c) for c in o.make_loss().required_columns),
     ):
       if column in inputs:
         raise ValueError(

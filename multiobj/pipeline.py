@@ -106,6 +106,10 @@ def make_dataset(
   )
 
 
+# `tfrs.layers.loss.SamplingProbablityCorrection` clips probabilities here.
+_TFRS_MIN_PROBABILITY = 1e-6
+
+
 def sampling_probability(
   lists: dataset_lib.Table,
   item_column: str,
@@ -135,8 +139,9 @@ def sampling_probability(
   Returns:
     ([num_lists, list_size] probability of each slot's item, [catalogue]
     probability of each catalogue item), normalised to sum to 1 over the
-    catalogue; items that can never be a candidate get the smallest
-    positive probability, so the log is finite.
+    catalogue unless that would put an item below TFRS's 1e-6 clip (then
+    the most frequent item has 1); items that can never be a candidate get
+    the smallest positive probability, so the log is finite.
   """
   valid = lists[schema.MASK] > 0
   positive = (lists[label] > 0) & valid
@@ -164,5 +169,11 @@ def sampling_probability(
     expected = np.ones_like(expected)
   q = expected / expected.sum()
   q = np.where(q > 0, q, q[q > 0].min())
+  if q.min() < _TFRS_MIN_PROBABILITY:
+    # TFRS clips sampling probabilities below 1e-6, which the normalised q of
+    # a large candidate mix reaches; a constant factor leaves logQ's effect
+    # unchanged, so the most frequent item gets 1 instead. (Only then, so
+    # runs whose q is above the clip keep their exact numbers.)
+    q = q / q.max()
   slots = np.where(row >= 0, q[row], q.min())
   return slots.astype(np.float32), q.astype(np.float32)

@@ -251,6 +251,7 @@ def _dtype(column):
 def prepare(data: dataset_lib.Dataset, config: TrainConfig) -> Prepared:
   """Resolves `config` for `data` and builds every split's lists."""
   config = resolve(config, data)
+  _check_funnels(config, data)
   cold = _cold_items(data, config)
   if len(cold):
     data = _without_items(data, cold)
@@ -298,6 +299,29 @@ def prepare(data: dataset_lib.Dataset, config: TrainConfig) -> Prepared:
     elif propensities is not None:
       _add_weights(table, spec, config, np.asarray(propensities))
   return prepared
+
+
+def _check_funnels(config, data):
+  """Warns when an objective's positives do not all follow its `given`."""
+  rows = data.split("train")
+  names = {o.name: o for o in config.objectives}
+  for o in config.objectives:
+    if o.given is None:
+      continue
+    positive = rows[o.label] > 0
+    outside = int(np.sum(positive & ~(rows[names[o.given].label] > 0)))
+    if outside:
+      logging.warning(
+        "%d of %d training positives of %r (%.0f%%) have no %r: they are %s.",
+        outside,
+        int(positive.sum()),
+        o.name,
+        100 * outside / max(int(positive.sum()), 1),
+        o.given,
+        "fitted against a product that treats them as impossible"
+        if o.entire_space
+        else "left out of training (the conditional head sees given rows only)",
+      )
 
 
 def _add_weights(table, spec, config, theta):

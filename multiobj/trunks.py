@@ -164,6 +164,11 @@ class PLE(Trunk):
       )
     if shared_experts + task_experts < 1:
       raise ValueError("ple: needs at least one expert per task gate.")
+    if "shared" in self.tasks:
+      raise ValueError(
+        "ple: a task named 'shared' would clash with the shared experts; "
+        "rename the objective."
+      )
     self.levels = []
     for level, width in enumerate(self.units, start=1):
       last = level == len(self.units)

@@ -84,6 +84,16 @@ class Loss(tf.keras.losses.Loss):
   def __call__(
     self, y_true, y_pred, sample_weight=None, batch=None
   ) -> tf.Tensor:
+    return self.parts(y_true, y_pred, sample_weight, batch)[0]
+
+  def parts(
+    self, y_true, y_pred, sample_weight=None, batch=None
+  ) -> tuple[tf.Tensor, tf.Tensor | None]:
+    """(the loss, what it averages over): the sum of the weights for a
+    pointwise loss, the number of lists with a positive for a ranking loss;
+    None for a loss whose `reduce` returns the mean alone. The model scales
+    losses across replicas by the denominator, so that they are the global
+    batch's."""
     y_pred = tf.convert_to_tensor(y_pred)
     y_pred = tf.cast(y_pred, tf.float32)
     y_true = tf.cast(tf.convert_to_tensor(y_true), tf.float32)
@@ -96,7 +106,11 @@ class Loss(tf.keras.losses.Loss):
       sample_weight = tf.broadcast_to(sample_weight, tf.shape(y_pred))
     with tf.name_scope(self.name or type(self).__name__):
       y_true, sample_weight = self.prepare(y_true, sample_weight, batch or {})
-      return self.reduce(y_true, y_pred, sample_weight)
+      reduced = self.reduce(y_true, y_pred, sample_weight)
+      if isinstance(reduced, tuple):
+        total, denominator = reduced
+        return tf.math.divide_no_nan(total, denominator), denominator
+      return reduced, None
 
   def prepare(
     self,
@@ -110,7 +124,9 @@ class Loss(tf.keras.losses.Loss):
 
   def reduce(
     self, y_true: tf.Tensor, y_pred: tf.Tensor, sample_weight: tf.Tensor
-  ) -> tf.Tensor:
+  ) -> tuple[tf.Tensor, tf.Tensor] | tf.Tensor:
+    """(summed loss, denominator), the loss being their ratio; or the mean
+    alone (then replicas are weighted equally, see `parts`)."""
     raise NotImplementedError
 
   def call(self, y_true, y_pred):
@@ -134,9 +150,7 @@ class PointwiseLoss(Loss):
     # Masked entries may hold any label (dwell 0 without a click); keep their
     # loss out of the sum even if it is not finite.
     losses = tf.where(sample_weight > 0, losses, tf.zeros_like(losses))
-    return tf.math.divide_no_nan(
-      tf.reduce_sum(losses * sample_weight), tf.reduce_sum(sample_weight)
-    )
+    return tf.reduce_sum(losses * sample_weight), tf.reduce_sum(sample_weight)
 
 
 class RankingLoss(Loss):
@@ -156,6 +170,6 @@ class RankingLoss(Loss):
     losses = tf.reshape(losses, [tf.shape(y_pred)[0], -1])
     per_list = tf.reduce_sum(losses, axis=1)
     has_positive = tf.reduce_any(tf.logical_and(valid, y_true > 0), axis=1)
-    return tf.math.divide_no_nan(
-      tf.reduce_sum(per_list), tf.reduce_sum(tf.cast(has_positive, tf.float32))
+    return tf.reduce_sum(per_list), tf.reduce_sum(
+      tf.cast(has_positive, tf.float32)
     )

@@ -45,6 +45,9 @@ def main(gather: bool):
       cross_replica_negatives=gather,
     ),
     purchase_space="entire",
+    # A ranking loss averages over lists with a click, which the replicas
+    # hold in unequal numbers: its share must come from its own denominator.
+    losses="click:softmax",
   )
   data = synthetic.generate(config.synthetic)
   prepared = preparation.prepare(data, config)

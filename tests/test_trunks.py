@@ -285,25 +285,108 @@ class RetrievalNegativesTest(tf.test.TestCase):
     second = next(iter(prepared.train_dataset().skip(1)))
     self.assertNotAllEqual(drawn, second[schema.UNIFORM + "item_id"])
 
-  def test_hard_negatives_enter_the_retrieval_loss(self):
-    plain = _prepared()
-    hard = _prepared(
+  def test_hard_negatives_loss_by_hand(self):
+    prepared = _prepared(
       model=dataclasses.replace(SMALL_MODEL, hard_negatives=True)
     )
-    tf.keras.utils.set_random_seed(0)
-    model = _model(plain)
-    batch = _batch(plain)
-    base = float(model.task_losses(batch, model(batch))["retrieval"])
-    tf.keras.utils.set_random_seed(0)
-    hard_model = _model(hard)
-    hard_batch = _batch(hard)
-    hard_model(hard_batch)
-    hard_model.set_weights(model.get_weights())
-    with_hard = float(
-      hard_model.task_losses(hard_batch, hard_model(hard_batch))["retrieval"]
+    model = _model(prepared)
+    batch = _batch(prepared, lists=4)
+    outputs = model(batch)
+    loss = float(model.task_losses(batch, outputs)["retrieval"])
+
+    # The same by hand: each click against the batch's clicks (not those of
+    # its own list) and every unclicked impression, logQ-corrected, items
+    # equal to the click's own removed.
+    mask = batch[schema.MASK].numpy() > 0
+    click = (batch["click"].numpy() > 0) & mask
+    query = outputs["query_embedding"].numpy()
+    candidate = outputs["candidate_embedding"].numpy()
+    ids = batch["item_id"].numpy()
+    q = batch[schema.SAMPLING_PROBABILITY].numpy()
+    pos = np.argwhere(click)
+    neg = np.argwhere(mask & ~click)
+    columns = np.concatenate([pos, neg])
+    temperature = model.config.temperature
+    total = 0.0
+    for r, (i, j) in enumerate(pos):
+      logits = []
+      for c, (k, m) in enumerate(columns):
+        if c != r and ids[k, m] == ids[i, j]:
+          continue  # accidental hit
+        if c < len(pos) and c != r and k == i:
+          continue  # another click of the same list
+        score = query[i] @ candidate[k, m] / temperature - np.log(q[k, m])
+        logits.append((c == r, score))
+      scores = np.array([s for _, s in logits])
+      target = [s for is_pos, s in logits if is_pos][0]
+      total += (
+        np.log(np.exp(scores - scores.max()).sum()) + scores.max() - target
+      )
+    self.assertGreater(len(neg), 0)
+    self.assertAllClose(loss, total / len(pos), rtol=1e-4)
+
+  def test_sampling_probability_stays_above_the_tfrs_clip(self):
+    # 3 million positives of one item and one of another: normalised, the
+    # rare one would be 3.3e-7, under TFRS's 1e-6 clip; scaled, the ratio is
+    # kept and the popular item has 1.
+    n = 3_000_001
+    lists = {
+      schema.MASK: np.ones((n, 1), np.float32),
+      "item": np.where(np.arange(n) == 0, 2, 1)[:, None],
+      "click": np.ones((n, 1), np.float32),
+    }
+    _, q = pipeline.sampling_probability(
+      lists, "item", "click", np.array([1, 2])
     )
-    # More negatives in the softmax: a different, here larger, loss.
-    self.assertNotAlmostEqual(base, with_hard, places=3)
+    self.assertAllClose(q, [1.0, 1 / 3_000_000])
+
+
+class MoreChecksTest(tf.test.TestCase):
+  def test_string_item_ids_get_a_numeric_key(self):
+    keys = model_lib._id_key(tf.constant(["a", "b", "a"]))
+    self.assertEqual(keys.dtype, tf.int64)
+    self.assertEqual(int(keys[0]), int(keys[2]))
+    self.assertNotEqual(int(keys[0]), int(keys[1]))
+
+  def test_purchases_outside_the_funnel_are_reported(self):
+    # Synthetic purchases all follow a click: nothing to report...
+    prepared = _prepared(purchase_space="entire")
+    data = prepared.data
+    with self.assertNoLogs("absl", level="WARNING"):
+      preparation._check_funnels(prepared.config, data)
+    # ...until half the clicks are erased.
+    rows = data.split("train")
+    keep = np.arange(len(rows["click"])) % 2 == 0
+    rows["click"] = np.where(keep, rows["click"], 0).astype(np.float32)
+    with self.assertLogs("absl", level="WARNING") as logs:
+      preparation._check_funnels(prepared.config, data)
+    self.assertTrue(
+      any(
+        "training positives of 'purchase'" in m and "have no 'click'" in m
+        for m in logs.output
+      ),
+      logs.output,
+    )
+
+  def test_ple_refuses_a_task_named_shared(self):
+    with self.assertRaisesRegex(
+      ValueError, "a task named 'shared' would clash"
+    ):
+      trunks.get_trunk("ple", ["shared", "click"], (4,))
+
+  def test_a_column_a_loss_reads_is_no_input(self):
+    prepared = _prepared()
+    weighted = objectives.Objective(
+      name="clicky",
+      kind="binary",
+      label="click",
+      loss="dwell_weighted",
+      loss_params=(("dwell_column", "price"),),
+    )
+    with self.assertRaisesRegex(
+      ValueError, r"column 'price' \(loss input\), which is also a model input"
+    ):
+      model_lib.check_no_leakage(prepared.data.spec, [weighted])
 
 
 class ConditionalAucTest(tf.test.TestCase):
