@@ -166,14 +166,17 @@ _TRUNK_METRICS = (
   "dwell_rmse",
   "retrieval_recall@50",
 )
+_TRUNK_VARIANTS = {
+  "shared_bottom": {},
+  "mmoe": {"model": _trunk(MMOE)},
+  "ple": {"model": _trunk(PLE)},
+  "purchase_given_click": {"purchase_space": "clicked"},
+  "purchase_entire_space": {"purchase_space": "entire"},
+}
 STUDIES["trunks_synthetic"] = Study(
   dataset="synthetic",
   variants={
-    "shared_bottom": {},
-    "mmoe": {"model": _trunk(MMOE)},
-    "ple": {"model": _trunk(PLE)},
-    "purchase_given_click": {"purchase_space": "clicked"},
-    "purchase_entire_space": {"purchase_space": "entire"},
+    **_TRUNK_VARIANTS,
     "mmoe_entire_space": {"model": _trunk(MMOE), "purchase_space": "entire"},
   },
   metrics=_TRUNK_METRICS,
@@ -182,13 +185,7 @@ STUDIES["trunks_synthetic"] = Study(
 )
 STUDIES["trunks_synthetic_no_conflict"] = Study(
   dataset="synthetic",
-  variants={
-    "shared_bottom": {},
-    "mmoe": {"model": _trunk(MMOE)},
-    "ple": {"model": _trunk(PLE)},
-    "purchase_given_click": {"purchase_space": "clicked"},
-    "purchase_entire_space": {"purchase_space": "entire"},
-  },
+  variants=_TRUNK_VARIANTS,
   metrics=_TRUNK_METRICS,
   epochs=3,
 )
