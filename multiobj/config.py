@@ -130,16 +130,15 @@ class TrainConfig:
       raise ValueError(
         f"max_ipw_weight must be >= 1, got {self.max_ipw_weight}."
       )
-    if self.purchase_space not in PURCHASE_SPACES:
-      raise ValueError(
-        f"purchase_space must be one of {', '.join(PURCHASE_SPACES)}, got "
-        f"{self.purchase_space!r}."
-      )
-    if self.strategy not in STRATEGIES:
-      raise ValueError(
-        f"strategy must be one of {', '.join(STRATEGIES)}, got "
-        f"{self.strategy!r}."
-      )
+    for name, choices in (
+      ("purchase_space", PURCHASE_SPACES),
+      ("strategy", STRATEGIES),
+    ):
+      if getattr(self, name) not in choices:
+        raise ValueError(
+          f"{name} must be one of {', '.join(choices)}, got "
+          f"{getattr(self, name)!r}."
+        )
     if self.cpu_devices < 1:
       raise ValueError(f"cpu_devices must be >= 1, got {self.cpu_devices}.")
     # Fail early on a typo in a name or a parameter.

@@ -142,7 +142,7 @@ class MultiObjectiveModel(tfrs.Model):
       o for o in objectives if o.kind != "retrieval"
     )
     check_no_leakage(spec, objectives)
-    names = {o.name: o for o in objectives}
+    self.objective_by_name = names = {o.name: o for o in objectives}
     for o in objectives:
       if o.given is None:
         continue
@@ -361,7 +361,7 @@ class MultiObjectiveModel(tfrs.Model):
       logits = outputs[o.name]
       if o.given is not None and not o.entire_space:
         # The conditional model: p(o | given) on the given's positive rows.
-        given = self._objective(o.given)
+        given = self.objective_by_name[o.given]
         weights = weights * tf.cast(inputs[given.label] > 0, tf.float32)
         logits = outputs[o.name + CONDITIONAL]
       loss, denominator = self.ranking_loss_fns[o.name].parts(
@@ -369,9 +369,6 @@ class MultiObjectiveModel(tfrs.Model):
       )
       losses[o.name] = loss * _global_share(denominator)
     return losses
-
-  def _objective(self, name):
-    return next(o for o in self.objective_list if o.name == name)
 
   def _retrieval_loss(self, objective, inputs, outputs):
     """Sampled softmax of each positive pair against the candidate mix.

@@ -25,7 +25,6 @@ model can log how much each task uses each expert (a gate that collapses on
 one expert shows as a usage near 1).
 """
 
-import inspect
 from collections.abc import Sequence
 
 import tensorflow as tf
@@ -252,11 +251,7 @@ def get_trunk(
 def _resolve(text):
   trunk_name, params = objectives_lib.parse_call(text, "--trunk")
   cls = TRUNKS.get(trunk_name)
-  known = [
-    p
-    for p in inspect.signature(cls.__init__).parameters
-    if p not in ("self", "tasks", "layers", "kwargs")
-  ]
+  known = objectives_lib.registry.parameters(cls, "tasks", "layers")
   unknown = sorted(set(params) - set(known))
   if unknown:
     raise ValueError(

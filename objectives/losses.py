@@ -27,7 +27,6 @@ a flag as `--losses=click:gce(q=0.5)`. The built-ins live in `pointwise.py`
 and `ranking.py`.
 """
 
-import inspect
 from typing import Any, ClassVar
 
 import tensorflow as tf
@@ -49,11 +48,7 @@ def get_loss(name: str, **params: Any) -> "Loss":
   try:
     return loss_class(**params)
   except TypeError:
-    known = [
-      p
-      for p in inspect.signature(loss_class.__init__).parameters
-      if p not in ("self", "name")
-    ]
+    known = registry.parameters(loss_class, "name")
     raise ValueError(
       f"Loss {name!r} does not take parameters {sorted(params)}; its "
       f"parameters: {', '.join(known) or '(none)'}."

@@ -6,10 +6,22 @@ module. A name can be registered once: a second registration under the same
 name is an error, so two modules cannot silently shadow each other.
 """
 
+import inspect
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+
+def parameters(cls: type, *fixed: str) -> list[str]:
+  """The constructor parameters of `cls` a user can set by name: all but
+  `self`, `*args`, `**kwargs` and the `fixed` ones the framework passes."""
+  return [
+    name
+    for name, p in inspect.signature(cls.__init__).parameters.items()
+    if name not in ("self", *fixed)
+    and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+  ]
 
 
 class Registry(Generic[T]):

@@ -15,7 +15,6 @@ Register a new strategy with `@register_weighting("name")` on a subclass of
 `Weighting`.
 """
 
-import inspect
 import math
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
@@ -340,11 +339,7 @@ def get_weighting(text: str, weights: Mapping[str, float]) -> Weighting:
   try:
     return strategy(weights, **params)
   except TypeError:
-    known = [
-      p
-      for p in inspect.signature(strategy.__init__).parameters
-      if p not in ("self", "weights", "kwargs")
-    ]
+    known = registry.parameters(strategy, "weights")
     raise ValueError(
       f"Weighting strategy {name!r} does not take parameters {sorted(params)}; "
       f"its parameters: {', '.join(known) or '(none)'}."

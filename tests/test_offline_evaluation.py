@@ -20,6 +20,17 @@ SMALL = synthetic.SyntheticConfig(
   num_users=300, num_items=150, num_requests=1500
 )
 BLEND = "click*purchase^0.5*log1p(dwell)"
+# Users clicking items: the smallest description retrieval evaluation reads.
+TOY_SPEC = schema.DatasetSpec(
+  name="toy",
+  features=(
+    schema.Feature("user", "query", "id"),
+    schema.Feature("item", "candidate", "id"),
+  ),
+  labels=("click",),
+  item_id="item",
+  user_id="user",
+)
 
 
 class OfflineEvaluationTest(tf.test.TestCase):
@@ -175,16 +186,6 @@ class RetrievalPiecesTest(tf.test.TestCase):
     self.assertAlmostEqual(out["r_hit_rate@3"], 0.5)
 
   def test_user_queries(self):
-    spec = schema.DatasetSpec(
-      name="toy",
-      features=(
-        schema.Feature("user", "query", "id"),
-        schema.Feature("item", "candidate", "id"),
-      ),
-      labels=("click",),
-      item_id="item",
-      user_id="user",
-    )
     lists = {
       "user": np.array([5, 3, 5]),
       "item": np.array([[10, 11], [12, 10], [13, 11]]),
@@ -192,7 +193,7 @@ class RetrievalPiecesTest(tf.test.TestCase):
       schema.MASK: np.ones((3, 2)),
     }
     users = retrieval_evaluation.UserQueries(
-      spec, lists, "click", np.array([13, 12, 11, 10])
+      TOY_SPEC, lists, "click", np.array([13, 12, 11, 10])
     )
     # User 3 has no positive and is left out; user 5 clicked 10 and 11, which
     # are catalogue rows 3 and 2.
@@ -201,16 +202,6 @@ class RetrievalPiecesTest(tf.test.TestCase):
     self.assertAllEqual(users.query["user"], [5])
 
   def test_popularity_counts_users_not_clicks(self):
-    spec = schema.DatasetSpec(
-      name="toy",
-      features=(
-        schema.Feature("user", "query", "id"),
-        schema.Feature("item", "candidate", "id"),
-      ),
-      labels=("click",),
-      item_id="item",
-      user_id="user",
-    )
     train = {
       "user": np.array([1, 1, 2]),
       "item": np.array([[10, 11], [10, 12], [10, 11]]),
@@ -218,7 +209,7 @@ class RetrievalPiecesTest(tf.test.TestCase):
       schema.MASK: np.ones((3, 2)),
     }
     counts, users = retrieval_evaluation.popularity(
-      spec, train, "click", np.array([10, 11, 12])
+      TOY_SPEC, train, "click", np.array([10, 11, 12])
     )
     # Item 10: users 1 (twice) and 2 -> 2; item 12: user 1 -> 1.
     self.assertAllEqual(counts, [2, 0, 1])

@@ -152,14 +152,7 @@ def _spec(check, name, entries) -> tuple[schema.DatasetSpec, list[dict]]:
       c["objective"] = [wanted] if isinstance(wanted, str) else wanted
       if not wanted or not all(isinstance(w, str) for w in c["objective"]):
         check.fail(f"{at}.objective", "expected a name or a list of names.")
-    elif role in (
-      "item_id",
-      "user_id",
-      "list_id",
-      "timestamp",
-      "position",
-      "randomized",
-    ):
+    elif role in description_schema.SINGLE_ROLES:
       if role in single:
         check.fail(at, f"a second column with role {role!r}.")
       single[role] = c["name"]

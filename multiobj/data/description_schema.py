@@ -28,9 +28,8 @@ class Key:
 
 
 NUMBER = (int, float)
-ROLES = (
-  *schema.ROLES,
-  "label",
+# Roles at most one column takes: they name a `DatasetSpec` field.
+SINGLE_ROLES = (
   "item_id",
   "user_id",
   "list_id",
@@ -38,6 +37,7 @@ ROLES = (
   "position",
   "randomized",
 )
+ROLES = (*schema.ROLES, "label", *SINGLE_ROLES)
 TABLE = {
   "path": Key(str),
   "format": Key(str, None, (*readers.FORMATS, "tsv")),
