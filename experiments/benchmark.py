@@ -30,11 +30,14 @@ import tensorflow_recommenders as tfrs
 from absl import app, flags
 
 import objectives
-from experiments import (
-  common,  # noqa: F401  (--batch_size, --synthetic_requests)
-)
-from multiobj import features, pipeline, preparation, schema, training
+from experiments import common
+from multiobj import config as config_lib
 from multiobj.data import synthetic
+from multiobj.model import features
+from multiobj.prepare import lists as lists_lib
+from multiobj.prepare import train_data
+from multiobj.retrieval import candidates
+from multiobj.train import run_dir
 
 _STEPS = flags.DEFINE_integer(
   "steps", 150, "Timed training steps per measurement.", lower_bound=1
@@ -126,7 +129,7 @@ class PlainModel(tfrs.Model):
     )
 
   def compute_loss(self, inputs, training=False):
-    mask = inputs[schema.MASK]
+    mask = inputs[lists_lib.MASK]
     b, n = tf.shape(mask)[0], tf.shape(mask)[1]
     query_enc = tf.concat(
       [
@@ -166,7 +169,7 @@ class PlainModel(tfrs.Model):
       tf.gather(query, rows),
       tf.gather(candidate, index),
       candidate_sampling_probability=tf.gather(
-        tf.reshape(inputs[schema.SAMPLING_PROBABILITY], [-1]), index
+        tf.reshape(inputs[candidates.SAMPLING_PROBABILITY], [-1]), index
       ),
       candidate_ids=tf.gather(tf.reshape(inputs["item_id"], [-1]), index),
       compute_metrics=False,
@@ -217,19 +220,18 @@ def _measure(
   """Builds one model in this (fresh) process and times `steps` train steps."""
   tf.keras.utils.set_random_seed(0)
   data = synthetic.generate(synthetic.SyntheticConfig(num_requests=requests))
-  config = training.TrainConfig(
-    model_dir="/tmp/unused",
-    objectives=tuple(objectives.select(training.DEFAULT_OBJECTIVES)),
+  config = config_lib.TrainConfig(model_dir="/tmp/unused").replace(
+    objectives=tuple(objectives.select(synthetic.DEFAULT_OBJECTIVES)),
     batch_size=batch_size,
   )
   stats = features.compute_stats(
     data.spec, data.split("train"), config.model.text_max_tokens
   )
-  lists = preparation.prepare(data, config).lists["train"]
+  lists = train_data.prepare(data, config).lists["train"]
   # The same batches, in memory, so the input pipeline costs nothing and both
   # models see identical data; warm-up fills the cache.
   dataset = (
-    pipeline.make_dataset(
+    lists_lib.make_dataset(
       lists, batch_size, shuffle=False, seed=0, drop_remainder=True
     )
     .take(_CACHED_BATCHES)
@@ -237,11 +239,11 @@ def _measure(
     .repeat()
   )
   if kind == "framework":
-    model = training.build_model(data.spec, stats, config)
+    model = run_dir.build_model(data.spec, stats, config)
   else:
     model = PlainModel(stats)
-    model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
-  rows = batch_size * lists[schema.MASK].shape[1]
+  model.compile(optimizer=tf.keras.optimizers.Adam(config.fit.learning_rate))
+  rows = batch_size * lists[lists_lib.MASK].shape[1]
   model.fit(dataset, steps_per_epoch=warmup, epochs=1, verbose=0)
   # Generating the data peaks higher than training; measure training alone.
   baseline_mib = _reset_peak_rss()
@@ -323,7 +325,7 @@ def run(
   summary["memory_ratio"] = (
     summary["framework"]["peak_rss_mib"] / summary["plain"]["peak_rss_mib"]
   )
-  summary["machine"] = training.machine()
+  summary["machine"] = run_dir.machine()
   return summary
 
 
@@ -331,8 +333,8 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
   summary = run(
-    flags.FLAGS.synthetic_requests,
-    flags.FLAGS.batch_size,
+    common.SYNTHETIC_REQUESTS.value,
+    common.BATCH_SIZE.value,
     _WARMUP.value,
     _STEPS.value,
     _REPEATS.value,

@@ -1,17 +1,18 @@
 """Flags shared by the experiment scripts, and the one function that turns
-them into a `training.TrainConfig`. Nothing below `main` reads FLAGS."""
+them into a `config.TrainConfig`. Nothing below `main` reads FLAGS.
+
+The flag holders are public (`common.MODEL_DIR.value`), so a script reads
+another's flag through its holder, never by name."""
 
 import importlib
 
-from absl import flags
+from absl import flags, logging
 
 import objectives
-from multiobj import blend as blend_lib
 from multiobj import config as config_lib
-from multiobj import data as data_lib
-from multiobj import model as model_lib
-from multiobj import propensity, training, trunks
-from multiobj.data import synthetic
+from multiobj.data import loaders, synthetic
+from multiobj.model import trunks
+from multiobj.serve import blend as blend_lib
 
 
 class _ModuleImporter(flags.ListParser):
@@ -36,7 +37,7 @@ class _ModuleImporter(flags.ListParser):
     return "comma-separated list of modules"
 
 
-_OBJECTIVE_MODULES = flags.DEFINE(
+OBJECTIVE_MODULES = flags.DEFINE(
   _ModuleImporter(),
   "objective_modules",
   [],
@@ -46,73 +47,73 @@ _OBJECTIVE_MODULES = flags.DEFINE(
   "PYTHONPATH).",
   serializer=flags.CsvListSerializer(","),
 )
-_DATASET = flags.DEFINE_string(
+DATASET = flags.DEFINE_string(
   "dataset",
   "synthetic",
-  f"Dataset to train on; one of: {', '.join(data_lib.DATASETS.names())}.",
+  f"Dataset to train on; one of: {', '.join(loaders.DATASETS.names())}.",
 )
-_DATA_DIR = flags.DEFINE_string(
+DATA_DIR = flags.DEFINE_string(
   "data_dir",
-  config_lib.default_data_dir(),
-  f"Folder of the real datasets, one subfolder each (${config_lib.DATA_DIR_VARIABLE} "
+  loaders.default_data_dir(),
+  f"Folder of the real datasets, one subfolder each (${loaders.DATA_DIR_VARIABLE} "
   "sets the default).",
 )
-_DATASET_SPEC = flags.DEFINE_string(
+DATASET_SPEC = flags.DEFINE_string(
   "dataset_spec",
   "",
   "Path of a JSON dataset description (see docs/dataset_spec.md); implies --dataset=json.",
 )
-_OBJECTIVES = flags.DEFINE_string(
+OBJECTIVES = flags.DEFINE_string(
   "objectives",
   "",
   "Objectives to train and their loss weights, as name:weight pairs separated "
   "by commas (a name alone keeps its default weight); empty for the dataset's "
-  f"own (synthetic: {training.DEFAULT_OBJECTIVES}). Registered: "
+  f"own (synthetic: {synthetic.DEFAULT_OBJECTIVES}). Registered: "
   f"{', '.join(objectives.names())}.",
 )
-_LOSSES = flags.DEFINE_string(
+LOSSES = flags.DEFINE_string(
   "losses",
   "",
   "Loss overrides as objective:loss pairs, e.g. click:pairwise_logistic. "
   f"Registered losses: {', '.join(objectives.LOSSES.names())}.",
 )
-_WEIGHTING = flags.DEFINE_string(
+WEIGHTING = flags.DEFINE_string(
   "weighting",
   "static",
   "Loss-weighting strategy between objectives, with parameters if any, e.g. "
   "dwa(temperature=1.0); one of: "
   f"{', '.join(objectives.WEIGHTINGS.names())}.",
 )
-_EPOCHS = flags.DEFINE_integer(
+EPOCHS = flags.DEFINE_integer(
   "epochs", 3, "Passes over the training data.", lower_bound=1
 )
-_BATCH_SIZE = flags.DEFINE_integer(
+BATCH_SIZE = flags.DEFINE_integer(
   "batch_size",
   128,
   "Impression lists per batch (rows = lists x list size).",
   lower_bound=1,
 )
-_LEARNING_RATE = flags.DEFINE_float(
+LEARNING_RATE = flags.DEFINE_float(
   "learning_rate", 1e-3, "Adam learning rate.", lower_bound=0.0
 )
-_EMBEDDING_DIM = flags.DEFINE_integer(
+EMBEDDING_DIM = flags.DEFINE_integer(
   "embedding_dim",
   32,
   "Width of id and text embeddings and tower outputs.",
   lower_bound=1,
 )
-_TOWER_LAYERS = flags.DEFINE_list(
+TOWER_LAYERS = flags.DEFINE_list(
   "tower_layers", ["64"], "Hidden layer widths of each tower, comma-separated."
 )
-_TRUNK_LAYERS = flags.DEFINE_list(
+TRUNK_LAYERS = flags.DEFINE_list(
   "trunk_layers", ["128", "64"], "Layer widths of the shared ranking trunk."
 )
-_HEAD_LAYERS = flags.DEFINE_list(
+HEAD_LAYERS = flags.DEFINE_list(
   "head_layers",
   ["32"],
   "Hidden layer widths of each ranking head ('' for none).",
 )
-_ID_DROPOUT = flags.DEFINE_float(
+ID_DROPOUT = flags.DEFINE_float(
   "id_dropout",
   0.0,
   "Share of user and item ids replaced in training by the unknown-id bucket, "
@@ -120,47 +121,47 @@ _ID_DROPOUT = flags.DEFINE_float(
   lower_bound=0.0,
   upper_bound=0.9,
 )
-_TEMPERATURE = flags.DEFINE_float(
+TEMPERATURE = flags.DEFINE_float(
   "temperature",
   0.05,
   "Retrieval softmax temperature on cosine similarity.",
   lower_bound=0.0,
 )
-_PROPENSITY = flags.DEFINE_string(
+PROPENSITY = flags.DEFINE_string(
   "propensity",
   "none",
   "Inverse-propensity weighting of clicks for position bias: none; randomized "
   "(CTR ratios over randomised lists); em (TF-Ranking click EM); or "
   "file:PATH (CSV of position,propensity).",
 )
-_MAX_IPW_WEIGHT = flags.DEFINE_float(
+MAX_IPW_WEIGHT = flags.DEFINE_float(
   "max_ipw_weight",
   10.0,
   "Cap of an inverse-propensity weight.",
   lower_bound=1.0,
 )
-_EARLY_STOPPING = flags.DEFINE_integer(
+EARLY_STOPPING = flags.DEFINE_integer(
   "early_stopping",
   0,
   "Stop after this many epochs without a better validation loss and keep the "
   "best epoch's weights; 0 trains every epoch.",
   lower_bound=0,
 )
-_NEGATIVES = flags.DEFINE_integer(
+NEGATIVES = flags.DEFINE_integer(
   "negatives",
   None,
   "Sampled negatives per logged row for logs of positives only; 0 turns "
   "sampling off; unset keeps the dataset's default.",
   lower_bound=0,
 )
-_NEGATIVE_SAMPLING = flags.DEFINE_enum(
+NEGATIVE_SAMPLING = flags.DEFINE_enum(
   "negative_sampling",
   None,
   ["uniform", "popularity"],
   "How negatives are drawn: uniformly or by popularity^0.75; unset keeps the "
   "dataset's default.",
 )
-_COLD_START_ITEMS = flags.DEFINE_float(
+COLD_START_ITEMS = flags.DEFINE_float(
   "cold_start_items",
   0.0,
   "Share of catalogue items held out of training entirely; retrieval on them "
@@ -168,7 +169,7 @@ _COLD_START_ITEMS = flags.DEFINE_float(
   lower_bound=0.0,
   upper_bound=0.9,
 )
-_TRUNK = flags.DEFINE_string(
+TRUNK = flags.DEFINE_string(
   "trunk",
   "shared_bottom",
   "Ranking trunk between the shared input and the heads, with parameters if "
@@ -176,41 +177,48 @@ _TRUNK = flags.DEFINE_string(
   "(one extraction level per --trunk_layers width); registered: "
   f"{', '.join(trunks.TRUNKS.names())}.",
 )
-_PURCHASE_SPACE = flags.DEFINE_enum(
+FUNNELS = flags.DEFINE_string(
+  "funnels",
+  "",
+  "Objectives that follow another, as name:given[:space] separated by "
+  "commas: name is predicted as p(given) * p(name | given), learned on the "
+  "rows where given is positive (space given, the default) or on every row "
+  "(space entire, ESMM); e.g. purchase:click or purchase:click:entire.",
+)
+# Deprecated aliases of --funnels, kept so that older commands still run.
+PURCHASE_SPACE = flags.DEFINE_enum(
   "purchase_space",
-  "impression",
-  list(config_lib.PURCHASE_SPACES),
-  "How purchase is learned: impression (its own head on every impression), "
-  "clicked (p(purchase | click) on clicked rows, predicted times p(click)) or "
-  "entire (p(click) * p(purchase | click) trained on every impression, ESMM).",
+  None,
+  ["impression", "clicked", "entire"],
+  "Deprecated: use --funnels=purchase:GIVEN (clicked) or "
+  "--funnels=purchase:GIVEN:entire (entire); impression is no funnel.",
 )
-_PURCHASE_GIVEN = flags.DEFINE_string(
+PURCHASE_GIVEN = flags.DEFINE_string(
   "purchase_given",
-  "click",
-  "The objective a purchase follows with --purchase_space=clicked|entire "
-  "(e.g. cart on data without clicks).",
+  None,
+  "Deprecated: the GIVEN of --funnels=purchase:GIVEN (default click).",
 )
-_HARD_NEGATIVES = flags.DEFINE_boolean(
+HARD_NEGATIVES = flags.DEFINE_boolean(
   "hard_negatives",
   False,
   "Retrieval: score each clicked pair also against the batch's unclicked "
   "impressions (its own request's among them), with the mixture's logQ.",
 )
-_UNIFORM_NEGATIVES = flags.DEFINE_integer(
+UNIFORM_NEGATIVES = flags.DEFINE_integer(
   "uniform_negatives",
   0,
   "Retrieval: catalogue items drawn uniformly per list each batch as extra "
   "negatives.",
   lower_bound=0,
 )
-_CROSS_REPLICA_NEGATIVES = flags.DEFINE_boolean(
+CROSS_REPLICA_NEGATIVES = flags.DEFINE_boolean(
   "cross_replica_negatives",
   True,
   "With several replicas, gather retrieval candidates across replicas so "
   "negatives come from the global batch (--nocross_replica_negatives keeps "
   "them per replica).",
 )
-_STRATEGY = flags.DEFINE_enum(
+STRATEGY = flags.DEFINE_enum(
   "strategy",
   "default",
   list(config_lib.STRATEGIES),
@@ -218,17 +226,17 @@ _STRATEGY = flags.DEFINE_enum(
   "--cpu_devices logical CPUs) or multi_worker (machines listed in "
   "$TF_CONFIG; run the same command on each).",
 )
-_CPU_DEVICES = flags.DEFINE_integer(
+CPU_DEVICES = flags.DEFINE_integer(
   "cpu_devices",
   1,
   "Split the CPU into this many logical devices, so --strategy=mirrored runs "
   "several replicas without GPUs.",
   lower_bound=1,
 )
-_SEED = flags.DEFINE_integer(
+SEED = flags.DEFINE_integer(
   "seed", 0, "Seed of the model's initialisation and shuffling."
 )
-_MODEL_DIR = flags.DEFINE_string(
+MODEL_DIR = flags.DEFINE_string(
   "model_dir",
   None,
   "Directory of a training run: checkpoints, TensorBoard logs, metrics.json.",
@@ -247,38 +255,38 @@ BLEND = flags.DEFINE_string(
   "label's scale (dwell in seconds).",
 )
 
-_SYNTHETIC_USERS = flags.DEFINE_integer(
+SYNTHETIC_USERS = flags.DEFINE_integer(
   "synthetic_users",
   synthetic.SyntheticConfig.num_users,
   "Synthetic data: users.",
   lower_bound=1,
 )
-_SYNTHETIC_ITEMS = flags.DEFINE_integer(
+SYNTHETIC_ITEMS = flags.DEFINE_integer(
   "synthetic_items",
   synthetic.SyntheticConfig.num_items,
   "Synthetic data: catalogue items.",
   lower_bound=1,
 )
-_SYNTHETIC_REQUESTS = flags.DEFINE_integer(
+SYNTHETIC_REQUESTS = flags.DEFINE_integer(
   "synthetic_requests",
   synthetic.SyntheticConfig.num_requests,
   "Synthetic data: impression lists (rows = requests x list size).",
   lower_bound=1,
 )
-_SYNTHETIC_LIST_SIZE = flags.DEFINE_integer(
+SYNTHETIC_LIST_SIZE = flags.DEFINE_integer(
   "synthetic_list_size",
   synthetic.SyntheticConfig.list_size,
   "Synthetic data: items shown per request.",
   lower_bound=1,
 )
-_CLICK_NOISE = flags.DEFINE_float(
+CLICK_NOISE = flags.DEFINE_float(
   "click_noise",
   synthetic.SyntheticConfig.click_noise,
   "Synthetic data: expected share of clicks that are false positives, in [0, 1).",
   lower_bound=0.0,
   upper_bound=0.99,
 )
-_CLICKBAIT = flags.DEFINE_float(
+CLICKBAIT = flags.DEFINE_float(
   "clickbait",
   synthetic.SyntheticConfig.clickbait,
   "Synthetic data: how false-positive clicks fall, 0 uniformly (accidents) to "
@@ -286,19 +294,19 @@ _CLICKBAIT = flags.DEFINE_float(
   lower_bound=0.0,
   upper_bound=1.0,
 )
-_CONFLICT = flags.DEFINE_float(
+CONFLICT = flags.DEFINE_float(
   "click_purchase_conflict",
   synthetic.SyntheticConfig.click_purchase_conflict,
   "Synthetic data: c >= 0 makes click-bait items clicked more (relevance x "
   "bait^c) and bought less (purchase logit - 2c log bait); 0 for no conflict.",
   lower_bound=0.0,
 )
-_SYNTHETIC_SEED = flags.DEFINE_integer(
+SYNTHETIC_SEED = flags.DEFINE_integer(
   "synthetic_seed",
   0,
   "Synthetic data: seed of the generator (--seed leaves the data as is).",
 )
-_POSITION_BIAS = flags.DEFINE_float(
+POSITION_BIAS = flags.DEFINE_float(
   "position_bias",
   synthetic.SyntheticConfig.position_bias,
   "Synthetic data: examination exponent, P(examined | position p) = p^-eta.",
@@ -329,12 +337,15 @@ flags.register_validator(
   "objectives",
   _check(lambda value: value and objectives.select(value, what="")),
 )
-flags.register_validator("dataset", _check(data_lib.DATASETS.get))
+flags.register_validator("dataset", _check(loaders.DATASETS.get))
 flags.register_validator(
   "weighting",
   _check(lambda value: objectives.get_weighting(value, {"task": 1.0})),
 )
-flags.register_validator("propensity", _check(propensity.check_method))
+flags.register_validator(
+  "propensity", _check(config_lib.check_propensity_method)
+)
+flags.register_validator("funnels", _check(config_lib.parse_funnels))
 flags.register_validator("trunk", _check(trunks.check))
 for _name in ("tower_layers", "trunk_layers", "head_layers"):
   flags.register_validator(_name, _check(_check_layers))
@@ -364,53 +375,84 @@ flags.register_multi_flags_validator(
 )
 
 
-def config_from_flags() -> training.TrainConfig:
+def funnels_from_flags() -> str:
+  """--funnels, or what the deprecated --purchase_space and --purchase_given
+  say, with a warning naming the --funnels that replaces them."""
+  space, given = PURCHASE_SPACE.value, PURCHASE_GIVEN.value
+  if space is None and given is None:
+    return FUNNELS.value
+  if FUNNELS.value:
+    raise flags.ValidationError(
+      "--purchase_space and --purchase_given are deprecated aliases of "
+      "--funnels; give --funnels alone."
+    )
+  space = space or "impression"
+  funnels = ""
+  if space != "impression":
+    funnels = f"purchase:{given or 'click'}" + (
+      ":entire" if space == "entire" else ""
+    )
+  logging.warning(
+    "--purchase_space and --purchase_given are deprecated: use %s.",
+    f"--funnels={funnels}" if funnels else "no --funnels",
+  )
+  return funnels
+
+
+def config_from_flags() -> config_lib.TrainConfig:
   """The `TrainConfig` the shared flags describe."""
-  return training.TrainConfig(
-    model_dir=_MODEL_DIR.value,
-    objective_weights=_OBJECTIVES.value,
-    losses=_LOSSES.value,
-    dataset="json" if _DATASET_SPEC.value else _DATASET.value,
-    data_dir=_DATA_DIR.value,
-    dataset_spec=_DATASET_SPEC.value,
-    early_stopping=_EARLY_STOPPING.value,
-    negatives=_NEGATIVES.value,
-    negative_sampling=_NEGATIVE_SAMPLING.value,
-    cold_start_items=_COLD_START_ITEMS.value,
-    synthetic=synthetic.SyntheticConfig(
-      num_users=_SYNTHETIC_USERS.value,
-      num_items=_SYNTHETIC_ITEMS.value,
-      num_requests=_SYNTHETIC_REQUESTS.value,
-      list_size=_SYNTHETIC_LIST_SIZE.value,
-      click_noise=_CLICK_NOISE.value,
-      clickbait=_CLICKBAIT.value,
-      position_bias=_POSITION_BIAS.value,
-      click_purchase_conflict=_CONFLICT.value,
-      seed=_SYNTHETIC_SEED.value,
+  return config_lib.TrainConfig(
+    model_dir=MODEL_DIR.value,
+    data=config_lib.DataConfig(
+      dataset="json" if DATASET_SPEC.value else DATASET.value,
+      data_dir=DATA_DIR.value,
+      dataset_spec=DATASET_SPEC.value,
+      synthetic=synthetic.SyntheticConfig(
+        num_users=SYNTHETIC_USERS.value,
+        num_items=SYNTHETIC_ITEMS.value,
+        num_requests=SYNTHETIC_REQUESTS.value,
+        list_size=SYNTHETIC_LIST_SIZE.value,
+        click_noise=CLICK_NOISE.value,
+        clickbait=CLICKBAIT.value,
+        position_bias=POSITION_BIAS.value,
+        click_purchase_conflict=CONFLICT.value,
+        seed=SYNTHETIC_SEED.value,
+      ),
     ),
-    model=model_lib.ModelConfig(
-      embedding_dim=_EMBEDDING_DIM.value,
-      tower_layers=tuple(int(w) for w in _TOWER_LAYERS.value),
-      trunk_layers=tuple(int(w) for w in _TRUNK_LAYERS.value),
-      head_layers=tuple(int(w) for w in _HEAD_LAYERS.value),
-      temperature=_TEMPERATURE.value,
-      id_dropout=_ID_DROPOUT.value,
-      trunk=_TRUNK.value,
-      hard_negatives=_HARD_NEGATIVES.value,
-      uniform_negatives=_UNIFORM_NEGATIVES.value,
-      cross_replica_negatives=_CROSS_REPLICA_NEGATIVES.value,
+    prepare=config_lib.PrepareConfig(
+      objective_weights=OBJECTIVES.value,
+      losses=LOSSES.value,
+      funnels=funnels_from_flags(),
+      negatives=NEGATIVES.value,
+      negative_sampling=NEGATIVE_SAMPLING.value,
+      cold_start_items=COLD_START_ITEMS.value,
+      propensity=PROPENSITY.value,
+      max_ipw_weight=MAX_IPW_WEIGHT.value,
     ),
-    purchase_space=_PURCHASE_SPACE.value,
-    purchase_given=_PURCHASE_GIVEN.value,
-    strategy=_STRATEGY.value,
-    cpu_devices=_CPU_DEVICES.value,
-    weighting=_WEIGHTING.value,
-    propensity=_PROPENSITY.value,
-    max_ipw_weight=_MAX_IPW_WEIGHT.value,
-    epochs=_EPOCHS.value,
-    batch_size=_BATCH_SIZE.value,
-    learning_rate=_LEARNING_RATE.value,
-    seed=_SEED.value,
+    model=config_lib.ModelConfig(
+      embedding_dim=EMBEDDING_DIM.value,
+      tower_layers=tuple(int(w) for w in TOWER_LAYERS.value),
+      trunk_layers=tuple(int(w) for w in TRUNK_LAYERS.value),
+      head_layers=tuple(int(w) for w in HEAD_LAYERS.value),
+      id_dropout=ID_DROPOUT.value,
+      trunk=TRUNK.value,
+    ),
+    retrieval=config_lib.RetrievalConfig(
+      temperature=TEMPERATURE.value,
+      hard_negatives=HARD_NEGATIVES.value,
+      uniform_negatives=UNIFORM_NEGATIVES.value,
+      cross_replica_negatives=CROSS_REPLICA_NEGATIVES.value,
+    ),
+    fit=config_lib.FitConfig(
+      epochs=EPOCHS.value,
+      batch_size=BATCH_SIZE.value,
+      learning_rate=LEARNING_RATE.value,
+      early_stopping=EARLY_STOPPING.value,
+      weighting=WEIGHTING.value,
+      strategy=STRATEGY.value,
+      cpu_devices=CPU_DEVICES.value,
+    ),
+    seed=SEED.value,
   )
 
 

@@ -24,12 +24,10 @@ from typing import Any
 from absl import app, flags
 
 import objectives
-from experiments import (
-  common,  # noqa: F401  (defines the shared flags)
-  grid,
-)
-from multiobj import training
+from experiments import common
+from multiobj import config as config_lib
 from multiobj.data import synthetic
+from multiobj.studies import grid
 
 # Kinds of log. Each changes the default synthetic log (20% noise clicks,
 # half accidental and half click-bait, examination 1/position).
@@ -101,12 +99,13 @@ class DenoisingConfig:
 
 def train_config(config: DenoisingConfig, setting: str, method: str, seed: int):
   spec = METHODS[method]
-  return training.TrainConfig(
+  return config_lib.TrainConfig(
     model_dir=os.path.join(
       config.output_dir, "runs", setting, method, f"seed{seed}"
     ),
+  ).replace(
     objectives=tuple(
-      objectives.select(training.DEFAULT_OBJECTIVES, spec.get("losses", ""))
+      objectives.select(synthetic.DEFAULT_OBJECTIVES, spec.get("losses", ""))
     ),
     synthetic=synthetic.SyntheticConfig(
       num_requests=config.synthetic_requests, seed=seed, **SETTINGS[setting]
@@ -190,8 +189,8 @@ def main(argv):
     methods=tuple(_METHODS.value),
     seeds=tuple(int(s) for s in common.SEEDS.value),
     # Shared flags, defined once in experiments/common.py.
-    synthetic_requests=flags.FLAGS.synthetic_requests,
-    epochs=flags.FLAGS.epochs,
+    synthetic_requests=common.SYNTHETIC_REQUESTS.value,
+    epochs=common.EPOCHS.value,
   )
   results = run(config)
   text = table(results, config)

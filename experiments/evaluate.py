@@ -6,7 +6,7 @@ Example (after `make train`):
       --blend="click*purchase^0.5*log1p(dwell)"
 
 Writes <model_dir>/eval/ (or --output_dir): eval.json, eval.md and PNG
-plots, and prints the table. See multiobj/offline_evaluation.py for what is
+plots, and prints the table. See multiobj/evaluate/offline.py for what is
 measured.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 from absl import app, flags, logging
 
 from experiments import common
-from multiobj import offline_evaluation
+from multiobj.evaluate import offline
 
 _SPLIT = flags.DEFINE_string("split", "test", "The split to evaluate on.")
 _KS = flags.DEFINE_list(
@@ -33,9 +33,9 @@ _SCANN = flags.DEFINE_boolean(
 _PLOTS = flags.DEFINE_boolean("plots", True, "Write PNG plots.")
 
 
-def run(config: offline_evaluation.EvaluationConfig) -> dict[str, Any]:
+def run(config: offline.EvaluationConfig) -> dict[str, Any]:
   """Evaluates, prints the table and returns eval.json's content."""
-  result = offline_evaluation.evaluate(config)
+  result = offline.evaluate_run(config)
   print()
   print(result["table"])
   for key, info in result["details"].items():
@@ -61,8 +61,8 @@ def main(argv):
   except ValueError:
     raise app.UsageError(f"--ks: not integers: {','.join(_KS.value)}") from None
   run(
-    offline_evaluation.EvaluationConfig(
-      model_dir=flags.FLAGS.model_dir,
+    offline.EvaluationConfig(
+      model_dir=common.MODEL_DIR.value,
       split=_SPLIT.value,
       blend=common.BLEND.value,
       ks=ks,

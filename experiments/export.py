@@ -15,7 +15,7 @@ The catalogue is by default the one of the dataset the run trained on; a
 file (CSV, TSV, JSON lines or Parquet) replaces it and needs a column for
 every candidate feature (item_id, category, price and title on synthetic
 data), one row per item. Items unseen in training are served too: a new
-catalogue needs a new export, not a new training run. See multiobj/export.py
+catalogue needs a new export, not a new training run. See multiobj/serve/export.py
 for the signatures; <export_dir>/serving.json lists their inputs and outputs.
 """
 
@@ -27,10 +27,10 @@ from typing import Any
 from absl import app, flags, logging
 
 from experiments import common
-from multiobj import blend as blend_lib
-from multiobj import export, training
-from multiobj.data import load as load_dataset
-from multiobj.data import readers
+from multiobj.data import loaders, readers
+from multiobj.serve import blend as blend_lib
+from multiobj.serve import export
+from multiobj.train import run_dir
 
 _EXPORT_DIR = flags.DEFINE_string(
   "export_dir", None, "Directory the SavedModel and serving.json go to."
@@ -79,7 +79,7 @@ class ExportConfig:
 
 def run(config: ExportConfig) -> dict[str, Any]:
   """Exports and returns serving.json's content."""
-  model, train_config = training.load_model(config.model_dir)
+  model, train_config = run_dir.load_model(config.model_dir)
   if config.blend:
     heads = [o.name for o in model.ranking_objectives]
     try:
@@ -91,8 +91,10 @@ def run(config: ExportConfig) -> dict[str, Any]:
       model, readers.read_table(config.catalogue), config.catalogue
     )
   else:
-    logging.info("Loading dataset %r for its catalogue.", train_config.dataset)
-    catalogue = load_dataset(train_config).catalogue
+    logging.info(
+      "Loading dataset %r for its catalogue.", train_config.data.dataset
+    )
+    catalogue = loaders.load(train_config.data, train_config.seed).catalogue
   export.export(
     model,
     catalogue,
@@ -118,7 +120,7 @@ def main(argv):
   logging.set_verbosity(logging.INFO)
   run(
     ExportConfig(
-      model_dir=flags.FLAGS.model_dir,
+      model_dir=common.MODEL_DIR.value,
       export_dir=_EXPORT_DIR.value,
       catalogue=_CATALOGUE.value,
       blend=common.BLEND.value,

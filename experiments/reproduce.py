@@ -31,7 +31,7 @@ Studies:
                     CPUs, with and without gathering retrieval candidates
                     across replicas (synthetic).
 
-Rerunning resumes where it stopped (see experiments/grid.py).
+Rerunning resumes where it stopped (see multiobj/studies/grid.py).
 """
 
 import dataclasses
@@ -41,20 +41,16 @@ from typing import Any
 from absl import app, flags
 
 import objectives
-from experiments import (
-  common,  # noqa: F401  (defines the shared flags)
-  grid,
-)
+from experiments import common
 from multiobj import config as config_lib
-from multiobj import model as model_lib
-from multiobj import training
-from multiobj.data import synthetic
+from multiobj.data import loaders, synthetic
+from multiobj.studies import grid
 
 
 @dataclasses.dataclass(frozen=True)
 class Study:
   dataset: str
-  # Variant name: TrainConfig changes.
+  # Variant name: TrainConfig changes (`TrainConfig.replace`).
   variants: dict[str, dict[str, Any]]
   metrics: tuple[str, ...]
   epochs: int
@@ -82,7 +78,7 @@ STUDIES = {
       "id_dropout_0": {"objective_weights": "retrieval:1,like:1,rating:1"},
       "id_dropout_0.2": {
         "objective_weights": "retrieval:1,like:1,rating:1",
-        "model": model_lib.ModelConfig(id_dropout=0.2),
+        "id_dropout": 0.2,
       },
     },
     metrics=(
@@ -151,10 +147,6 @@ STUDIES = {
 }
 
 
-def _trunk(name: str, **changes) -> model_lib.ModelConfig:
-  return model_lib.ModelConfig(trunk=name, **changes)
-
-
 MMOE = "mmoe(experts=4)"
 PLE = "ple(shared_experts=2,task_experts=1)"
 _TRUNK_METRICS = (
@@ -168,16 +160,16 @@ _TRUNK_METRICS = (
 )
 _TRUNK_VARIANTS = {
   "shared_bottom": {},
-  "mmoe": {"model": _trunk(MMOE)},
-  "ple": {"model": _trunk(PLE)},
-  "purchase_given_click": {"purchase_space": "clicked"},
-  "purchase_entire_space": {"purchase_space": "entire"},
+  "mmoe": {"trunk": MMOE},
+  "ple": {"trunk": PLE},
+  "purchase_given_click": {"funnels": "purchase:click"},
+  "purchase_entire_space": {"funnels": "purchase:click:entire"},
 }
 STUDIES["trunks_synthetic"] = Study(
   dataset="synthetic",
   variants={
     **_TRUNK_VARIANTS,
-    "mmoe_entire_space": {"model": _trunk(MMOE), "purchase_space": "entire"},
+    "mmoe_entire_space": {"trunk": MMOE, "funnels": "purchase:click:entire"},
   },
   metrics=_TRUNK_METRICS,
   epochs=3,
@@ -193,11 +185,9 @@ STUDIES["retrieval_negatives"] = Study(
   dataset="synthetic",
   variants={
     "in_batch": {},
-    "hard_negatives": {"model": model_lib.ModelConfig(hard_negatives=True)},
-    "uniform_16": {"model": model_lib.ModelConfig(uniform_negatives=16)},
-    "hard_and_uniform_16": {
-      "model": model_lib.ModelConfig(hard_negatives=True, uniform_negatives=16)
-    },
+    "hard_negatives": {"hard_negatives": True},
+    "uniform_16": {"uniform_negatives": 16},
+    "hard_and_uniform_16": {"hard_negatives": True, "uniform_negatives": 16},
   },
   metrics=(
     "retrieval_recall@10",
@@ -211,17 +201,15 @@ STUDIES["trunks_taobao"] = Study(
   dataset="taobao_multibehavior",
   variants={
     "shared_bottom": {"objective_weights": _TAOBAO},
-    "mmoe": {"objective_weights": _TAOBAO, "model": _trunk(MMOE)},
-    "ple": {"objective_weights": _TAOBAO, "model": _trunk(PLE)},
+    "mmoe": {"objective_weights": _TAOBAO, "trunk": MMOE},
+    "ple": {"objective_weights": _TAOBAO, "trunk": PLE},
     "purchase_given_cart": {
       "objective_weights": _TAOBAO,
-      "purchase_space": "clicked",
-      "purchase_given": "cart",
+      "funnels": "purchase:cart",
     },
     "purchase_entire_space_cart": {
       "objective_weights": _TAOBAO,
-      "purchase_space": "entire",
-      "purchase_given": "cart",
+      "funnels": "purchase:cart:entire",
     },
   },
   metrics=(
@@ -243,7 +231,7 @@ STUDIES["replicas"] = Study(
     "mirrored_2_gathered": {"strategy": "mirrored"},
     "mirrored_2_per_replica": {
       "strategy": "mirrored",
-      "model": model_lib.ModelConfig(cross_replica_negatives=False),
+      "cross_replica_negatives": False,
     },
   },
   metrics=(
@@ -264,8 +252,9 @@ def train_config(
   name: str, variant: str, seed: int, output_dir: str, data_dir: str
 ):
   study = STUDIES[name]
-  return training.TrainConfig(
+  return config_lib.TrainConfig(
     model_dir=os.path.join(output_dir, name, variant, f"seed{seed}"),
+  ).replace(
     dataset=study.dataset,
     data_dir=data_dir,
     epochs=study.epochs,
@@ -318,7 +307,7 @@ def main(argv):
   if not common.OUTPUT_DIR.value:
     raise app.UsageError("--output_dir is required.")
   seeds = [int(s) for s in common.SEEDS.value]
-  data_dir = flags.FLAGS.data_dir or config_lib.default_data_dir()
+  data_dir = common.DATA_DIR.value or loaders.default_data_dir()
   results = run(_STUDY.value, seeds, common.OUTPUT_DIR.value, data_dir)
   text = table(_STUDY.value, results, seeds)
   with open(

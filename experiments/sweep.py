@@ -31,7 +31,7 @@ import shlex
 from absl import app, flags
 
 from experiments import common
-from multiobj import sweep
+from multiobj.studies import sweep
 
 _SPACE = flags.DEFINE_string(
   "space",
@@ -111,6 +111,10 @@ _PRUNE_WARMUP_EPOCHS = flags.DEFINE_integer(
 )
 
 
+# What each trial runs.
+TRAIN_MODULE = "experiments.train"
+
+
 def train_flag_parsers() -> dict:
   """Each flag of experiments/train.py (the shared flags of common.py), to
   its parser."""
@@ -142,6 +146,7 @@ def config_from_flags(values: dict | None = None) -> sweep.SweepConfig:
     output_dir=values["output_dir"] or ".",
     space=space,
     objectives=sweep.parse_objectives(values["directions"]),
+    train_module=TRAIN_MODULE,
     trials=values["trials"],
     trial_flags=trial_flags,
     sampler=values["sampler"],

@@ -10,34 +10,34 @@ A smaller, faster run:
       --epochs=2 --objectives=retrieval:1,click:1,dwell:0.5,purchase:1
 """
 
-from typing import Any
-
 from absl import app, flags, logging
 
 from experiments import common
-from multiobj import report, training
+from multiobj import config as config_lib
+from multiobj import experiment
+from multiobj.evaluate import report
 
 
 def run(
-  config: training.TrainConfig, flag_values: dict | None = None
-) -> dict[str, Any]:
-  """Trains, prints the metrics table and returns metrics.json's content."""
-  result = training.train(config, flags=flag_values)
-  if not result.get("chief", True):
+  config: config_lib.TrainConfig, flag_values: dict | None = None
+) -> experiment.RunResult | experiment.WorkerResult:
+  """Trains, prints the metrics table and returns the run's result."""
+  result = experiment.run(config, flags=flag_values)
+  if isinstance(result, experiment.WorkerResult):
     print(
-      f"\nWorker done after {result['epochs']} epochs; the chief writes "
+      f"\nWorker done after {result.epochs} epochs; the chief writes "
       f"{config.model_dir}."
     )
     return result
   # The objectives the run resolved for its dataset.
-  trained = training.TrainConfig.from_dict(result["config"]).objectives
+  trained = result.config.objectives
   print()
-  print(report.metrics_table(trained, result["metrics"], result["baselines"]))
-  timing = result["timing"]
+  print(report.metrics_table(trained, result.metrics, result.baselines))
+  timing = result.timing
   print(
-    f"\nTrained {config.epochs} epochs in {timing['fit_seconds']:.0f} s "
+    f"\nTrained {config.fit.epochs} epochs in {timing['fit_seconds']:.0f} s "
     f"({timing['train_rows_per_second']:,.0f} rows/s) on "
-    f"{result['machine']['cpus']} CPUs; metrics in {config.model_dir}/metrics.json"
+    f"{result.machine['cpus']} CPUs; metrics in {config.model_dir}/metrics.json"
   )
   return result
 

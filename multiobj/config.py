@@ -1,31 +1,264 @@
-"""What one training run depends on: `TrainConfig`.
+"""What one training run depends on: `TrainConfig`, in slices.
+
+  data       which dataset, from where (`data.loaders.DataConfig`);
+  prepare    what the run learns and how rows become lists: objectives,
+             their weights, losses and funnels, sampled negatives, cold
+             start, position-bias propensities;
+  model      the towers, trunk and heads;
+  retrieval  the retrieval task's candidates and temperature;
+  fit        epochs, batches, optimizer, loss weighting, devices.
 
 The experiment scripts build it from flags (`experiments/common.py`); tests
-and users build it directly. Objectives may be given explicitly; by default
-they are the dataset's own, selected and weighted by `objective_weights` (the
-`--objectives` flag) and resolved against the dataset when it is loaded
-(`preparation.resolve`). The resolved config is what `config.json` holds.
+and users build it directly, e.g.
+
+  config = TrainConfig(model_dir="runs/a").replace(epochs=2, trunk="mmoe")
+
+Values are checked here, where they are set; names that live in registries
+of higher layers (trunks) are checked before any data is read
+(`train.fit.check`). Objectives may be given explicitly; by default they are
+the dataset's own, selected and weighted by `objective_weights` (the
+`--objectives` flag) and resolved against the dataset when it is prepared
+(`prepare.resolve`). The resolved config is what `config.json` holds.
 """
 
 import dataclasses
-import os
 from collections.abc import Mapping
 from typing import Any
 
 import objectives as objectives_lib
-from multiobj import model as model_lib
-from multiobj import propensity as propensity_lib
 from multiobj.data import dataset as dataset_lib
+from multiobj.data import loaders
 from multiobj.data import synthetic as synthetic_lib
 
-DATA_DIR_VARIABLE = "MULTIOBJ_DATA"
-PURCHASE_SPACES = ("impression", "clicked", "entire")
+DataConfig = loaders.DataConfig
+FUNNEL_SPACES = ("given", "entire")
+PROPENSITY_METHODS = ("none", "randomized", "em", "file:PATH")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
-def default_data_dir() -> str:
-  """Where real datasets live: $MULTIOBJ_DATA, else ../shared/data."""
-  return os.environ.get(DATA_DIR_VARIABLE, os.path.join("..", "shared", "data"))
+def check_propensity_method(method: str) -> None:
+  """Raises ValueError unless `method` is one of `PROPENSITY_METHODS`."""
+  if method in ("none", "randomized", "em"):
+    return
+  if method.startswith("file:") and method[5:]:
+    return
+  raise ValueError(
+    f"Unknown propensity method {method!r}; expected one of "
+    f"{', '.join(PROPENSITY_METHODS)}."
+  )
+
+
+def parse_funnels(text: str) -> list[tuple[str, str, str]]:
+  """Reads `name:given[:space],...` into (name, given, space) triples.
+
+  `purchase:click` makes the objective `purchase` follow `click`, learned on
+  the rows where `click` is positive (space "given"); `purchase:click:entire`
+  trains the same product on every row (space "entire", ESMM).
+
+  >>> parse_funnels("purchase:click,order:cart:entire")
+  [('purchase', 'click', 'given'), ('order', 'cart', 'entire')]
+  """
+  funnels = []
+  if not text:
+    return funnels
+  for name, rest in objectives_lib.parse_pairs(text, "--funnels"):
+    given, _, space = (rest or "").partition(":")
+    if not given:
+      raise ValueError(
+        f"--funnels: {name!r} names no objective it follows; write "
+        "name:given or name:given:entire, e.g. purchase:click."
+      )
+    space = space or "given"
+    if space not in FUNNEL_SPACES:
+      raise ValueError(
+        f"--funnels: {name}:{rest} has space {space!r}; expected one of "
+        f"{', '.join(FUNNEL_SPACES)}."
+      )
+    funnels.append((name, given, space))
+  return funnels
+
+
+def _at_least(config, minimum, *names):
+  for name in names:
+    value = getattr(config, name)
+    if value is not None and value < minimum:
+      raise ValueError(f"{name} must be >= {minimum}, got {value}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class PrepareConfig:
+  """What the run learns, and how the dataset's rows become its lists.
+
+  Attributes:
+    objectives: The objectives to train; empty for the dataset's own.
+    objective_weights: `name[:weight],...` selecting and weighting among the
+      objectives (the dataset's, else the registry's); empty for all of them.
+    losses: `name:loss(params),...` loss overrides.
+    funnels: `name:given[:space],...`: each binary objective `name` follows
+      the binary objective `given` and is predicted as p(given) * p(name |
+      given); space "given" (the default) learns p(name | given) on the rows
+      where `given` is positive, "entire" trains the product on every row
+      (ESMM). See `parse_funnels`.
+    max_list_size: Longest impression list kept; longer ones are truncated.
+    negatives: Sampled negatives per logged row, overriding the dataset's
+      default; 0 turns sampling off. None keeps the dataset's.
+    negative_sampling: "uniform" or "popularity", overriding the dataset's.
+    cold_start_items: Share of catalogue items held out of training entirely
+      (cold start); evaluation reports retrieval on them separately.
+    propensity: How to get position-bias propensities for inverse-propensity
+      weighting: "none", "randomized", "em" or "file:PATH" (see
+      `prepare.propensity`). Weights the positives of every binary or
+      listwise objective whose label is `propensity_label`.
+    propensity_label: The label (clicks) propensities are estimated from;
+      "" for the label of the first binary or listwise objective.
+    max_ipw_weight: Cap of an inverse-propensity weight.
+  """
+
+  objectives: tuple[objectives_lib.Objective, ...] = ()
+  objective_weights: str = ""
+  losses: str = ""
+  funnels: str = ""
+  max_list_size: int | None = None
+  negatives: int | None = None
+  negative_sampling: str | None = None
+  cold_start_items: float = 0.0
+  propensity: str = "none"
+  propensity_label: str = ""
+  max_ipw_weight: float = 10.0
+
+  def __post_init__(self):
+    object.__setattr__(self, "objectives", tuple(self.objectives))
+    _at_least(self, 0, "negatives")
+    _at_least(self, 1, "max_list_size", "max_ipw_weight")
+    if self.negative_sampling is not None:
+      dataset_lib.NegativeSampling(distribution=self.negative_sampling)
+    if not 0 <= self.cold_start_items < 1:
+      raise ValueError(
+        f"cold_start_items must be in [0, 1), got {self.cold_start_items}."
+      )
+    check_propensity_method(self.propensity)
+    # Fail early on a typo in a name or a parameter.
+    if self.objective_weights:
+      objectives_lib.select(
+        self.objective_weights, self.losses, "", self.objectives
+      )
+    parse_funnels(self.funnels)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  """Sizes of the model.
+
+  Attributes:
+    embedding_dim: Width of id and text embeddings and of tower outputs.
+    tower_layers: Hidden ReLU widths of each tower.
+    trunk_layers: ReLU widths of the shared ranking trunk.
+    head_layers: Hidden ReLU widths of each head before its output unit.
+    text_max_tokens: Vocabulary size of each text feature.
+    text_length: Tokens kept per text value.
+    id_dropout: Share of user and item ids replaced in training by the
+      unknown-id bucket, so ids never seen in training (cold start) are
+      served from the other features.
+    trunk: The ranking trunk, a registered name with parameters, e.g.
+      "mmoe(experts=4)" (see `model.trunks`).
+  """
+
+  embedding_dim: int = 32
+  tower_layers: tuple[int, ...] = (64,)
+  trunk_layers: tuple[int, ...] = (128, 64)
+  head_layers: tuple[int, ...] = (32,)
+  text_max_tokens: int = 5000
+  text_length: int = 12
+  id_dropout: float = 0.0
+  trunk: str = "shared_bottom"
+
+  def __post_init__(self):
+    for name in ("tower_layers", "trunk_layers", "head_layers"):
+      object.__setattr__(self, name, tuple(int(w) for w in getattr(self, name)))
+    _at_least(self, 1, "embedding_dim", "text_max_tokens", "text_length")
+    if not self.trunk_layers:
+      raise ValueError("trunk_layers needs at least one layer.")
+    if not 0 <= self.id_dropout < 1:
+      raise ValueError(f"id_dropout must be in [0, 1), got {self.id_dropout}.")
+    objectives_lib.parse_call(self.trunk, "--trunk")
+
+
+@dataclasses.dataclass(frozen=True)
+class RetrievalConfig:
+  """The retrieval task: its candidates and temperature.
+
+  Attributes:
+    temperature: Softmax temperature on cosine similarities.
+    hard_negatives: Each positive is also scored against the batch's
+      unclicked impressions (its own request's among them).
+    uniform_negatives: Catalogue items drawn uniformly per list, as extra
+      negatives (0 for none).
+    cross_replica_negatives: With several replicas, gather candidates across
+      replicas, so negatives come from the global batch.
+  """
+
+  temperature: float = 0.05
+  hard_negatives: bool = False
+  uniform_negatives: int = 0
+  cross_replica_negatives: bool = True
+
+  def __post_init__(self):
+    if self.temperature <= 0:
+      raise ValueError(f"temperature must be > 0, got {self.temperature}.")
+    _at_least(self, 0, "uniform_negatives")
+
+
+@dataclasses.dataclass(frozen=True)
+class FitConfig:
+  """How the model is fitted.
+
+  Attributes:
+    epochs: Passes over the training lists.
+    batch_size: Impression lists per batch (rows = lists x list size).
+    learning_rate: Adam's learning rate.
+    early_stopping: Stop when the validation loss has not improved for this
+      many epochs and keep the weights of the best epoch; 0 trains every
+      epoch and keeps the last.
+    weighting: Loss-weighting strategy, with parameters if any.
+    strategy: The `tf.distribute` strategy: "default" (one device),
+      "mirrored" (every local GPU, or the CPU split into `cpu_devices`) or
+      "multi_worker" (several machines, described by $TF_CONFIG).
+    cpu_devices: Logical CPU devices to split the CPU into (> 1 lets a
+      mirrored strategy run several replicas without GPUs); 1 leaves it.
+  """
+
+  epochs: int = 3
+  batch_size: int = 128
+  learning_rate: float = 1e-3
+  early_stopping: int = 0
+  weighting: str = "static"
+  strategy: str = "default"
+  cpu_devices: int = 1
+
+  def __post_init__(self):
+    _at_least(self, 1, "epochs", "batch_size", "cpu_devices")
+    _at_least(self, 0, "early_stopping")
+    if not self.learning_rate > 0:
+      raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}.")
+    if self.strategy not in STRATEGIES:
+      raise ValueError(
+        f"strategy must be one of {', '.join(STRATEGIES)}, got "
+        f"{self.strategy!r}."
+      )
+    objectives_lib.get_weighting(self.weighting, {"task": 1.0})
+
+
+SLICES = {
+  "data": DataConfig,
+  "prepare": PrepareConfig,
+  "model": ModelConfig,
+  "retrieval": RetrievalConfig,
+  "fit": FitConfig,
+}
+# Each field of a slice, to its slice: names are unique across slices.
+_SLICE_OF = {
+  f.name: name for name, cls in SLICES.items() for f in dataclasses.fields(cls)
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,130 +267,86 @@ class TrainConfig:
 
   Attributes:
     model_dir: Where checkpoints, summaries and metrics go.
-    objectives: The objectives to train; empty for the dataset's own.
-    objective_weights: `name[:weight],...` selecting and weighting among the
-      objectives (the dataset's, else the registry's); empty for all of them.
-    losses: `name:loss(params),...` loss overrides.
-    dataset: Name of a registered dataset loader.
-    data_dir: Folder holding the real datasets, one subfolder each.
-    dataset_spec: Path of a JSON dataset description, for dataset "json".
-    synthetic: Size and behaviour of the synthetic dataset.
+    data: Which dataset, from where.
+    prepare: What the run learns; how rows become lists.
     model: Sizes of the model.
-    weighting: Loss-weighting strategy, with parameters if any.
-    epochs: Passes over the training lists.
-    batch_size: Impression lists per batch (rows = lists x list size).
-    learning_rate: Adam's learning rate.
-    max_list_size: Longest impression list kept; longer ones are truncated.
-    negatives: Sampled negatives per logged row, overriding the dataset's
-      default; 0 turns sampling off. None keeps the dataset's.
-    negative_sampling: "uniform" or "popularity", overriding the dataset's.
-    cold_start_items: Share of catalogue items held out of training entirely
-      (cold start); evaluation reports retrieval on them separately.
-    early_stopping: Stop when the validation loss has not improved for this
-      many epochs and keep the weights of the best epoch; 0 trains every
-      epoch and keeps the last.
-    propensity: How to get position-bias propensities for inverse-propensity
-      weighting: "none", "randomized", "em" or "file:PATH" (see
-      `propensity.py`). Weights clicks of every binary or listwise objective
-      whose label is `propensity_label`.
-    propensity_label: The click column propensities are estimated from.
-    max_ipw_weight: Cap of an inverse-propensity weight.
-    purchase_space: How the "purchase" objective is learned:
-      "impression" (a head of its own on every impression), "clicked"
-      (p(purchase | click) on clicked rows, predicted as p(click) *
-      p(purchase | click)) or "entire" (the same product trained on every
-      impression, ESMM). Needs "purchase" and `purchase_given` objectives
-      unless "impression".
-    purchase_given: The binary objective a purchase follows ("click"; on
-      data without clicks, e.g. "cart").
-    strategy: The `tf.distribute` strategy: "default" (one device),
-      "mirrored" (every local GPU, or the CPU split into `cpu_devices`) or
-      "multi_worker" (several machines, described by $TF_CONFIG).
-    cpu_devices: Logical CPU devices to split the CPU into (> 1 lets a
-      mirrored strategy run several replicas without GPUs); 1 leaves it.
-    seed: Seeds TensorFlow, NumPy, Python, the shuffling and the sampled
-      negatives (not the synthetic data, which has its own seed).
+    retrieval: The retrieval task's candidates.
+    fit: Epochs, batches, optimizer, weighting, devices.
+    seed: Seeds TensorFlow, NumPy, Python, the shuffling, random splits and
+      the sampled negatives (not the synthetic data, which has its own).
   """
 
   model_dir: str
-  objectives: tuple[objectives_lib.Objective, ...] = ()
-  objective_weights: str = ""
-  losses: str = ""
-  dataset: str = "synthetic"
-  data_dir: str = dataclasses.field(default_factory=default_data_dir)
-  dataset_spec: str = ""
-  synthetic: synthetic_lib.SyntheticConfig = synthetic_lib.SyntheticConfig()
-  model: model_lib.ModelConfig = model_lib.ModelConfig()
-  weighting: str = "static"
-  epochs: int = 3
-  batch_size: int = 128
-  learning_rate: float = 1e-3
-  max_list_size: int | None = None
-  early_stopping: int = 0
-  negatives: int | None = None
-  negative_sampling: str | None = None
-  cold_start_items: float = 0.0
-  propensity: str = "none"
-  propensity_label: str = "click"
-  max_ipw_weight: float = 10.0
-  purchase_space: str = "impression"
-  purchase_given: str = "click"
-  strategy: str = "default"
-  cpu_devices: int = 1
+  data: DataConfig = dataclasses.field(default_factory=DataConfig)
+  prepare: PrepareConfig = PrepareConfig()
+  model: ModelConfig = ModelConfig()
+  retrieval: RetrievalConfig = RetrievalConfig()
+  fit: FitConfig = FitConfig()
   seed: int = 0
 
-  def __post_init__(self):
-    object.__setattr__(self, "objectives", tuple(self.objectives))
-    if self.epochs < 1:
-      raise ValueError(f"epochs must be >= 1, got {self.epochs}.")
-    if self.batch_size < 1:
-      raise ValueError(f"batch_size must be >= 1, got {self.batch_size}.")
-    if not self.learning_rate > 0:
-      raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}.")
-    if self.early_stopping < 0:
+  def replace(self, **changes: Any) -> "TrainConfig":
+    """A copy with `changes`, each a field of TrainConfig or of one slice:
+    `config.replace(epochs=2, trunk="mmoe")` changes fit and model."""
+    unknown = sorted(set(changes) - set(_SLICE_OF) - _TOP_FIELDS)
+    if unknown:
       raise ValueError(
-        f"early_stopping must be >= 0, got {self.early_stopping}."
+        f"TrainConfig has no field {unknown[0]!r}; fields: "
+        f"{', '.join(sorted(_TOP_FIELDS | set(_SLICE_OF)))}."
       )
-    if self.negatives is not None and self.negatives < 0:
-      raise ValueError(f"negatives must be >= 0, got {self.negatives}.")
-    if self.negative_sampling is not None:
-      dataset_lib.NegativeSampling(distribution=self.negative_sampling)
-    if not 0 <= self.cold_start_items < 1:
-      raise ValueError(
-        f"cold_start_items must be in [0, 1), got {self.cold_start_items}."
-      )
-    if self.max_ipw_weight < 1:
-      raise ValueError(
-        f"max_ipw_weight must be >= 1, got {self.max_ipw_weight}."
-      )
-    for name, choices in (
-      ("purchase_space", PURCHASE_SPACES),
-      ("strategy", STRATEGIES),
-    ):
-      if getattr(self, name) not in choices:
-        raise ValueError(
-          f"{name} must be one of {', '.join(choices)}, got "
-          f"{getattr(self, name)!r}."
-        )
-    if self.cpu_devices < 1:
-      raise ValueError(f"cpu_devices must be >= 1, got {self.cpu_devices}.")
-    # Fail early on a typo in a name or a parameter.
-    objectives_lib.get_weighting(self.weighting, {"task": 1.0})
-    propensity_lib.check_method(self.propensity)
-    if self.objective_weights:
-      objectives_lib.select(
-        self.objective_weights, self.losses, "", self.objectives
-      )
+    top = {k: v for k, v in changes.items() if k in _TOP_FIELDS}
+    for name in SLICES:
+      own = {k: v for k, v in changes.items() if _SLICE_OF.get(k) == name}
+      if own:
+        base = top.get(name, getattr(self, name))
+        top[name] = dataclasses.replace(base, **own)
+    return dataclasses.replace(self, **top)
+
+  @property
+  def objectives(self) -> tuple[objectives_lib.Objective, ...]:
+    """The objectives (resolved ones once the data is prepared)."""
+    return self.prepare.objectives
 
   def to_dict(self) -> dict[str, Any]:
     return dataclasses.asdict(self)
 
   @classmethod
   def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+    """The config `to_dict` wrote; also reads the flat config.json of runs
+    made before the config had slices."""
     data = dict(data)
-    data["objectives"] = tuple(
-      objectives_lib.Objective(**o) for o in data["objectives"]
+    if "fit" not in data:
+      return _from_flat(data)
+    prepare = dict(data["prepare"])
+    prepare["objectives"] = tuple(
+      objectives_lib.Objective(**o) for o in prepare["objectives"]
     )
-    data["synthetic"] = synthetic_lib.SyntheticConfig(**data["synthetic"])
-    data["model"] = model_lib.ModelConfig(**data["model"])
-    return cls(**data)
+    synthetic = synthetic_lib.SyntheticConfig(**data["data"]["synthetic"])
+    return cls(
+      model_dir=data["model_dir"],
+      data=DataConfig(**{**data["data"], "synthetic": synthetic}),
+      prepare=PrepareConfig(**prepare),
+      model=ModelConfig(**data["model"]),
+      retrieval=RetrievalConfig(**data["retrieval"]),
+      fit=FitConfig(**data["fit"]),
+      seed=data["seed"],
+    )
+
+
+_TOP_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
+# Fields of the flat config that are gone: their effect is in the resolved
+# objectives a run's config.json holds.
+_RETIRED = ("purchase_space", "purchase_given")
+
+
+def _from_flat(data: dict[str, Any]) -> TrainConfig:
+  flat = {k: v for k, v in data.items() if k not in _RETIRED}
+  model = dict(flat.pop("model"))
+  for name in [f.name for f in dataclasses.fields(RetrievalConfig)]:
+    if name in model:
+      flat[name] = model.pop(name)
+  flat.update(model)
+  flat["objectives"] = tuple(
+    objectives_lib.Objective(**o) for o in flat["objectives"]
+  )
+  flat["synthetic"] = synthetic_lib.SyntheticConfig(**flat["synthetic"])
+  return TrainConfig(model_dir=flat.pop("model_dir")).replace(**flat)

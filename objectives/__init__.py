@@ -36,7 +36,7 @@ from objectives.objective import (
   names,
   register,
 )
-from objectives.registry import Registry
+from multiobj.registry import Registry
 from objectives.selection import parse_call, parse_pairs, select
 from objectives.weighting import (
   WEIGHTINGS,

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 
 import tensorflow as tf
 
-from objectives import registry
+from multiobj import registry
 
 LOSSES: registry.Registry[type["Loss"]] = registry.Registry("loss", "losses")
 register_loss = LOSSES.register

@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from objectives import losses as losses_lib
-from objectives import registry
+from multiobj import registry
 
 KINDS = ("retrieval", "binary", "regression", "listwise")
 LABEL_TRANSFORMS = ("none", "log1p")

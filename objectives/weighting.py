@@ -21,7 +21,8 @@ from typing import ClassVar
 
 import tensorflow as tf
 
-from objectives import registry, selection
+from multiobj import registry
+from objectives import selection
 
 WEIGHTINGS: registry.Registry[type["Weighting"]] = registry.Registry(
   "weighting strategy", "weighting strategies"

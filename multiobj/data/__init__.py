@@ -1,33 +1,12 @@
-"""Datasets: a registry of loaders, the built-in synthetic log, checks.
+"""Datasets, from files or code to tables in memory.
 
-A loader takes the training config and returns a `dataset.Dataset`; the
-training loop calls `load(config)` and never branches on the dataset's name.
+spec.py          DatasetSpec: which column is what (features, labels, ids);
+dataset.py       Dataset: split tables of rows and the item catalogue;
+splits.py        splitting rows by time or at random, lists together;
+readers.py       CSV, TSV, JSON lines and Parquet files to columns;
+description/     datasets described by a JSON file (docs/dataset_spec.md);
+synthetic/       the built-in synthetic log, with its ground truth;
+adapters/        the real datasets, one module each;
+loaders.py       DataConfig and the registry of loaders by name;
+validation.py    checks of a dataset against its spec and objectives.
 """
-
-from multiobj.data import dataset, description, synthetic
-from objectives import registry
-
-DATASETS = registry.Registry("dataset")
-
-
-@DATASETS.register("synthetic")
-def _synthetic(config) -> dataset.Dataset:
-  return synthetic.generate(config.synthetic)
-
-
-@DATASETS.register("json")
-def _json(config) -> dataset.Dataset:
-  if not config.dataset_spec:
-    raise ValueError(
-      "Dataset 'json' needs a JSON description: pass --dataset_spec=PATH "
-      "(TrainConfig.dataset_spec); see docs/dataset_spec.md."
-    )
-  return description.load(config.dataset_spec, config.data_dir, config.seed)
-
-
-def load(config) -> dataset.Dataset:
-  """Loads the dataset `config.dataset` names."""
-  return DATASETS.get(config.dataset)(config)
-
-
-from multiobj.data import adapters  # noqa: E402, F401

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import numpy as np
 
 import objectives as objectives_lib
-from multiobj import schema
 from multiobj.data import dataset as dataset_lib
+from multiobj.data import spec as spec_lib
 
 
 def check(
@@ -39,7 +39,7 @@ def check(
 
 
 def _check_table(table, required, where):
-  schema.check_columns(table, required, where)
+  spec_lib.check_columns(table, required, where)
   lengths = {name: len(table[name]) for name in required}
   if len(set(lengths.values())) > 1:
     raise ValueError(f"{where}: columns differ in length: {lengths}.")

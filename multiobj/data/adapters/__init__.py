@@ -1,9 +1,9 @@
 """Adapters of the real datasets: one module per dataset folder.
 
-Each module reads one folder of the data directory (`TrainConfig.data_dir`:
-$MULTIOBJ_DATA, else ../shared/data) and registers a loader in
-`multiobj.data.DATASETS` under the dataset's name; importing this package
-registers them all. The data never enters the repository.
+Each module reads one folder of the data directory (`DataConfig.data_dir`:
+$MULTIOBJ_DATA, else ../shared/data) with `load(data_dir, seed)`;
+`multiobj.data.loaders` registers them under their `NAME`. The data never
+enters the repository.
 
   ml-100k               movielens.py  ratings: watched, like, rating
   deca_ml100k           deca.py       DeCA's noisy implicit ML-100K
@@ -13,13 +13,3 @@ registers them all. The data never enters the repository.
   otto_sample           otto.py       click, cart, order (20 sessions)
   mind_sample           mind.py       news clicks (8,000 rows)
 """
-
-from multiobj.data.adapters import (  # noqa: F401  (registers the loaders)
-  ali_ccp,
-  deca,
-  kuairand,
-  mind,
-  movielens,
-  otto,
-  taobao,
-)

@@ -47,9 +47,8 @@ catalogue keeps each id's first row.
 import numpy as np
 
 import objectives as objectives_lib
-from multiobj import data as data_lib
-from multiobj import schema
 from multiobj.data import dataset as dataset_lib
+from multiobj.data import spec as spec_lib
 from multiobj.data.adapters import files
 
 NAME = "ali_ccp_sample"
@@ -64,23 +63,23 @@ _HISTORY = ("109_14", "110_14", "127_14", "150_14")
 _ITEM = ("206", "207", "210", "216")
 _CROSSED = ("508", "509", "702", "853")
 
-SPEC = schema.DatasetSpec(
+SPEC = spec_lib.DatasetSpec(
   name=NAME,
   features=(
-    schema.Feature("user_id", "query", "id"),
-    *(schema.Feature(f"f{c}", "query", "category") for c in _USER + _HISTORY),
-    *(schema.Feature(f"d{c}", "query", "numeric") for c in _HISTORY),
-    schema.Feature("item_id", "candidate", "id"),
-    *(schema.Feature(f"f{c}", "candidate", "category") for c in _ITEM),
+    spec_lib.Feature("user_id", "query", "id"),
+    *(spec_lib.Feature(f"f{c}", "query", "category") for c in _USER + _HISTORY),
+    *(spec_lib.Feature(f"d{c}", "query", "numeric") for c in _HISTORY),
+    spec_lib.Feature("item_id", "candidate", "id"),
+    *(spec_lib.Feature(f"f{c}", "candidate", "category") for c in _ITEM),
     *(
-      schema.Feature(f"f{c}", "context", "category", serving_value="0")
+      spec_lib.Feature(f"f{c}", "context", "category", serving_value="0")
       for c in _CROSSED
     ),
     *(
-      schema.Feature(f"d{c}", "context", "numeric", serving_value=0.0)
+      spec_lib.Feature(f"d{c}", "context", "numeric", serving_value=0.0)
       for c in _CROSSED
     ),
-    schema.Feature("f301", "context", "category", serving_value="1"),
+    spec_lib.Feature("f301", "context", "category", serving_value="1"),
   ),
   labels=("click", "purchase"),
   item_id="item_id",
@@ -90,7 +89,7 @@ SPEC = schema.DatasetSpec(
 OBJECTIVES = (objectives_lib.get("click"), objectives_lib.get("purchase"))
 
 
-def load(data_dir: str) -> dataset_lib.Dataset:
+def load(data_dir: str, seed: int = 0) -> dataset_lib.Dataset:
   """Reads the three sample files as the train, valid and test splits."""
   paths = files.locate(data_dir, NAME, SPLIT_FILES.values())
   splits = {}
@@ -133,8 +132,3 @@ def _rows(path):
         else files.as_category(column)
       )
   return rows
-
-
-@data_lib.DATASETS.register(NAME)
-def _load(config) -> dataset_lib.Dataset:
-  return load(config.data_dir)

@@ -36,9 +36,8 @@ import dataclasses
 import numpy as np
 
 import objectives as objectives_lib
-from multiobj import data as data_lib
-from multiobj import schema
 from multiobj.data import dataset as dataset_lib
+from multiobj.data import spec as spec_lib
 from multiobj.data.adapters import files
 
 NAME = "deca_ml100k"
@@ -48,11 +47,11 @@ SPLIT_FILES = {
   "test": "ml-100k.test.negative",
 }
 
-SPEC = schema.DatasetSpec(
+SPEC = spec_lib.DatasetSpec(
   name=NAME,
   features=(
-    schema.Feature("user_id", "query", "id"),
-    schema.Feature("item_id", "candidate", "id"),
+    spec_lib.Feature("user_id", "query", "id"),
+    spec_lib.Feature("item_id", "candidate", "id"),
   ),
   labels=("interaction",),
   item_id="item_id",
@@ -85,7 +84,7 @@ INFO = {
 }
 
 
-def load(data_dir: str) -> dataset_lib.Dataset:
+def load(data_dir: str, seed: int = 0) -> dataset_lib.Dataset:
   """Reads `<data_dir>/deca_ml100k` into train, valid and test splits."""
   paths = files.locate(data_dir, NAME, SPLIT_FILES.values())
   splits = {}
@@ -106,8 +105,3 @@ def load(data_dir: str) -> dataset_lib.Dataset:
     negatives=NEGATIVES,
     info=INFO,
   )
-
-
-@data_lib.DATASETS.register(NAME)
-def _load(config) -> dataset_lib.Dataset:
-  return load(config.data_dir)

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from multiobj import schema
 from multiobj.data import readers
+from multiobj.data import spec as spec_lib
 
 # How a user points the library at the folder holding the datasets.
 SETTING = "the environment variable MULTIOBJ_DATA (or the flag --data_dir)"
@@ -54,7 +54,7 @@ def read_csv(path: str, required: Sequence[str] = ()) -> dict[str, np.ndarray]:
   """A CSV file with a header (`readers.read_table`), checked to hold the
   `required` columns."""
   table = readers.read_table(path, format="csv")
-  schema.check_columns(table, required, path)
+  spec_lib.check_columns(table, required, path)
   return table
 
 

@@ -28,9 +28,9 @@ import dataclasses
 import numpy as np
 
 import objectives as objectives_lib
-from multiobj import data as data_lib
-from multiobj import schema
 from multiobj.data import dataset as dataset_lib
+from multiobj.data import spec as spec_lib
+from multiobj.data import splits as splits_lib
 from multiobj.data.adapters import files
 
 NAME = "kuairand_sample"
@@ -49,19 +49,19 @@ _USER_CATEGORIES = (
 )
 _USER_COUNTS = ("follow_user_num", "fans_user_num", "friend_user_num")
 
-SPEC = schema.DatasetSpec(
+SPEC = spec_lib.DatasetSpec(
   name=NAME,
   features=(
-    schema.Feature("user_id", "query", "id"),
-    *(schema.Feature(c, "query", "category") for c in _USER_CATEGORIES),
-    *(schema.Feature(c, "query", "numeric", "log1p") for c in _USER_COUNTS),
-    schema.Feature("register_days", "query", "numeric"),
-    schema.Feature("video_id", "candidate", "id"),
-    schema.Feature("duration_ms", "candidate", "numeric", "log1p"),
-    schema.Feature("video_type", "candidate", "category"),
-    schema.Feature("visible_status", "candidate", "category"),
-    schema.Feature("server_width", "candidate", "numeric"),
-    schema.Feature("server_height", "candidate", "numeric"),
+    spec_lib.Feature("user_id", "query", "id"),
+    *(spec_lib.Feature(c, "query", "category") for c in _USER_CATEGORIES),
+    *(spec_lib.Feature(c, "query", "numeric", "log1p") for c in _USER_COUNTS),
+    spec_lib.Feature("register_days", "query", "numeric"),
+    spec_lib.Feature("video_id", "candidate", "id"),
+    spec_lib.Feature("duration_ms", "candidate", "numeric", "log1p"),
+    spec_lib.Feature("video_type", "candidate", "category"),
+    spec_lib.Feature("visible_status", "candidate", "category"),
+    spec_lib.Feature("server_width", "candidate", "numeric"),
+    spec_lib.Feature("server_height", "candidate", "numeric"),
   ),
   labels=("is_click", "dwell"),
   item_id="video_id",
@@ -94,7 +94,7 @@ def load(data_dir: str, seed: int = 0) -> dataset_lib.Dataset:
       if feature.kind == "numeric"
       else files.as_category(column)
     )
-  splits = dataset_lib.split_at_random(rows, SPEC, 0.1, 0.1, seed)
+  splits = splits_lib.split_at_random(rows, SPEC, 0.1, 0.1, seed)
   return dataset_lib.Dataset(
     spec=SPEC,
     splits=splits,
@@ -106,8 +106,3 @@ def load(data_dir: str, seed: int = 0) -> dataset_lib.Dataset:
       "split": f"random by row, 80/10/10, seed {seed}",
     },
   )
-
-
-@data_lib.DATASETS.register(NAME)
-def _load(config) -> dataset_lib.Dataset:
-  return load(config.data_dir, config.seed)

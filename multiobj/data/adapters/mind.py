@@ -18,9 +18,9 @@ Rows are split at random, 80/10/10, with the run's seed.
 """
 
 import objectives as objectives_lib
-from multiobj import data as data_lib
-from multiobj import schema
 from multiobj.data import dataset as dataset_lib
+from multiobj.data import spec as spec_lib
+from multiobj.data import splits as splits_lib
 from multiobj.data.adapters import files
 
 NAME = "mind_sample"
@@ -33,13 +33,13 @@ COLUMNS = {
   "SubCategory": "subcategory",
 }
 
-SPEC = schema.DatasetSpec(
+SPEC = spec_lib.DatasetSpec(
   name=NAME,
   features=(
-    schema.Feature("user_id", "query", "id"),
-    schema.Feature("news_id", "candidate", "id"),
-    schema.Feature("category", "candidate", "category"),
-    schema.Feature("subcategory", "candidate", "category"),
+    spec_lib.Feature("user_id", "query", "id"),
+    spec_lib.Feature("news_id", "candidate", "id"),
+    spec_lib.Feature("category", "candidate", "category"),
+    spec_lib.Feature("subcategory", "candidate", "category"),
   ),
   labels=("click",),
   item_id="news_id",
@@ -57,7 +57,7 @@ def load(data_dir: str, seed: int = 0) -> dataset_lib.Dataset:
   rows["click"] = files.as_float(csv["label"])
   return dataset_lib.Dataset(
     spec=SPEC,
-    splits=dataset_lib.split_at_random(rows, SPEC, 0.1, 0.1, seed),
+    splits=splits_lib.split_at_random(rows, SPEC, 0.1, 0.1, seed),
     catalogue=dataset_lib.catalogue_from_rows(SPEC, [rows], NAME),
     objectives=OBJECTIVES,
     info={
@@ -66,8 +66,3 @@ def load(data_dir: str, seed: int = 0) -> dataset_lib.Dataset:
       "split": f"random by row, 80/10/10, seed {seed}",
     },
   )
-
-
-@data_lib.DATASETS.register(NAME)
-def _load(config) -> dataset_lib.Dataset:
-  return load(config.data_dir, config.seed)

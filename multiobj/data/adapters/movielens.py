@@ -31,25 +31,25 @@ import datetime
 import numpy as np
 
 import objectives as objectives_lib
-from multiobj import data as data_lib
-from multiobj import schema
 from multiobj.data import dataset as dataset_lib
+from multiobj.data import spec as spec_lib
+from multiobj.data import splits as splits_lib
 from multiobj.data.adapters import files
 
 NAME = "ml-100k"
 FILES = ("u.data", "u.item", "u.user", "u.genre")
 
-SPEC = schema.DatasetSpec(
+SPEC = spec_lib.DatasetSpec(
   name=NAME,
   features=(
-    schema.Feature("user_id", "query", "id"),
-    schema.Feature("age", "query", "numeric"),
-    schema.Feature("gender", "query", "category"),
-    schema.Feature("occupation", "query", "category"),
-    schema.Feature("item_id", "candidate", "id"),
-    schema.Feature("genres", "candidate", "multi_category"),
-    schema.Feature("title", "candidate", "text"),
-    schema.Feature("year", "candidate", "numeric"),
+    spec_lib.Feature("user_id", "query", "id"),
+    spec_lib.Feature("age", "query", "numeric"),
+    spec_lib.Feature("gender", "query", "category"),
+    spec_lib.Feature("occupation", "query", "category"),
+    spec_lib.Feature("item_id", "candidate", "id"),
+    spec_lib.Feature("genres", "candidate", "multi_category"),
+    spec_lib.Feature("title", "candidate", "text"),
+    spec_lib.Feature("year", "candidate", "numeric"),
   ),
   labels=("watched", "like", "rating"),
   item_id="item_id",
@@ -68,7 +68,7 @@ OBJECTIVES = (
 )
 
 
-def load(data_dir: str) -> dataset_lib.Dataset:
+def load(data_dir: str, seed: int = 0) -> dataset_lib.Dataset:
   """Reads `<data_dir>/ml-100k` into a dataset split by time."""
   paths = files.locate(data_dir, NAME, FILES)
   ratings = files.read_ints(paths["u.data"], 4)
@@ -88,7 +88,7 @@ def load(data_dir: str) -> dataset_lib.Dataset:
   }
   return dataset_lib.Dataset(
     spec=SPEC,
-    splits=dataset_lib.split_by_time(rows, SPEC, 0.1, 0.1),
+    splits=splits_lib.split_by_time(rows, SPEC, 0.1, 0.1),
     catalogue=catalogue,
     objectives=OBJECTIVES,
     info={
@@ -152,8 +152,3 @@ def _year(date):
   if not date:
     return np.nan
   return float(datetime.datetime.strptime(date, "%d-%b-%Y").year)
-
-
-@data_lib.DATASETS.register(NAME)
-def _load(config) -> dataset_lib.Dataset:
-  return load(config.data_dir)

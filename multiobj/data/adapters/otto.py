@@ -31,9 +31,9 @@ import json
 import numpy as np
 
 import objectives as objectives_lib
-from multiobj import data as data_lib
-from multiobj import schema
 from multiobj.data import dataset as dataset_lib
+from multiobj.data import spec as spec_lib
+from multiobj.data import splits as splits_lib
 from multiobj.data.adapters import files
 
 NAME = "otto_sample"
@@ -41,11 +41,11 @@ FILE = "train.jsonl"
 # Event type -> label column.
 LABELS = {"clicks": "click", "carts": "cart", "orders": "order"}
 
-SPEC = schema.DatasetSpec(
+SPEC = spec_lib.DatasetSpec(
   name=NAME,
   features=(
-    schema.Feature("session", "query", "id"),
-    schema.Feature("aid", "candidate", "id"),
+    spec_lib.Feature("session", "query", "id"),
+    spec_lib.Feature("aid", "candidate", "id"),
   ),
   labels=tuple(LABELS.values()),
   item_id="aid",
@@ -62,7 +62,7 @@ OBJECTIVES = (
 NEGATIVES = dataset_lib.NegativeSampling(distribution="popularity")
 
 
-def load(data_dir: str) -> dataset_lib.Dataset:
+def load(data_dir: str, seed: int = 0) -> dataset_lib.Dataset:
   """Reads the sessions into (session, aid) rows split by session start."""
   path = files.locate(data_dir, NAME, [FILE])[FILE]
   pairs = {}  # (session, aid) -> {"timestamp": ..., label: 0/1}
@@ -99,7 +99,7 @@ def load(data_dir: str) -> dataset_lib.Dataset:
   by_session = SPEC.replace(list_id="session", timestamp="session_start")
   return dataset_lib.Dataset(
     spec=SPEC,
-    splits=dataset_lib.split_by_time(rows, by_session, 0.1, 0.1),
+    splits=splits_lib.split_by_time(rows, by_session, 0.1, 0.1),
     catalogue=dataset_lib.catalogue_from_rows(SPEC, [rows], NAME),
     objectives=OBJECTIVES,
     negatives=NEGATIVES,
@@ -110,8 +110,3 @@ def load(data_dir: str) -> dataset_lib.Dataset:
       "them valid",
     },
   )
-
-
-@data_lib.DATASETS.register(NAME)
-def _load(config) -> dataset_lib.Dataset:
-  return load(config.data_dir)

@@ -34,19 +34,18 @@ import json
 import numpy as np
 
 import objectives as objectives_lib
-from multiobj import data as data_lib
-from multiobj import schema
 from multiobj.data import dataset as dataset_lib
+from multiobj.data import spec as spec_lib
 from multiobj.data.adapters import files
 
 NAME = "taobao_multibehavior"
 FILES = ("cart.txt", "buy.txt", "validation.txt", "test.txt", "count.txt")
 
-SPEC = schema.DatasetSpec(
+SPEC = spec_lib.DatasetSpec(
   name=NAME,
   features=(
-    schema.Feature("user_id", "query", "id"),
-    schema.Feature("item_id", "candidate", "id"),
+    spec_lib.Feature("user_id", "query", "id"),
+    spec_lib.Feature("item_id", "candidate", "id"),
   ),
   # behavior = cart or purchase, for retrieval on both behaviours.
   labels=("cart", "purchase", "behavior"),
@@ -80,7 +79,7 @@ INFO = {
 }
 
 
-def load(data_dir: str) -> dataset_lib.Dataset:
+def load(data_dir: str, seed: int = 0) -> dataset_lib.Dataset:
   """Reads `<data_dir>/taobao_multibehavior` into train, valid and test."""
   paths = files.locate(data_dir, NAME, FILES)
   with open(paths["count.txt"]) as f:
@@ -129,8 +128,3 @@ def _flags(n, index):
   flags = np.zeros(n, np.float32)
   flags[index] = 1.0
   return flags
-
-
-@data_lib.DATASETS.register(NAME)
-def _load(config) -> dataset_lib.Dataset:
-  return load(config.data_dir)

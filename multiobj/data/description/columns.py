@@ -1,0 +1,99 @@
+"""What each column of a JSON description is: the spec and the objectives.
+
+`spec` turns the description's `columns` entries into a `DatasetSpec` (the
+features, labels and single-column roles); `objectives` wires the registered
+objective each label names to that label's column, with its overrides. Each
+problem is one ValueError naming the description and the key path.
+"""
+
+import dataclasses
+
+import objectives as objectives_lib
+from multiobj.data import spec as spec_lib
+from multiobj.data.description import keys as keys_lib
+from multiobj.data.description.keys import COLUMNS
+
+
+def spec(check, name, entries) -> tuple[spec_lib.DatasetSpec, list[dict]]:
+  columns, seen, single, features = [], {}, {}, []
+  for i, entry in enumerate(entries):
+    at = f"columns[{i}]"
+    c = {**check.variant(entry, COLUMNS, "role", at), "at": at}
+    columns.append(c)
+    role, kind = c["role"], c.get("type")
+    if c["name"] in seen:
+      check.fail(f"{at}.name", f"{c['name']!r} is also {seen[c['name']]}.")
+    if not c["name"] or c["name"].startswith("__"):
+      check.fail(f"{at}.name", "empty, or starting with '__' (reserved).")
+    seen[c["name"]] = at
+    for key, applies in keys_lib.ONLY_FOR.items():
+      if key in entry and kind != applies:
+        check.fail(
+          keys_lib.key_path(at, key),
+          f"applies to {applies} columns only.",
+        )
+    if role in spec_lib.ROLES and (role == "context") != (
+      "serving_value" in entry
+    ):
+      check.fail(at, "context features, and only they, need a serving_value.")
+    if role == "label":
+      wanted = c["objective"]
+      c["objective"] = [wanted] if isinstance(wanted, str) else wanted
+      if not wanted or not all(isinstance(w, str) for w in c["objective"]):
+        check.fail(f"{at}.objective", "expected a name or a list of names.")
+    elif role in keys_lib.SINGLE_ROLES:
+      if role in single:
+        check.fail(at, f"a second column with role {role!r}.")
+      single[role] = c["name"]
+    if role in ("item_id", "user_id"):
+      side = "candidate" if role == "item_id" else "query"
+      features.append(spec_lib.Feature(c["name"], side, kind))
+    elif role == "position":
+      features.append(
+        spec_lib.Feature(
+          c["name"], "context", kind, serving_value=c["serving_value"]
+        )
+      )
+    elif role in spec_lib.ROLES:
+      keys = ("transform", "separator", "serving_value")
+      options = {k: c[k] for k in keys}
+      features.append(spec_lib.Feature(c["name"], role, kind, **options))
+  if "item_id" not in single:
+    check.fail("columns", "no column has role 'item_id'; one must.")
+  labels = tuple(c["name"] for c in columns if c["role"] == "label")
+  try:
+    return spec_lib.DatasetSpec(
+      name, tuple(features), labels, **single
+    ), columns
+  except ValueError as e:
+    check.fail("columns", str(e))
+
+
+def objectives(check, labels) -> tuple[objectives_lib.Objective, ...]:
+  """The registered objectives each label names, wired to its column."""
+  names = [c["name"] for c in labels]
+  out, fed_by = [], {}
+  for c in labels:
+    at = f"{c['at']}.objective"
+    for name in c["objective"]:
+      if name in fed_by:
+        check.fail(at, f"{name!r} already learns from {fed_by[name]!r}.")
+      fed_by[name] = c["name"]
+      try:
+        base = objectives_lib.get(name)
+        changes = {"label": c["name"], "mask": c.get("mask", base.mask)}
+        if changes["mask"] not in (None, *names):
+          raise ValueError(
+            f"{name!r} learns where label {changes['mask']!r} is positive, "
+            f"which is not a label here ({keys_lib.listing(names)}); set \"mask\" to a "
+            "label, or to null for every row."
+          )
+        if "weight" in c:
+          changes["weight"] = float(c["weight"])
+        if "loss" in c:
+          loss, params = objectives_lib.parse_call(c["loss"])
+          changes |= {"loss": loss, "loss_params": tuple(params.items())}
+        out.append(dataclasses.replace(base, **changes))
+      except ValueError as e:
+        check.fail(at, str(e))
+  return tuple(out)

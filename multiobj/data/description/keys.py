@@ -1,0 +1,168 @@
+"""The keys of a JSON dataset description, and their checker.
+
+Every key a description may hold is declared here once, as data (`TOP` and
+the schemas it refers to); `Checker` checks a parsed JSON value against them
+and fills in defaults, each error naming the file and the key path.
+docs/dataset_spec.md documents the same keys (a test holds the two together).
+"""
+
+import dataclasses
+import difflib
+import json
+from typing import Any
+
+from multiobj.data import dataset as dataset_lib
+from multiobj.data import readers
+from multiobj.data import spec as spec_lib
+
+REQUIRED, ABSENT = "<required>", "<absent>"  # Defaults with a meaning.
+
+
+@dataclasses.dataclass(frozen=True)
+class Key:
+  """One key of a JSON object: its types, default and allowed values."""
+
+  types: type | tuple[type, ...]
+  default: Any = REQUIRED
+  choices: tuple[Any, ...] | None = None
+
+
+NUMBER = (int, float)
+# Roles at most one column takes: they name a `DatasetSpec` field.
+SINGLE_ROLES = (
+  "item_id",
+  "user_id",
+  "list_id",
+  "timestamp",
+  "position",
+  "randomized",
+)
+ROLES = (*spec_lib.ROLES, "label", *SINGLE_ROLES)
+TABLE = {
+  "path": Key(str),
+  "format": Key(str, None, (*readers.FORMATS, "tsv")),
+  "delimiter": Key(str, None),
+  "header": Key(bool, True),
+  "columns": Key(list, None),
+  "encoding": Key(str, "utf-8"),
+}
+ONLY_FOR = {"transform": "numeric", "separator": "multi_category"}
+SIDE_TABLE = {**TABLE, "key": Key(str, None)}
+_COLUMN = {"name": Key(str), "role": Key(str), "description": Key(str, "")}
+FEATURE_COLUMN = {
+  **_COLUMN,
+  "type": Key(str, choices=spec_lib.FEATURE_KINDS),
+  "transform": Key(str, "zscore", spec_lib.NUMERIC_TRANSFORMS),
+  "separator": Key(str, "|"),
+  "serving_value": Key((str, int, float), None),
+}
+ID_COLUMN = {**_COLUMN, "type": Key(str, "id", ("id", "category"))}
+LABEL_COLUMN = {
+  **_COLUMN,
+  "objective": Key((str, list)),
+  "weight": Key(NUMBER, ABSENT),
+  "loss": Key(str, ABSENT),
+  "mask": Key((str, type(None)), ABSENT),
+  "threshold": Key(NUMBER, ABSENT),
+  "source": Key(str, ABSENT),
+}
+COLUMNS = {
+  **{role: FEATURE_COLUMN for role in spec_lib.ROLES},
+  **{"label": LABEL_COLUMN, "item_id": ID_COLUMN, "user_id": ID_COLUMN},
+  **{"list_id": _COLUMN, "timestamp": _COLUMN, "randomized": _COLUMN},
+  # The slot an item was shown at: a context feature, and what position-bias
+  # propensities are estimated over.
+  "position": {
+    **_COLUMN,
+    "type": Key(str, "category", ("category", "numeric")),
+    "serving_value": Key((str, int, float), 1),
+  },
+}
+_SHARES = {"valid": Key(NUMBER, 0.1), "test": Key(NUMBER, 0.1)}
+SPLITS = {
+  "random": {"method": Key(str), **_SHARES, "seed": Key(int, None)},
+  "time": {"method": Key(str), **_SHARES},
+  "files": {"method": Key(str), "valid": Key(dict, None), "test": Key(dict)},
+}
+NEGATIVES = {
+  "per_positive": Key(int, 4),
+  "distribution": Key(str, "popularity", dataset_lib.NEGATIVE_DISTRIBUTIONS),
+  "alpha": Key(NUMBER, 0.75),
+}
+TOP = {
+  "name": Key(str, None),
+  "rows": Key(dict),
+  "catalogue": Key(dict, None),
+  "users": Key(dict, None),
+  "columns": Key(list),
+  "split": Key(dict, {"method": "random"}),
+  "negatives": Key(dict, None),
+  "info": Key(dict, {}),
+}
+
+
+class Checker:
+  """Checks JSON values against schemas; errors name the file and key path."""
+
+  def __init__(self, file: str):
+    self.file = file
+
+  def fail(self, at: str, message: str):
+    raise ValueError(f"{self.file}: {at or '(top level)'}: {message}")
+
+  def fields(self, value, keys: dict[str, Key], at: str) -> dict[str, Any]:
+    """`value`, an object of `keys`, with defaults filled in."""
+    if not isinstance(value, dict):
+      self.fail(at, f"expected an object, got {json.dumps(value)}.")
+    for key in value:
+      if key not in keys:
+        close = difflib.get_close_matches(key, keys, 1)
+        hint = f"; did you mean {close[0]!r}?" if close else "."
+        self.fail(
+          key_path(at, key),
+          f"unknown key; expected one of {listing(keys)}{hint}",
+        )
+    out = {}
+    for key, rule in keys.items():
+      if key in value:
+        out[key] = self.typed(value[key], rule, key_path(at, key))
+      elif rule.default is REQUIRED:
+        self.fail(at, f"missing key {key!r}.")
+      elif rule.default is not ABSENT:
+        out[key] = rule.default
+    return out
+
+  def typed(self, value, rule: Key, at: str) -> Any:
+    types = rule.types if isinstance(rule.types, tuple) else (rule.types,)
+    if not isinstance(value, types) or (
+      isinstance(value, bool) and bool not in types
+    ):
+      names = {str: "a string", bool: "true or false", int: "an integer"}
+      names |= {float: "a number", list: "a list", dict: "an object"}
+      types = [t for t in types if not (t is int and float in types)]
+      expected = " or ".join(names.get(t, "null") for t in types)
+      self.fail(at, f"expected {expected}, got {json.dumps(value)}.")
+    if rule.choices is not None and value not in rule.choices:
+      what = at.rpartition(".")[2]
+      self.fail(
+        at,
+        f"unknown {what} {value!r}; expected one of {listing(rule.choices)}.",
+      )
+    return value
+
+  def variant(self, value, variants, key, at) -> dict[str, Any]:
+    """An object whose `key` (a role, a method) picks its keys in `variants`."""
+    if not isinstance(value, dict):
+      self.fail(at, f"expected an object, got {json.dumps(value)}.")
+    if key not in value:
+      self.fail(at, f"missing key {key!r}.")
+    self.typed(value[key], Key(str, choices=tuple(variants)), key_path(at, key))
+    return self.fields(value, variants[value[key]], at)
+
+
+def key_path(at, key):
+  return f"{at}.{key}" if at else key
+
+
+def listing(values):
+  return ", ".join(map(str, values))

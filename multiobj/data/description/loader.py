@@ -1,0 +1,184 @@
+"""Datasets described by a JSON file instead of code.
+
+A description names the files (an interaction log, optionally a catalogue of
+items and a table of users), says what each column is and which registered
+objective each label feeds, how to split the rows and whether to sample
+negatives; `load` turns it into a `dataset.Dataset`. The keys are declared
+below (`TOP` and the schemas it refers to) and documented in
+docs/dataset_spec.md. Each problem is one ValueError naming the description
+and the key path, or the data file, the column and the first bad row (rows
+count from 1, a header not counted), before any TensorFlow code runs; the
+checks of the assembled dataset are `validation.check`'s.
+
+  data = description.load("shop.json", data_dir="../shared/data")
+"""
+
+import json
+import os
+from typing import Any
+
+from multiobj.data import dataset as dataset_lib
+from multiobj.data import splits as splits_lib
+from multiobj.data import validation
+from multiobj.data.description import columns as columns_lib
+from multiobj.data.description import keys
+from multiobj.data.description import tables as tables_lib
+from multiobj.data.description.keys import (
+  NEGATIVES,
+  SIDE_TABLE,
+  SPLITS,
+  TABLE,
+  TOP,
+)
+
+
+def load(
+  path: str, data_dir: str | None = None, seed: int = 0
+) -> dataset_lib.Dataset:
+  """Reads the dataset the JSON description at `path` describes.
+
+  Args:
+    path: The description. Relative file paths in it are relative to its
+      folder.
+    data_dir: Replaces "{data_dir}" in its file paths.
+    seed: Seeds the random split, unless the description gives its own.
+
+  Returns:
+    The `dataset.Dataset`, checked by `validation.check`.
+  """
+  try:
+    with open(path, encoding="utf-8") as f:
+      raw = json.load(f)
+  except OSError as e:
+    raise ValueError(f"{path}: cannot read it: {e.strerror}.") from None
+  except json.JSONDecodeError as e:
+    raise ValueError(
+      f"{path}: line {e.lineno}, column {e.colno}: invalid JSON: {e.msg}."
+    ) from None
+  check = keys.Checker(path)
+  data = _build(check, _parse(check, raw, data_dir), seed)
+  try:
+    validation.check(data, data.objectives)
+  except ValueError as e:
+    raise ValueError(f"{path}: {e}") from None
+  return data
+
+
+def _parse(check, raw, data_dir) -> dict[str, Any]:
+  """Every key checked; the spec, objectives, tables, split and negatives."""
+  top = check.fields(raw, TOP, "")
+  folder = os.path.dirname(os.path.abspath(check.file))
+
+  def table(value, at, keys=TABLE):
+    t = check.fields(value, keys, at)
+    if "{data_dir}" in t["path"]:
+      if data_dir is None:
+        check.fail(f"{at}.path", "uses {data_dir}, but no data folder is set.")
+      t["path"] = t["path"].replace("{data_dir}", os.path.abspath(data_dir))
+    if not all(isinstance(c, str) for c in t["columns"] or []):
+      check.fail(f"{at}.columns", "expected a list of column names.")
+    path = os.path.join(folder, os.path.expanduser(t.pop("path")))
+    relative = os.path.relpath(path)  # Shorter in messages, if below.
+    path = path if relative.startswith("..") else relative
+    return {"at": at, "path": path, "key": t.pop("key", None), "read": t}
+
+  tables = {"rows": table(top["rows"], "rows")}
+  for side in ("catalogue", "users"):
+    if top[side] is not None:
+      tables[side] = table(top[side], side, SIDE_TABLE)
+  name = top["name"] or os.path.splitext(os.path.basename(check.file))[0]
+  spec, columns = columns_lib.spec(check, name, top["columns"])
+  if "users" in tables and not spec.user_id:
+    check.fail("users", "joining users needs a column with role 'user_id'.")
+  for side, key in (("catalogue", spec.item_id), ("users", spec.user_id)):
+    if side in tables:
+      tables[side]["key"] = tables[side]["key"] or key
+  split = check.variant(top["split"], SPLITS, "method", "split")
+  if split["method"] == "files":
+    for part in ("valid", "test"):
+      if split[part] is not None:
+        tables[f"split.{part}"] = table(split[part], f"split.{part}")
+  elif not (0 <= split["valid"] < 1 - split["test"] < 1):
+    check.fail("split", "needs valid >= 0, test > 0, valid + test < 1.")
+  if split["method"] == "time" and not spec.timestamp:
+    check.fail("split.method", "'time' needs a column with role 'timestamp'.")
+  negatives = top["negatives"]
+  if negatives is not None:
+    negatives = check.fields(negatives, NEGATIVES, "negatives")
+    try:
+      negatives = dataset_lib.NegativeSampling(**negatives)
+    except ValueError as e:
+      check.fail("negatives", str(e))
+    if spec.list_id:
+      check.fail("negatives", "sampling needs rows without a list_id.")
+  labels = [c for c in columns if c["role"] == "label"]
+  return {
+    "spec": spec,
+    "labels": labels,
+    "tables": tables,
+    "objectives": columns_lib.objectives(check, labels),
+    "split": split,
+    "negatives": negatives,
+    "info": {"description": check.file, **top["info"]},
+  }
+
+
+def _build(check, d, seed: int) -> dataset_lib.Dataset:
+  spec, tables = d["spec"], d["tables"]
+  users = tables_lib.read_side(
+    check, tables, spec, "users", spec.user_id, "query"
+  )
+  parts = {
+    key: tables_lib.read_rows(check, d, key, users)
+    for key in ("rows", "split.valid", "split.test")
+    if key in tables
+  }
+  catalogue = tables_lib.read_side(
+    check, tables, spec, "catalogue", spec.item_id
+  )
+  if catalogue is None:
+    catalogue = _catalogue_from_rows(check, tables["rows"], parts, spec)
+  candidates = [f.name for f in spec.features_of("candidate")]
+  for key, part in parts.items():
+    index = tables_lib.join(
+      tables_lib.location(check, tables[key]),
+      part[spec.item_id],
+      catalogue[spec.item_id],
+      "item",
+      tables.get("catalogue"),
+    )
+    part.update({name: catalogue[name][index] for name in candidates})
+  return dataset_lib.Dataset(
+    spec=spec,
+    splits=_split_rows(check, d, parts, seed),
+    catalogue=catalogue,
+    objectives=d["objectives"],
+    negatives=d["negatives"],
+    info=d["info"],
+  )
+
+
+def _catalogue_from_rows(check, table, parts, spec):
+  """One row per item id of the rows; its features must not vary."""
+  return dataset_lib.catalogue_from_rows(
+    spec, list(parts.values()), tables_lib.location(check, table)
+  )
+
+
+def _split_rows(check, d, parts, seed):
+  split, spec, rows = d["split"], d["spec"], parts["rows"]
+  if split["method"] == "files":
+    named = {"train": "rows", "valid": "split.valid", "test": "split.test"}
+    return {s: parts[k] for s, k in named.items() if k in parts}
+  if split["method"] == "time":
+    try:
+      return splits_lib.split_by_time(rows, spec, split["valid"], split["test"])
+    except ValueError as e:
+      check.fail("split", str(e))
+  seed = seed if split["seed"] is None else split["seed"]
+  try:
+    return splits_lib.split_at_random(
+      rows, spec, split["valid"], split["test"], seed
+    )
+  except ValueError as e:
+    check.fail("split", str(e))

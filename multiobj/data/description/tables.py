@@ -1,0 +1,144 @@
+"""Reading the files of a JSON description: rows, catalogue, users.
+
+Each file is read by `readers.read_table`; its columns are converted as the
+description says (ids, numbers, categories, text), the users' features
+joined to the rows, the catalogue's to the rows by item id. Every problem is
+one ValueError naming the description, the key, the file, the column and the
+first bad row (rows count from 1, a header not counted).
+"""
+
+import numpy as np
+
+from multiobj.data import readers
+from multiobj.data import spec as spec_lib
+
+
+def read(check, table):
+  try:
+    return readers.read_table(table["path"], **table["read"])
+  except ValueError as e:
+    raise ValueError(f"{check.file}: {table['at']}: {e}") from None
+
+
+def location(check, table):
+  return f"{check.file}: {table['at']}: {table['path']}"
+
+
+def _how(feature):
+  if feature.kind in ("numeric", "text"):
+    return feature.kind
+  return "text" if feature.kind == "multi_category" else "category"
+
+
+def read_side(check, tables, spec, name, id_name, role="candidate"):
+  """The catalogue or users file, one row per key, or None if not given."""
+  if name not in tables:
+    return None
+  table = tables[name]
+  raw, where, key = read(check, table), location(check, table), table["key"]
+  features = [f for f in spec.features_of(role) if f.name != id_name]
+  if name == "users":  # Query features not in the users file: in the rows.
+    features = [f for f in features if f.name in raw]
+  spec_lib.check_columns(raw, [key] + [f.name for f in features], where)
+  ids = convert(where, key, raw[key], "id")
+  unique, counts = np.unique(ids, return_counts=True)
+  if (counts > 1).any():
+    rows = np.flatnonzero(ids == unique[counts > 1][0])[:2] + 1
+    raise ValueError(
+      f"{where}: column {key!r}: id {ids[rows[0] - 1]!r} is on rows "
+      f"{rows[0]} and {rows[1]}; each id needs exactly one row."
+    )
+  out = {f.name: convert(where, f.name, raw[f.name], _how(f)) for f in features}
+  return {id_name: ids, **out}
+
+
+def read_rows(check, d, key, users):
+  """A file of rows: its columns, the users' features joined, labels made."""
+  spec, table = d["spec"], d["tables"][key]
+  raw, where = read(check, table), location(check, table)
+  take = {c: "id" for c in (spec.item_id, spec.user_id, spec.list_id) if c}
+  if spec.timestamp:
+    take[spec.timestamp] = "timestamp"
+  for f in spec.features:
+    elsewhere = f.role == "candidate" and "catalogue" in d["tables"]
+    if f.name not in take and not elsewhere and f.name not in (users or {}):
+      take[f.name] = _how(f)
+  for c in d["labels"]:
+    take.setdefault(c.get("source", c["name"]), "numeric")
+  spec_lib.check_columns(raw, list(take), where)
+  part = {n: convert(where, n, raw[n], how) for n, how in take.items()}
+  if users:
+    index = join(
+      where,
+      part[spec.user_id],
+      users[spec.user_id],
+      "user",
+      d["tables"]["users"],
+    )
+    part.update({n: v[index] for n, v in users.items()})
+  for c in d["labels"]:
+    value = part[c.get("source", c["name"])]
+    if "threshold" in c:
+      value = (value >= c["threshold"]).astype(np.float32)
+    part[c["name"]] = value
+  return {n: part[n] for n in spec.columns() if n in part}
+
+
+def convert(where, name, column, how):
+  """A column as the description says: an id, numbers, categories, text."""
+  missing = np.zeros(len(column), bool)
+  if column.dtype.kind == "f":
+    missing = np.isnan(column)
+  elif column.dtype.kind == "O":
+    missing = np.array([v == "" for v in column], dtype=bool)
+  numeric = how in ("numeric", "timestamp")
+  if numeric and column.dtype.kind == "O":
+    bad = np.array([not _is_number(v) for v in column]) & ~missing
+    if bad.any():
+      r = int(np.argmax(bad))
+      raise ValueError(
+        f"{where}: column {name!r} is numeric, but row {r + 1} holds "
+        f"{column[r]!r} ({int(bad.sum())} such rows)."
+      )
+    column = np.where(missing, "nan", column).astype(np.float64)
+  if missing.any() and (numeric or how == "id"):
+    r = int(np.argmax(missing))
+    raise ValueError(
+      f"{where}: column {name!r} ({how}) is empty at row {r + 1} "
+      f"({int(missing.sum())} such rows)."
+    )
+  if numeric:  # Float32 would round seconds since 1970 to minutes.
+    return column.astype(np.float32) if how == "numeric" else column
+  if column.dtype.kind == "f" and not missing.any():
+    if np.all(column == np.round(column)):
+      return column.astype(np.int64)  # Category 3.0 is category 3.
+  if how == "text" or column.dtype.kind != "i":
+    return np.asarray(
+      ["" if m else str(v) for m, v in zip(missing, column, strict=True)],
+      dtype=object,
+    )
+  return column
+
+
+def _is_number(value):
+  try:
+    float(value)
+  except (TypeError, ValueError):
+    return False
+  return True
+
+
+def join(where, ids, keys, what, side):
+  """The row of `keys` holding each of `ids`; an error names a missing one."""
+  if (ids.dtype.kind == "O") != (keys.dtype.kind == "O"):
+    ids, keys = ids.astype(str), keys.astype(str)  # Only to compare.
+  order = np.argsort(keys, kind="stable")
+  at = np.minimum(np.searchsorted(keys[order], ids), len(keys) - 1)
+  found = keys[order][at] == ids
+  if not found.all():
+    r = int(np.argmin(found))
+    raise ValueError(
+      f"{where}: row {r + 1}: {what} {ids[r]!r} is not in the {side['at']} "
+      f"file {side['path']} ({int((~found).sum())} such rows)."
+    )
+  return order[at]

@@ -1,0 +1,191 @@
+"""Describing a dataset: which column is what.
+
+A `DatasetSpec` says, for each feature column, whose it is (the query, the
+candidate, or the context of one impression) and what kind of value it holds;
+which columns are labels, which one identifies items, users and impression
+lists, and, on synthetic data, which column holds the ground-truth relevance.
+Every dataset, built in or described by a user, goes through this one
+description, so the model never needs code per dataset.
+"""
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+ROLES = ("query", "candidate", "context")
+FEATURE_KINDS = ("id", "category", "multi_category", "numeric", "text")
+NUMERIC_TRANSFORMS = ("zscore", "log1p", "none")
+
+# Later stages add columns of their own (the list mask, sampled-negative and
+# retrieval bookkeeping), each named where it is made; their names start
+# with this prefix, which datasets may not use.
+RESERVED_PREFIX = "__"
+
+
+@dataclasses.dataclass(frozen=True)
+class Feature:
+  """One input column.
+
+  Attributes:
+    name: Column name.
+    role: "query" (the user and request: one value per impression list),
+      "candidate" (the shown item) or "context" (this impression, e.g. its
+      position).
+    kind: "id" (high-cardinality identifier, embedded with `embedding_dim`),
+      "category" (small vocabulary, smaller embedding), "multi_category"
+      (several categories in one string, split on `separator`, embedded and
+      averaged), "numeric" (a float) or "text" (a short string, tokenised
+      and pooled).
+    transform: For numerics: "zscore" (standardised with the training mean
+      and variance), "log1p" (log1p, then standardised) or "none" (as is).
+    separator: For multi_category features, what separates the values.
+    serving_value: For context features, the value used when the model ranks
+      for serving, where the context of the logged impression does not exist
+      (position 1 for the position feature). Evaluation of rankings uses it
+      too, so the logged slot cannot leak the production ranker's order.
+  """
+
+  name: str
+  role: str
+  kind: str
+  transform: str = "zscore"
+  serving_value: Any = None
+  separator: str = "|"
+
+  def __post_init__(self):
+    if self.name.startswith(RESERVED_PREFIX):
+      raise ValueError(
+        f"Feature {self.name!r}: names starting with '__' are reserved."
+      )
+    if self.role not in ROLES:
+      raise ValueError(
+        f"Feature {self.name!r}: unknown role {self.role!r}; expected one of "
+        f"{', '.join(ROLES)}."
+      )
+    if self.kind not in FEATURE_KINDS:
+      raise ValueError(
+        f"Feature {self.name!r}: unknown kind {self.kind!r}; expected one of "
+        f"{', '.join(FEATURE_KINDS)}."
+      )
+    if self.transform not in NUMERIC_TRANSFORMS:
+      raise ValueError(
+        f"Feature {self.name!r}: unknown transform {self.transform!r}; "
+        f"expected one of {', '.join(NUMERIC_TRANSFORMS)}."
+      )
+    if self.transform != "zscore" and self.kind != "numeric":
+      raise ValueError(
+        f"Feature {self.name!r}: transform {self.transform!r} applies to "
+        "numeric features only."
+      )
+    if self.role == "context" and self.serving_value is None:
+      raise ValueError(
+        f"Context feature {self.name!r} needs a serving_value: the value it "
+        "takes when the model ranks outside the logged impression."
+      )
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+  """Which column is what, for one dataset.
+
+  Attributes:
+    name: Dataset name, for reports.
+    features: The input columns.
+    labels: Label columns; objectives name the one they learn from.
+    item_id: Column identifying the candidate; retrieval returns these ids.
+      It must also be a candidate feature.
+    user_id: Column identifying the user, or None.
+    list_id: Column grouping rows into impression lists (one request showing
+      several items), or None when every row is a list of its own.
+    timestamp: Column ordering rows in time, or None.
+    position: Column of the slot (1 = top) an item was shown at, or None;
+      position-bias propensities are estimated over it.
+    randomized: Column marking lists shown in random order (a randomisation
+      bucket), or None.
+    truth: Column of ground-truth relevance, on synthetic data only, or None.
+  """
+
+  name: str
+  features: tuple[Feature, ...]
+  labels: tuple[str, ...]
+  item_id: str
+  user_id: str | None = None
+  list_id: str | None = None
+  timestamp: str | None = None
+  position: str | None = None
+  randomized: str | None = None
+  truth: str | None = None
+
+  def __post_init__(self):
+    object.__setattr__(self, "features", tuple(self.features))
+    object.__setattr__(self, "labels", tuple(self.labels))
+    names = [f.name for f in self.features]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+      raise ValueError(
+        f"Dataset {self.name!r}: features listed twice: {', '.join(duplicated)}."
+      )
+    overlap = sorted(set(names) & set(self.labels))
+    if overlap:
+      raise ValueError(
+        f"Dataset {self.name!r}: columns both feature and label: "
+        f"{', '.join(overlap)}."
+      )
+    item = self.feature(self.item_id) if self.item_id in names else None
+    if item is None or item.role != "candidate":
+      raise ValueError(
+        f"Dataset {self.name!r}: item_id {self.item_id!r} must be one of the "
+        "candidate features."
+      )
+    if not self.features_of("query"):
+      raise ValueError(f"Dataset {self.name!r} has no query feature.")
+
+  def feature(self, name: str) -> Feature:
+    for feature in self.features:
+      if feature.name == name:
+        return feature
+    raise ValueError(
+      f"Dataset {self.name!r} has no feature {name!r}; features: "
+      f"{', '.join(f.name for f in self.features)}."
+    )
+
+  def features_of(self, role: str) -> tuple[Feature, ...]:
+    return tuple(f for f in self.features if f.role == role)
+
+  def columns(self) -> list[str]:
+    """Every column the spec names, features first."""
+    extra = [
+      self.list_id,
+      self.user_id,
+      self.timestamp,
+      self.position,
+      self.randomized,
+      self.truth,
+    ]
+    columns = [f.name for f in self.features] + list(self.labels)
+    return columns + [c for c in extra if c and c not in columns]
+
+  def replace(self, **changes: Any) -> "DatasetSpec":
+    return dataclasses.replace(self, **changes)
+
+  def to_dict(self) -> dict[str, Any]:
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_dict(cls, data: dict[str, Any]) -> "DatasetSpec":
+    data = dict(data)
+    data["features"] = tuple(Feature(**f) for f in data["features"])
+    return cls(**data)
+
+
+def check_columns(
+  table: dict[str, Any], required: Sequence[str], where: str
+) -> None:
+  """Raises ValueError naming the first column of `required` not in `table`."""
+  missing = [c for c in required if c not in table]
+  if missing:
+    raise ValueError(
+      f"{where}: missing column {missing[0]!r}"
+      + (f" (and {', '.join(map(repr, missing[1:]))})" if missing[1:] else "")
+      + f"; columns present: {', '.join(sorted(table))}."
+    )

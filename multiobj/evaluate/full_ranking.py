@@ -1,0 +1,279 @@
+"""Full-ranking evaluation: every catalogue item ranked for every test user.
+
+The protocol of most implicit-feedback papers (e.g. DeCA, T-CE): for each
+user with positives in the evaluation split, score every catalogue item, mask
+the items the user interacted with in the masked splits (train, often
+valid), take the top k and compare with the user's evaluation positives:
+
+  recall@k    = |top-k ∩ truth| / |truth|
+  ndcg@k      = sum over hits at rank j of 1/log2(j + 1), divided by the same
+                sum for an ideal top-k (min(|truth|, k) hits at the top)
+  precision@k = |top-k ∩ truth| / k
+
+each averaged over the users (as DeCA's evaluate.py computes them). Scores
+come either from the two towers (the retrieval dot product, cheap enough for
+large catalogues) or from a ranking head run on every (user, item) pair at
+serving context (feasible for catalogues of a few thousand items).
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from multiobj.data import dataset as dataset_lib
+from multiobj.evaluate import retrieval
+from multiobj.prepare import lists as lists_lib
+
+
+def metrics_at(
+  top: np.ndarray, truth: Sequence[np.ndarray], ks: Sequence[int], prefix: str
+) -> dict[str, float]:
+  """Recall, NDCG and precision at each k from ranked item indices.
+
+  Args:
+    top: [U, max(ks)] item indices, best first.
+    truth: For each user, the indices of their positives (non-empty).
+    ks: Cutoffs.
+    prefix: Metric name prefix.
+  """
+  hits = np.zeros(top.shape, bool)
+  for u, items in enumerate(truth):
+    hits[u] = np.isin(top[u], items)
+  sizes = np.array([len(items) for items in truth], np.float64)
+  discount = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
+  out = {}
+  for k in ks:
+    found = hits[:, :k]
+    dcg = (found * discount[:k]).sum(axis=1)
+    ideal = np.array([discount[: int(min(n, k))].sum() for n in sizes])
+    out[f"{prefix}_recall@{k}"] = float(np.mean(found.sum(axis=1) / sizes))
+    out[f"{prefix}_ndcg@{k}"] = float(np.mean(dcg / ideal))
+    out[f"{prefix}_precision@{k}"] = float(np.mean(found.sum(axis=1) / k))
+  return out
+
+
+class FullRanking:
+  """Ground truth, masks and query features of one evaluation split.
+
+  Args:
+    data: The dataset; users are `spec.user_id`, items `spec.item_id`.
+    split: The evaluation split; its rows are the positives.
+    mask_splits: Splits whose (user, item) pairs are masked from rankings.
+    label: Only rows with this label positive count as truth (None: all).
+    mask_label: Only rows of the masked splits with this label positive are
+      masked (None: all), e.g. training purchases but not carts.
+  """
+
+  def __init__(
+    self,
+    data: dataset_lib.Dataset,
+    split: str,
+    mask_splits: Sequence[str],
+    label: str | None = None,
+    mask_label: str | None = None,
+  ):
+    spec = data.spec
+    if not spec.user_id:
+      raise ValueError(
+        f"Full ranking needs users; dataset {spec.name!r} has no user_id."
+      )
+    self.spec = spec
+    self.catalogue = data.catalogue
+    item_ids = data.catalogue[spec.item_id]
+    self._order = np.argsort(item_ids, kind="stable")
+    self._sorted_ids = item_ids[self._order]
+    rows = data.split(split)
+    if label is not None:
+      rows = dataset_lib.take(rows, np.flatnonzero(rows[label] > 0))
+    self.users, first, user_of_row = np.unique(
+      rows[spec.user_id], return_index=True, return_inverse=True
+    )
+    items = self.item_index(rows[spec.item_id])
+    self.truth = [
+      np.unique(items[user_of_row == u]) for u in range(len(self.users))
+    ]
+    query = [f.name for f in spec.features_of("query")]
+    self.query = {name: rows[name][first] for name in query}
+    masked = {}
+    for name in mask_splits:
+      table = data.split(name)
+      if mask_label is not None:
+        table = dataset_lib.take(table, np.flatnonzero(table[mask_label] > 0))
+      where = np.searchsorted(self.users, table[spec.user_id])
+      where = np.minimum(where, len(self.users) - 1)
+      known = self.users[where] == table[spec.user_id]
+      keys = where[known] * len(item_ids) + self.item_index(
+        table[spec.item_id][known]
+      )
+      masked[name] = keys
+    self._masked = np.unique(
+      np.concatenate(list(masked.values()) or [np.empty(0, np.int64)])
+    )
+
+  def item_index(self, ids: np.ndarray) -> np.ndarray:
+    """Catalogue row of each item id; raises ValueError for unknown ids."""
+    where = np.minimum(
+      np.searchsorted(self._sorted_ids, ids), len(self._sorted_ids) - 1
+    )
+    unknown = self._sorted_ids[where] != ids
+    if unknown.any():
+      raise ValueError(
+        f"Dataset {self.spec.name!r}: item {np.asarray(ids)[unknown][0]!r} is not in "
+        "the catalogue, so it cannot be ranked."
+      )
+    return self._order[where]
+
+  def rank(self, scores_fn, k: int, users_per_batch: int) -> np.ndarray:
+    """[U, k] best items per user, masked pairs excluded.
+
+    Args:
+      scores_fn: (start, stop) -> [stop - start, C] scores of those users.
+      k: How many to keep.
+      users_per_batch: Users scored at once.
+    """
+    num_items = len(self._sorted_ids)
+    k = min(k, num_items)
+    top = np.empty((len(self.users), k), np.int64)
+    for start in range(0, len(self.users), users_per_batch):
+      stop = min(start + users_per_batch, len(self.users))
+      scores = np.asarray(scores_fn(start, stop), np.float64)
+      keys = self._masked[
+        (self._masked >= start * num_items) & (self._masked < stop * num_items)
+      ]
+      scores[keys // num_items - start, keys % num_items] = -np.inf
+      part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+      order = np.argsort(
+        -np.take_along_axis(scores, part, 1), axis=1, kind="stable"
+      )
+      top[start:stop] = np.take_along_axis(part, order, 1)
+    return top
+
+  def metrics(
+    self, scores_fn, ks: Sequence[int], prefix: str, users_per_batch: int = 256
+  ):
+    return metrics_at(
+      self.rank(scores_fn, max(ks), users_per_batch), self.truth, ks, prefix
+    )
+
+
+def tower_scores(model, ranking: FullRanking):
+  """scores_fn of the two towers: query embedding . item embedding."""
+  items = retrieval.catalogue_embeddings(model, ranking.catalogue)
+  query = tf.function(model.query_tower, reduce_retracing=True)
+
+  def scores(start, stop):
+    batch = {name: column[start:stop] for name, column in ranking.query.items()}
+    return query(batch).numpy() @ items.T
+
+  return scores
+
+
+def head_scores(model, ranking: FullRanking, head: str):
+  """scores_fn of one ranking head on every (user, item) pair, at serving
+  context; higher ranks first (probabilities for binary heads)."""
+  spec = model.spec
+  catalogue = {
+    f.name: ranking.catalogue[f.name] for f in spec.features_of("candidate")
+  }
+  num_items = len(ranking.catalogue[spec.item_id])
+
+  @tf.function(reduce_retracing=True)
+  def forward(batch):
+    return model.predictions(
+      model(model.serving_inputs(batch), training=False)
+    )[head]
+
+  def scores(start, stop):
+    n = stop - start
+    batch = {name: column[start:stop] for name, column in ranking.query.items()}
+    for name, column in catalogue.items():
+      batch[name] = np.broadcast_to(column, (n, num_items))
+    for feature in spec.features_of("context"):
+      batch[feature.name] = np.full((n, num_items), feature.serving_value)
+    batch[lists_lib.MASK] = np.ones((n, num_items), np.float32)
+    return forward(batch).numpy()
+
+  return scores
+
+
+def popularity_scores(
+  data: dataset_lib.Dataset, ranking: FullRanking, label: str | None
+):
+  """scores_fn ranking items by their number of training positives."""
+  rows = data.split("train")
+  if label is not None:
+    rows = dataset_lib.take(rows, np.flatnonzero(rows[label] > 0))
+  counts = np.bincount(
+    ranking.item_index(rows[data.spec.item_id]),
+    minlength=len(ranking.catalogue[data.spec.item_id]),
+  ).astype(np.float64)
+  # Ties (items never positive) broken at random, not by catalogue order.
+  counts += 1e-3 * np.random.default_rng(0).random(len(counts))
+
+  def scores(start, stop):
+    return np.broadcast_to(counts, (stop - start, len(counts))).copy()
+
+  return scores
+
+
+def protocol_metrics(
+  model, data: dataset_lib.Dataset
+) -> tuple[dict[str, float], dict[str, float]]:
+  """The dataset's full-ranking protocol, if its `info` asks for one.
+
+  `data.info` keys: "evaluation" = "full_ranking"; "ks" (cutoffs);
+  "mask_splits" (default ["train"]); "mask_label" (mask only those rows
+  whose label is positive); "scorer" = "retrieval" to rank with the
+  towers only (default: the towers and every binary head learning from the
+  truth label). The truth is the test rows whose label of the retrieval
+  objective (else the first binary one) is positive.
+
+  Returns:
+    (metrics, baselines): `<scorer>_full_<metric>@k` for the model, and the
+    same keys for the most-popular ranking.
+  """
+  info = data.info
+  if info.get("evaluation") != "full_ranking":
+    return {}, {}
+  objectives = model.objective_list
+  retrieval = model.retrieval_objective
+  binary = [o for o in objectives if o.kind in ("binary", "listwise")]
+  label = (
+    retrieval.label if retrieval else (binary[0].label if binary else None)
+  )
+  ranking = FullRanking(
+    data,
+    "test",
+    info.get("mask_splits", ["train"]),
+    label,
+    info.get("mask_label"),
+  )
+  ks = list(info.get("ks", (10, 20)))
+  scorers = {}
+  if retrieval:
+    scorers[retrieval.name] = tower_scores(model, ranking)
+  if info.get("scorer") != "retrieval":
+    for o in binary:
+      if o.label == label:
+        scorers[o.name] = head_scores(model, ranking, o.name)
+  metrics, baselines = {}, {}
+  popular = ranking.metrics(
+    popularity_scores(data, ranking, label), ks, "popularity"
+  )
+  for name, scores in scorers.items():
+    metrics.update(
+      ranking.metrics(scores, ks, f"{name}_full", users_per_batch=_batch(data))
+    )
+    baselines.update(
+      {
+        key.replace("popularity", f"{name}_full", 1): value
+        for key, value in popular.items()
+      }
+    )
+  return metrics, baselines
+
+
+def _batch(data):
+  # About 50,000 (user, item) pairs per forward pass of a ranking head.
+  return max(1, 50_000 // len(data.catalogue[data.spec.item_id]))

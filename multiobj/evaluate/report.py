@@ -1,0 +1,180 @@
+"""A trained model's report on a held-out split, and the table it prints.
+
+`split_metrics` scores every objective of a model on one split of its data
+(head metrics, recall@k over the catalogue, the dataset's full-ranking
+protocol if it names one) beside the data-only baselines, scored by the same
+code; `metrics_table` lays metrics and baselines out, one row a metric.
+"""
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+from absl import logging
+
+from multiobj.data import dataset as dataset_lib
+from multiobj.evaluate import baselines as baselines_lib
+from multiobj.evaluate import full_ranking, heads, predictions, retrieval
+from multiobj.prepare import train_data as train_data_lib
+
+BASELINE_NAMES = {
+  "retrieval": "most popular",
+  "binary": "item rate",
+  "listwise": "item rate",
+  "regression": "train mean",
+}
+
+
+class Section(Protocol):
+  """The rows of one objective in the table: an `objectives.Objective`, or
+  a `Rows` for a score that is none (a blend of the heads)."""
+
+  name: str
+  kind: str
+  metrics: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Rows:
+  """A section of the table that is no objective: its name, the kind whose
+  baseline it stands beside, and its declared metrics (others that start
+  with its name follow)."""
+
+  name: str
+  kind: str
+  metrics: tuple[str, ...] = ()
+
+
+def model_metrics(
+  model,
+  lists: dataset_lib.Table,
+  catalogue: dataset_lib.Table,
+  cold_items: np.ndarray | None = None,
+  batch_size: int = 256,
+) -> dict[str, float]:
+  """Every metric of every objective of `model` on `lists`; with
+  `cold_items`, retrieval also on the pairs of those items alone."""
+  predicted, query = predictions.predict(model, lists, batch_size)
+  out = heads.head_metrics(model.objective_list, model.spec, lists, predicted)
+  objective = model.retrieval_objective
+  if objective is not None:
+    rows, items = retrieval.positive_pairs(objective, model.spec, lists)
+    out.update(
+      retrieval.recall_at_k(
+        objective,
+        query[rows],
+        items,
+        catalogue[model.spec.item_id],
+        retrieval.catalogue_embeddings(model, catalogue),
+        cold_items,
+      )
+    )
+  return out
+
+
+def split_metrics(
+  model, data: train_data_lib.TrainData, split: str = "test"
+) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
+  """(metrics, baselines, counts) of `model` on `split` of its data.
+
+  Counts say how many lists, rows and positives each metric rests on.
+  """
+  lists, catalogue = data.lists[split], data.data.catalogue
+  objectives = data.config.objectives
+  metrics = model_metrics(model, lists, catalogue, cold_items=data.cold_items)
+  baseline = baselines_lib.baseline_metrics(
+    objectives,
+    data.data.spec,
+    data.lists["train"],
+    lists,
+    catalogue,
+    cold_items=data.cold_items,
+  )
+  if data.data.info.get("evaluation") == "full_ranking":
+    logging.info("Full ranking of every item for every test user.")
+    full, full_baseline = full_ranking.protocol_metrics(model, data.data)
+    metrics.update(full)
+    baseline.update(full_baseline)
+  return metrics, baseline, dict(heads.count(objectives, lists))
+
+
+def metrics_table(
+  objectives: Sequence[Section],
+  metrics: Mapping[str, float],
+  baselines: Mapping[str, float] | None = None,
+) -> str:
+  """One row per metric: objective, metric, model value, baseline value."""
+  baselines = baselines or {}
+  rows = [("objective", "metric", "model", "baseline", "")]
+  names = [o.name for o in objectives]
+  for o in objectives:
+    for metric in _metric_names(o, metrics, names):
+      key = f"{o.name}_{metric}"
+      rows.append(
+        (
+          o.name,
+          metric,
+          _format(metrics.get(key)),
+          _format(baselines.get(key)),
+          _baseline_name(o, metric) if key in baselines else "",
+        )
+      )
+  widths = [max(len(r[i]) for r in rows) for i in range(5)]
+  lines = []
+  for i, row in enumerate(rows):
+    cells = [
+      row[0].ljust(widths[0]),
+      row[1].ljust(widths[1]),
+      row[2].rjust(widths[2]),
+      row[3].rjust(widths[3]),
+      row[4],
+    ]
+    lines.append("  ".join(cells).rstrip())
+    if i == 0:
+      lines.append("  ".join("-" * w for w in widths[:4]))
+  return "\n".join(lines)
+
+
+def _metric_names(objective, metrics, names):
+  """The objective's declared metrics in order, then any other metric whose
+  key starts with its name (full ranking, cold start), sorted."""
+  declared = [
+    m for m in objective.metrics if f"{objective.name}_{m}" in metrics
+  ]
+  prefix = f"{objective.name}_"
+  # A key belongs to the longest objective name it starts with.
+  longer = [n for n in names if n != objective.name and n.startswith(prefix)]
+  extra = sorted(
+    (
+      key[len(prefix) :]
+      for key in metrics
+      if key.startswith(prefix)
+      and not any(key.startswith(f"{n}_") for n in longer)
+      and key[len(prefix) :] not in declared
+    ),
+    key=_natural,
+  )
+  return declared + extra
+
+
+def _natural(metric):
+  # recall@5 before recall@10.
+  name, _, cutoff = metric.partition("@")
+  number = "".join(c for c in cutoff if c.isdigit())
+  return name, int(number) if number else 0, cutoff
+
+
+def _baseline_name(objective, metric):
+  # Full rankings and cold-start retrieval compare with popularity.
+  if metric.startswith("full_") or metric.endswith(("_cold", "_among_cold")):
+    return BASELINE_NAMES["retrieval"]
+  return BASELINE_NAMES[objective.kind]
+
+
+def _format(value: Any) -> str:
+  if value is None:
+    return "n/a"
+  if value != value:  # NaN
+    return "n/a"
+  return f"{value:.4f}"

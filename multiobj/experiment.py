@@ -1,0 +1,123 @@
+"""One experiment end to end: fit, evaluate on the test split, metrics.json.
+
+  config -> train.fit (data, model, Model.fit, the run directory)
+         -> evaluate.report.split_metrics (every metric and its baseline on
+            the test split)
+         -> metrics.json and the test metrics in TensorBoard.
+
+`run(config)` is what `experiments/train.py`, the studies and the tests call;
+it returns a typed `RunResult` whose `to_json()` is metrics.json.
+"""
+
+import dataclasses
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from multiobj import config as config_lib
+from multiobj.evaluate import report
+from multiobj.train import fit as fit_lib
+from multiobj.train import run_dir
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+  """What a finished run reports (metrics.json).
+
+  Attributes:
+    config: The run's config, its objectives resolved for the dataset.
+    metrics: Every metric of every objective on the test split.
+    baselines: The same metrics of the data-only baselines.
+    counts: Lists, rows and positives each metric rests on.
+    effective_weights: Each objective's mean weight in the last epoch.
+    gate_usage: {gate: {expert: mean weight}} in the last epoch.
+    replicas: Replicas the model trained on.
+    history: Every logged value per epoch.
+    best_epoch: The epoch whose weights were evaluated.
+    propensities: Position propensities, when weighting by them.
+    data: Rows, lists and label means per split; negatives, cold items,
+      propensities; the dataset's info.
+    flags: The command-line flags, verbatim.
+    timing: fit_seconds, train_rows_per_second, total_seconds.
+    machine: Platform, processor, CPUs, Python and TensorFlow versions.
+  """
+
+  config: config_lib.TrainConfig
+  metrics: dict[str, float]
+  baselines: dict[str, float]
+  counts: dict[str, int]
+  effective_weights: dict[str, float]
+  gate_usage: dict[str, dict[str, float]]
+  replicas: int
+  history: dict[str, list[float]]
+  best_epoch: int
+  propensities: list[float] | None
+  data: dict[str, Any]
+  flags: dict[str, Any]
+  timing: dict[str, float]
+  machine: dict[str, Any]
+
+  def to_json(self) -> dict[str, Any]:
+    """metrics.json's content."""
+    out = {
+      f.name: getattr(self, f.name)
+      for f in dataclasses.fields(self)
+      if f.name != "config"
+    }
+    out["config"] = self.config.to_dict()
+    return run_dir.plain(out)
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerResult:
+  """What a worker that is not the chief reports: the chief writes the run."""
+
+  config: config_lib.TrainConfig
+  epochs: int
+
+
+def run(
+  config: config_lib.TrainConfig,
+  flags: Mapping[str, Any] | None = None,
+  verbose: int | None = None,
+) -> RunResult | WorkerResult:
+  """Fits, evaluates on the test split and writes `config.model_dir`.
+
+  Args:
+    config: The run.
+    flags: The command-line flags the config came from, recorded verbatim in
+      metrics.json.
+    verbose: Keras verbosity (`train.fit.fit`).
+  """
+  fitted = fit_lib.fit(config, verbose=verbose)
+  if not fitted.chief:
+    return WorkerResult(fitted.config, fitted.epochs)
+  metrics, baselines, counts = report.split_metrics(fitted.model, fitted.data)
+  rows = fitted.summary["train"]["rows"]
+  result = RunResult(
+    config=fitted.config,
+    metrics=metrics,
+    baselines=baselines,
+    counts=counts,
+    effective_weights=fitted.effective_weights(),
+    gate_usage=fitted.gate_usage(),
+    replicas=fitted.replicas,
+    history=fitted.history,
+    best_epoch=fitted.best_epoch,
+    propensities=fitted.data.describe()["propensities"],
+    data={
+      **fitted.summary,
+      **fitted.data.describe(),
+      "info": dict(fitted.data.data.info),
+    },
+    flags=dict(flags or {}),
+    timing={
+      "fit_seconds": fitted.fit_seconds,
+      "train_rows_per_second": rows * config.fit.epochs / fitted.fit_seconds,
+      "total_seconds": time.time() - fitted.started,
+    },
+    machine=run_dir.machine(),
+  )
+  run_dir.write_test_summaries(config.model_dir, metrics, config.fit.epochs)
+  run_dir.write_json(config.model_dir, run_dir.METRICS, result.to_json())
+  return result

@@ -1,0 +1,325 @@
+"""The multi-objective model: shared towers, a ranking trunk, one head a task.
+
+  query features ----> encoder -> e_q -> dense -> q ---+--> retrieval
+  candidate features -> encoder -> e_c -> dense -> c ---+   (retrieval/)
+
+  [q, c, q*c, e_q, e_c, context encoding] -> trunk -> one input per head
+                                                      -> one head per ranking
+                                                         objective (heads.py)
+
+The model is assembled from the objectives it is given: a retrieval objective
+adds a `retrieval.task.RetrievalTask` on the tower embeddings, every other
+objective a head on the trunk (`trunks.py`: shared_bottom, mmoe, ple),
+trained with its registered loss. Nothing here knows about clicks, dwell time
+or purchases.
+
+One batch is a batch of impression lists (`prepare.lists`): query features
+are [batch_size], everything else [batch_size, list_size].
+
+`compute_loss`, the `tfrs.Model` hook, returns each task's loss; the train
+step (`step.py`) combines them with the weighting strategy. With gates, the
+mean weight each task gives each expert is tracked like a loss
+(`gate_{gate}_{expert}`).
+"""
+
+from collections.abc import Sequence
+
+import tensorflow as tf
+import tensorflow_recommenders as tfrs
+
+import objectives as objectives_lib
+from multiobj import config as config_lib
+from multiobj.data import spec as spec_lib
+from multiobj.model import features as features_lib
+from multiobj.model import heads as heads_lib
+from multiobj.model import step, towers, trunks
+from multiobj.prepare import lists as lists_lib
+from multiobj.retrieval import task as retrieval_lib
+
+# Kept for callers of the model's outputs: name + CONDITIONAL holds the
+# conditional logits of an objective that follows another.
+CONDITIONAL = heads_lib.CONDITIONAL
+
+
+class MultiObjectiveModel(tfrs.Model):
+  """Retrieval and ranking heads over shared towers.
+
+  Args:
+    spec: The dataset description; its features build the towers.
+    stats: Vocabularies and moments of the features.
+    objectives: The objectives to train; at most one of kind retrieval.
+    config: Sizes.
+    retrieval: The retrieval task's candidates and temperature.
+    weighting: Name of the registered loss-weighting strategy.
+  """
+
+  def __init__(
+    self,
+    spec: spec_lib.DatasetSpec,
+    stats: features_lib.FeatureStats,
+    objectives: Sequence[objectives_lib.Objective],
+    config: config_lib.ModelConfig = config_lib.ModelConfig(),
+    retrieval: config_lib.RetrievalConfig = config_lib.RetrievalConfig(),
+    weighting: str = "static",
+  ):
+    super().__init__()
+    objectives = tuple(objectives)
+    if not objectives:
+      raise ValueError("The model needs at least one objective.")
+    found = [o for o in objectives if o.kind == "retrieval"]
+    if len(found) > 1:
+      raise ValueError(
+        "At most one retrieval objective per model; got "
+        f"{', '.join(o.name for o in found)}."
+      )
+    self.spec = spec
+    self.objective_list = objectives
+    self.config = config
+    self.retrieval_objective = found[0] if found else None
+    self.ranking_objectives = tuple(
+      o for o in objectives if o.kind != "retrieval"
+    )
+    check_no_leakage(spec, objectives)
+    heads_lib.check_funnels(objectives)
+    self.objective_by_name = {o.name: o for o in objectives}
+
+    size = (stats, config.embedding_dim)
+    self.query_tower = towers.Tower(
+      spec.features_of("query"),
+      *size,
+      config.tower_layers,
+      config.text_length,
+      config.id_dropout,
+      name="query_tower",
+    )
+    self.candidate_tower = towers.Tower(
+      spec.features_of("candidate"),
+      *size,
+      config.tower_layers,
+      config.text_length,
+      config.id_dropout,
+      name="candidate_tower",
+    )
+    context = spec.features_of("context")
+    self.context_encoder = (
+      features_lib.FeatureEncoder(
+        context, *size, config.text_length, name="context"
+      )
+      if context
+      else None
+    )
+    if self.retrieval_objective:
+      self.retrieval_task = retrieval_lib.RetrievalTask(
+        self.retrieval_objective,
+        spec.item_id,
+        [f.name for f in spec.features_of("candidate")],
+        retrieval,
+      )
+    # A retrieval-only model has no trunk: unbuilt layers would break Keras.
+    self.trunk = (
+      trunks.get_trunk(
+        config.trunk,
+        [o.name for o in self.ranking_objectives],
+        config.trunk_layers,
+      )
+      if self.ranking_objectives
+      else None
+    )
+    self.heads = heads_lib.build(self.ranking_objectives, config.head_layers)
+    self.ranking_loss_fns = {
+      o.name: o.make_loss() for o in self.ranking_objectives
+    }
+    self.weighting = objectives_lib.get_weighting(
+      weighting, {o.name: o.weight for o in objectives}
+    )
+    self._make_trackers()
+
+  def _make_trackers(self):
+    objectives = self.objective_list
+    self.total_loss_tracker = tf.keras.metrics.Mean("loss")
+    self.task_loss_trackers = {
+      o.name: tf.keras.metrics.Mean(f"{o.name}_loss") for o in objectives
+    }
+    self.task_weight_trackers = {
+      o.name: tf.keras.metrics.Mean(f"{o.name}_weight") for o in objectives
+    }
+    # Mean weight each gate gives each expert: "gate_{gate}_{expert}".
+    gate_experts = self.trunk.gate_experts if self.trunk else {}
+    self._gate_slots = [
+      (gate, k, f"gate_{gate}_{expert}")
+      for gate, experts in gate_experts.items()
+      for k, expert in enumerate(experts)
+    ]
+    self.gate_trackers = {
+      name: tf.keras.metrics.Mean(name) for _, _, name in self._gate_slots
+    }
+
+  @property
+  def metrics(self):
+    # Listing the trackers here makes Keras reset them at each epoch.
+    return [
+      self.total_loss_tracker,
+      *self.task_loss_trackers.values(),
+      *self.task_weight_trackers.values(),
+      *self.gate_trackers.values(),
+    ]
+
+  @property
+  def shared_variables(self) -> list[tf.Variable]:
+    """Variables of the last shared layer (the trunk's last Dense)."""
+    if not self.ranking_objectives:
+      return list(self.candidate_tower.dense.layers[-1].trainable_variables)
+    return self.trunk.shared_variables
+
+  def call(self, inputs, training=False):
+    """Returns embeddings and each ranking head's logits.
+
+    Returns:
+      {"query_embedding": [B, D], "candidate_embedding": [B, L, D],
+       name: [B, L] logits for each ranking objective (of p(name) for one
+       that follows another), name + CONDITIONAL: [B, L] logits of
+       p(name | given) for those, "gates": {gate: [B, L, experts]}}.
+    """
+    mask = inputs[lists_lib.MASK]
+    batch_size, list_size = tf.shape(mask)[0], tf.shape(mask)[1]
+    query_encoding = self.query_tower.encoder(
+      {f.name: inputs[f.name] for f in self.spec.features_of("query")}
+    )
+    candidate_encoding = self.candidate_tower.encoder(
+      {
+        f.name: tf.reshape(inputs[f.name], [-1])
+        for f in self.spec.features_of("candidate")
+      }
+    )
+    query = self.query_tower.embed(query_encoding)
+    candidate = tf.reshape(
+      self.candidate_tower.embed(candidate_encoding),
+      [batch_size, list_size, self.config.embedding_dim],
+    )
+    outputs = {"query_embedding": query, "candidate_embedding": candidate}
+    if not self.ranking_objectives:
+      return outputs
+
+    def per_slot(x, width):
+      return tf.reshape(x, [batch_size, list_size, width])
+
+    def per_list(x, width):
+      return tf.broadcast_to(
+        x[:, tf.newaxis, :], [batch_size, list_size, width]
+      )
+
+    dim = self.config.embedding_dim
+    parts = [
+      per_list(query, dim),
+      candidate,
+      per_list(query, dim) * candidate,
+      per_list(query_encoding, self.query_tower.encoder.width),
+      per_slot(candidate_encoding, self.candidate_tower.encoder.width),
+    ]
+    if self.context_encoder is not None:
+      context = self.context_encoder(
+        {
+          name: tf.reshape(inputs[name], [-1])
+          for name in self.context_encoder.feature_names
+        }
+      )
+      parts.append(per_slot(context, self.context_encoder.width))
+    hidden, gates = self.trunk(tf.concat(parts, axis=-1), training=training)
+    outputs.update(heads_lib.apply(self.heads, hidden, self.ranking_objectives))
+    outputs["gates"] = gates
+    return outputs
+
+  def serving_inputs(self, inputs):
+    """`inputs` with every context feature set to its serving value."""
+    inputs = dict(inputs)
+    for feature in self.spec.features_of("context"):
+      column = inputs[feature.name]
+      value = tf.constant(feature.serving_value, dtype=column.dtype)
+      inputs[feature.name] = tf.fill(tf.shape(column), value)
+    return inputs
+
+  def predictions(self, outputs):
+    """Head outputs on the label's scale (`heads.predictions`)."""
+    return heads_lib.predictions(outputs, self.ranking_objectives)
+
+  def compute_loss(self, inputs, training=False) -> dict[str, step.TaskLoss]:
+    """Each task's loss on the batch (the `tfrs.Model` hook).
+
+    Runs the model; every objective's task computes its loss (the retrieval
+    task over the candidate mix, each head with its registered loss); the
+    gates' usage is tracked. The train step combines the losses.
+    """
+    outputs = self(inputs, training=training)
+    valid = inputs[lists_lib.MASK] > 0
+    losses = {}
+    for o in self.objective_list:
+      if o.kind == "retrieval":
+        losses[o.name] = step.TaskLoss(
+          *self.retrieval_task.pair_loss(
+            inputs,
+            valid,
+            outputs["query_embedding"],
+            outputs["candidate_embedding"],
+            self.candidate_tower,
+          )
+        )
+        continue
+      given = self.objective_by_name.get(o.given) if o.given else None
+      losses[o.name] = step.TaskLoss(
+        *heads_lib.loss(
+          o, self.ranking_loss_fns[o.name], inputs, outputs, given
+        )
+      )
+    self._track_gates(inputs, outputs)
+    return losses
+
+  def _track_gates(self, inputs, outputs):
+    mask = tf.cast(inputs[lists_lib.MASK], tf.float32)
+    for gate, k, name in self._gate_slots:
+      self.gate_trackers[name].update_state(
+        outputs["gates"][gate][..., k], sample_weight=mask
+      )
+
+  def bind_steps(self):
+    """Binds losses with a schedule (tce) to the optimizer's step count."""
+    if self.optimizer is not None:
+      for loss in self.ranking_loss_fns.values():
+        loss.bind_step(self.optimizer.iterations)
+
+  def train_step(self, inputs):
+    return step.train_step(self, inputs)
+
+  def test_step(self, inputs):
+    return step.test_step(self, inputs)
+
+
+def check_no_leakage(
+  spec: spec_lib.DatasetSpec, objectives: Sequence[objectives_lib.Objective]
+) -> None:
+  """Refuses a model whose inputs contain a column an objective learns from.
+
+  Raises:
+    ValueError: naming the column, its role as input and the objective.
+  """
+  inputs = {f.name: f.role for f in spec.features}
+  for o in objectives:
+    for what, column in (
+      ("label", o.label),
+      ("mask", o.mask),
+      ("weight column", o.weight_column),
+      *(("loss input", c) for c in o.make_loss().required_columns),
+    ):
+      if column in inputs:
+        raise ValueError(
+          f"Label leakage: objective {o.name!r} learns from column {column!r} "
+          f"({what}), which is also a model input ({inputs[column]} feature). "
+          "A label column can never be a model input; remove it from the "
+          "features or the objective from the run."
+        )
+  for column in (spec.truth, spec.randomized):
+    if column and column in inputs:
+      raise ValueError(
+        f"Label leakage: column {column!r} (ground truth or logging "
+        f"bookkeeping) is a model input ({inputs[column]} feature); it can "
+        "never be one."
+      )

@@ -1,0 +1,137 @@
+"""A run's objectives, resolved for its dataset.
+
+  select      the dataset's own objectives (or the explicit ones), selected
+              and weighted by `objective_weights` (`--objectives`), losses
+              overridden by `losses` (`--losses`);
+  debias      with `propensity`, the objectives learning from the
+              propensity label weighted by inverse propensity;
+  funnels     objectives that follow another (`funnels`, e.g. purchase
+              given click), in the given objective's space or the entire
+              space.
+
+After resolution the objectives are explicit and the text that selected them
+is spent, so the resolved config (config.json) rebuilds the same model.
+Nothing here knows which objective is a click or a purchase: a funnel names
+both by name.
+"""
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+from absl import logging
+
+import objectives as objectives_lib
+from multiobj import config as config_lib
+from multiobj.data import dataset as dataset_lib
+from multiobj.prepare import propensity as propensity_lib
+
+Objective = objectives_lib.Objective
+
+
+def resolve(
+  config: config_lib.PrepareConfig, data: dataset_lib.Dataset
+) -> config_lib.PrepareConfig:
+  """`config` with its final objectives for `data`."""
+  chosen = objectives_lib.select(
+    config.objective_weights,
+    config.losses,
+    "--objectives",
+    config.objectives or data.objectives,
+  )
+  label = config.propensity_label
+  if config.propensity != "none":
+    label = label or _first_label(chosen)
+    chosen = debias(chosen, label, f"--propensity={config.propensity}")
+  chosen = follow(chosen, config_lib.parse_funnels(config.funnels))
+  # The objectives are now explicit; the selection that made them is spent.
+  return dataclasses.replace(
+    config,
+    objectives=tuple(chosen),
+    objective_weights="",
+    losses="",
+    funnels="",
+    propensity_label=label,
+  )
+
+
+def _debiased(objective: Objective, label: str) -> bool:
+  return objective.label == label and objective.kind in ("binary", "listwise")
+
+
+def _first_label(chosen: Sequence[Objective]) -> str:
+  labels = [o.label for o in chosen if o.kind in ("binary", "listwise")]
+  return labels[0] if labels else ""
+
+
+def debias(
+  chosen: Sequence[Objective], label: str, what: str
+) -> list[Objective]:
+  """The objectives, those learning from `label` inverse-propensity weighted."""
+  if not any(_debiased(o, label) for o in chosen):
+    raise ValueError(
+      f"{what}: no binary or listwise objective learns from {label!r}, so "
+      "no loss would be weighted."
+    )
+  return [
+    dataclasses.replace(o, weight_column=propensity_lib.IPW)
+    if _debiased(o, label)
+    else o
+    for o in chosen
+  ]
+
+
+def follow(
+  chosen: Sequence[Objective], funnels: Sequence[tuple[str, str, str]]
+) -> list[Objective]:
+  """The objectives with each funnel's objective following its given one.
+
+  Args:
+    chosen: The run's objectives.
+    funnels: (objective, given, space) triples (`config.parse_funnels`).
+
+  Raises:
+    ValueError: naming the funnel whose objectives are not in the run.
+  """
+  names = {o.name: o for o in chosen}
+  follows = {}
+  for name, given, space in funnels:
+    missing = [n for n in (given, name) if n not in names]
+    if missing:
+      raise ValueError(
+        f"--funnels={name}:{given}:{space} needs the objectives {given} and "
+        f"{name}; this run has no {' and no '.join(missing)} (it has "
+        f"{', '.join(names)})."
+      )
+    follows[name] = (given, space == "entire")
+  return [
+    dataclasses.replace(
+      o, given=follows[o.name][0], entire_space=follows[o.name][1]
+    )
+    if o.name in follows
+    else o
+    for o in chosen
+  ]
+
+
+def check_funnels(chosen: Sequence[Objective], rows: dataset_lib.Table) -> None:
+  """Warns when an objective's training positives do not all follow its
+  `given` (they are impossible to the product model, or left out)."""
+  names = {o.name: o for o in chosen}
+  for o in chosen:
+    if o.given is None:
+      continue
+    positive = rows[o.label] > 0
+    outside = int(np.sum(positive & ~(rows[names[o.given].label] > 0)))
+    if outside:
+      logging.warning(
+        "%d of %d training positives of %r (%.0f%%) have no %r: they are %s.",
+        outside,
+        int(positive.sum()),
+        o.name,
+        100 * outside / max(int(positive.sum()), 1),
+        o.given,
+        "fitted against a product that treats them as impossible"
+        if o.entire_space
+        else "left out of training (the conditional head sees given rows only)",
+      )

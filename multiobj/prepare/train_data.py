@@ -1,0 +1,264 @@
+"""From a loaded dataset and a run's config to the data the model trains on.
+
+`prepare(data, config)` returns a frozen `TrainData`, built in this order:
+
+  resolve      the run's objectives for the dataset (`resolve.py`);
+  checks       the dataset against its spec and those objectives;
+  cold start   a share of items removed from training (`cold_start.py`);
+  lists        every split as impression lists (`lists.py`);
+  negatives    for logs of positives only, sampled negatives: one draw now
+               (fixed seeds), a new one each training epoch
+               (`negatives.py`);
+  propensity   position-bias propensities, and inverse-propensity weights
+               of every split (`propensity.py`);
+  logQ         each training slot's sampling probability among retrieval
+               candidates (`retrieval.candidates`).
+
+`TrainData.train_dataset()`, `.eval_dataset(split)` are the tf.data inputs
+of `Model.fit` and of evaluation.
+"""
+
+import dataclasses
+import itertools
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from multiobj import config as config_lib
+from multiobj.data import dataset as dataset_lib
+from multiobj.data import validation
+from multiobj.prepare import cold_start, resolve
+from multiobj.prepare import lists as lists_lib
+from multiobj.prepare import negatives as negatives_lib
+from multiobj.prepare import propensity as propensity_lib
+from multiobj.retrieval import candidates
+
+# Seed offset of the evaluation splits' fixed draw of negatives.
+_EVAL_DRAW = 10_000
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainData:
+  """A run's data, ready for the model.
+
+  Attributes:
+    config: The run's config, its objectives resolved for the dataset.
+    data: The dataset, cold-start items removed from its train and valid
+      splits.
+    lists: Every split as lists; the training lists carry the first draw of
+      negatives (the training dataset draws anew each epoch).
+    cold_items: Ids of the items held out of training.
+    propensities: Position propensities, when inverse-propensity weighting.
+    sampler: Draws the training negatives of each epoch, or None.
+    train_rows: The training lists before negatives were added (what each
+      epoch's draw extends), or None without a sampler.
+    uniform_probability: Each catalogue item's probability among retrieval
+      candidates, for the uniform draws; None without them.
+  """
+
+  config: config_lib.TrainConfig
+  data: dataset_lib.Dataset
+  lists: Mapping[str, dataset_lib.Table]
+  cold_items: np.ndarray
+  propensities: tuple[float, ...] | None = None
+  sampler: negatives_lib.NegativeSampler | None = None
+  train_rows: dataset_lib.Table | None = None
+  uniform_probability: np.ndarray | None = None
+
+  @property
+  def retrieval(self):
+    """The retrieval objective, or None."""
+    found = [o for o in self.config.objectives if o.kind == "retrieval"]
+    return found[0] if found else None
+
+  def train_dataset(self) -> tf.data.Dataset:
+    """Shuffled training batches; sampled negatives are drawn each epoch."""
+    fit = self.config.fit
+    if self.sampler is None:
+      dataset = lists_lib.make_dataset(
+        self.lists["train"], fit.batch_size, shuffle=True, seed=self.config.seed
+      )
+      return self._with_uniform_draws(dataset)
+    epochs = itertools.count(1)
+
+    def batches():
+      draw = self.sampler.add(self.train_rows, self.config.seed + next(epochs))
+      add_draw_columns(
+        draw, self.config, self.data, self.eligible(), self.propensities
+      )
+      order = np.random.default_rng(self.config.seed).permutation(
+        len(draw[lists_lib.MASK])
+      )
+      for start in range(0, len(order), fit.batch_size):
+        part = order[start : start + fit.batch_size]
+        yield {name: column[part] for name, column in draw.items()}
+
+    signature = {
+      name: tf.TensorSpec(
+        (None, *column.shape[1:]), tf.as_dtype(_dtype(column))
+      )
+      for name, column in self.lists["train"].items()
+    }
+    dataset = tf.data.Dataset.from_generator(
+      batches, output_signature=signature
+    )
+    return self._with_uniform_draws(dataset.prefetch(tf.data.AUTOTUNE))
+
+  def eval_dataset(self, split: str) -> tf.data.Dataset:
+    """The batches of `split` in order, e.g. for validation."""
+    return lists_lib.make_dataset(
+      self.lists[split], self.config.fit.batch_size, shuffle=False, seed=0
+    )
+
+  def eligible(self) -> np.ndarray:
+    """[catalogue] items a uniform draw may pick: all but cold ones."""
+    return _eligible(self.data, self.cold_items)
+
+  def _with_uniform_draws(self, dataset):
+    count = self.config.retrieval.uniform_negatives
+    if not count or self.retrieval is None:
+      return dataset
+    eligible = np.flatnonzero(self.eligible())
+    catalogue, train = self.data.catalogue, self.lists["train"]
+    columns = {
+      f.name: catalogue[f.name][eligible].astype(_dtype(train[f.name]))
+      for f in self.data.spec.features_of("candidate")
+    }
+    return candidates.with_uniform_draws(
+      dataset,
+      columns,
+      self.uniform_probability[eligible],
+      count,
+      self.config.seed,
+    )
+
+  def describe(self) -> dict[str, Any]:
+    """Facts about the prepared data for metrics.json."""
+    sampling = negatives_lib.sampling_for(self.config.prepare, self.data)
+    return {
+      "negatives": dataclasses.asdict(sampling) if sampling else None,
+      "cold_items": int(len(self.cold_items)),
+      "propensities": _list(self.propensities),
+    }
+
+
+def _list(values):
+  return list(values) if values is not None else None
+
+
+def _dtype(column):
+  return np.str_ if column.dtype.kind in "OUS" else column.dtype
+
+
+def _eligible(data, cold_items):
+  return ~np.isin(data.catalogue[data.spec.item_id], cold_items)
+
+
+def add_draw_columns(
+  lists: dataset_lib.Table,
+  config: config_lib.TrainConfig,
+  data: dataset_lib.Dataset,
+  eligible: np.ndarray,
+  propensities: tuple[float, ...] | None,
+) -> np.ndarray | None:
+  """Adds to a draw of training lists the columns that depend on it: each
+  slot's retrieval sampling probability and the inverse-propensity weights.
+  Returns each catalogue item's sampling probability (None without a
+  retrieval objective)."""
+  q = None
+  retrieval = [o for o in config.objectives if o.kind == "retrieval"]
+  if retrieval:
+    valid = lists[lists_lib.MASK] > 0
+    item_id = data.spec.item_id
+    slots, q = candidates.sampling_probability(
+      valid,
+      (lists[retrieval[0].label] > 0) & valid,
+      lists[item_id],
+      data.catalogue[item_id],
+      config.retrieval.hard_negatives,
+      config.retrieval.uniform_negatives,
+      eligible,
+    )
+    lists[candidates.SAMPLING_PROBABILITY] = slots
+  if propensities is not None:
+    _add_weights(lists, config, data.spec, propensities)
+  return q
+
+
+def _add_weights(table, config, spec, propensities):
+  table[propensity_lib.IPW] = propensity_lib.weights(
+    np.asarray(propensities),
+    table[spec.position],
+    table[config.prepare.propensity_label],
+    config.prepare.max_ipw_weight,
+  )
+
+
+def prepare(
+  data: dataset_lib.Dataset, config: config_lib.TrainConfig
+) -> TrainData:
+  """Resolves `config` for `data` and builds every split's lists."""
+  config = dataclasses.replace(
+    config, prepare=resolve.resolve(config.prepare, data)
+  )
+  objectives = config.objectives
+  validation.check(data, objectives)
+  resolve.check_funnels(objectives, data.split("train"))
+  cold = cold_start.held_out_items(
+    data, config.prepare.cold_start_items, config.seed
+  )
+  if len(cold):
+    data = cold_start.without_items(data, cold)
+  spec = data.spec
+  sampling = negatives_lib.sampling_for(config.prepare, data)
+  sampler = None
+  if sampling is not None:
+    sampler = negatives_lib.NegativeSampler(
+      sampling, spec, data.catalogue, data.split("train"), excluded_items=cold
+    )
+
+  lists, train_rows = {}, None
+  for name, rows in data.splits.items():
+    columns = lists_lib.columns_for(
+      spec, objectives, with_truth=name != "train"
+    )
+    table = lists_lib.to_lists(
+      rows,
+      spec,
+      columns,
+      config.prepare.max_list_size,
+      where=f"Dataset {spec.name!r}, split {name!r}",
+    )
+    if sampler is not None:
+      if name == "train":
+        train_rows = table
+        table = sampler.add(table, config.seed)
+      else:
+        # A fixed draw, avoiding the split's own positives too.
+        table = sampler.add(
+          table, seed=_EVAL_DRAW + config.seed, also_avoid=rows
+        )
+    lists[name] = table
+
+  propensities = None
+  if config.prepare.propensity != "none":
+    propensities = tuple(
+      propensity_lib.estimate(
+        config.prepare.propensity,
+        lists["train"],
+        spec,
+        config.prepare.propensity_label,
+        config.seed,
+      ).tolist()
+    )
+  q = add_draw_columns(
+    lists["train"], config, data, _eligible(data, cold), propensities
+  )
+  for name, table in lists.items():
+    if name != "train" and propensities is not None:
+      _add_weights(table, config, spec, propensities)
+  return TrainData(
+    config, data, lists, cold, propensities, sampler, train_rows, q
+  )

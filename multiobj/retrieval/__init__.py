@@ -1,0 +1,6 @@
+"""Two-tower retrieval: which candidates a batch scores, and the task.
+
+candidates.py  the candidate mix (in-batch, hard, uniform, cross-replica)
+               and its logQ sampling probabilities;
+task.py        RetrievalTask, TFRS's retrieval task over that mix.
+"""

@@ -1,0 +1,366 @@
+"""Exporting a trained model for serving: one SavedModel, two signatures.
+
+  retrieve  query features, each [batch]
+            -> {"ids": [batch, k], "scores": [batch, k]}
+  rank      query features, each [batch], and candidate features, each
+            [batch, list_size]
+            -> {head: [batch, list_size] for each ranking head,
+                "score": [batch, list_size]}
+
+`retrieve` returns the `k` catalogue items closest to the query (cosine
+similarity of the tower embeddings, the `scores`), best first. Its index is
+built here, at export time, by the candidate tower over every row of the
+catalogue given: a new catalogue needs a new export, not a new training run,
+and an item never seen in training is embedded from its other features (its
+id falls in the out-of-vocabulary bucket) and served like any other.
+
+`rank` scores the candidates of each list as a server would: every context
+feature takes its serving value (position 1), so context features are not
+inputs. Each head's prediction is on the label's natural scale: a
+probability for a binary head, the label itself for a regression head (dwell
+seconds, not the log1p seconds the head learns), the raw score of a listwise
+head. `score` is the value model `blend` (see `blend.py`) over those
+predictions, or, without a blend, the first binary head's probability.
+
+Inputs take the dtype the model was trained on: int64 for integer ids and
+categories, string for other ids, categories and text, float32 for numerics.
+`serving.json`, written inside the SavedModel directory, lists each
+signature's inputs and outputs with their dtypes and shapes, the blend and
+`k`, for TensorFlow Serving users. The blend text is also in the SavedModel,
+as the string variable `blend` ("" without one).
+
+The SavedModel needs TensorFlow only, not this library:
+
+  loaded = tf.saved_model.load(path)
+  top = loaded.signatures["retrieve"](user_id=tf.constant([7], tf.int64), ...)
+
+With `index="scann"` retrieval is approximate (`tfrs.layers.factorized_top_k.
+ScaNN`, saved with the namespace whitelist TFRS documents) and the SavedModel
+holds ScaNN's custom ops: a process must `import scann` before
+`tf.saved_model.load`, and TensorFlow Serving needs a build with those ops
+(the `google/tf-serving-scann` image). A query whose searched leaves hold
+fewer than k items gets its empty slots as id `missing_id` (-1, or "" for
+string ids) with score -inf.
+"""
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_recommenders as tfrs
+from absl import logging
+
+from multiobj.data import spec as spec_lib
+from multiobj.model import features as features_lib
+from multiobj.model import model as model_lib
+from multiobj.prepare import lists as lists_lib
+from multiobj.retrieval import index as index_lib
+from multiobj.serve import blend as blend_lib
+
+INDEXES = ("brute_force", "scann")
+SCORE = "score"
+SERVING_JSON = "serving.json"
+# ScaNN's ops live in this namespace; SavedModel refuses ops outside core
+# TensorFlow unless whitelisted (TFRS's efficient-serving guide).
+SCANN_NAMESPACES = ["Scann"]
+
+
+def export(
+  model: model_lib.MultiObjectiveModel,
+  catalogue: Mapping[str, np.ndarray],
+  path: str,
+  blend: str | None = None,
+  k: int = 100,
+  index: str = "brute_force",
+) -> None:
+  """Writes a SavedModel with `retrieve` and `rank` signatures to `path`.
+
+  `retrieve` is exported when the model has a retrieval objective, `rank`
+  when it has a ranking head.
+
+  Args:
+    model: A trained model, e.g. from `train.run_dir.load_model`.
+    catalogue: {column: [C]} every candidate feature of the items to serve,
+      one row per item (extra columns are ignored).
+    path: The SavedModel directory.
+    blend: A value model over the ranking heads, e.g.
+      "click*purchase^0.5*log1p(dwell)"; None scores by the first binary
+      head (the first head if none is binary).
+    k: Items `retrieve` returns per query; at most the catalogue's size.
+    index: "brute_force" (exact) or "scann" (approximate).
+
+  Raises:
+    ValueError: for a catalogue missing a candidate feature, holding an item
+      id twice or a value of the wrong type; an unknown head in `blend`; an
+      unknown `index`; k < 1.
+  """
+  if index not in INDEXES:
+    raise ValueError(
+      f"Unknown index {index!r}; expected one of {', '.join(INDEXES)}."
+    )
+  if k < 1:
+    raise ValueError(f"k must be >= 1, got {k}.")
+  heads = [o.name for o in model.ranking_objectives]
+  if SCORE in heads:
+    raise ValueError(
+      f"A ranking head is named {SCORE!r}, the name of the blended score."
+    )
+  value_model = None
+  if blend:
+    if not heads:
+      raise ValueError(f"blend {blend!r}: the model has no ranking head.")
+    value_model = blend_lib.Blend.parse(blend, heads)
+
+  catalogue = check_catalogue(model, catalogue)
+  ids = catalogue[model.spec.item_id]
+  dtypes = input_dtypes(model)
+  serving = tf.Module(name="multiobj_serving")
+  serving.blend = tf.Variable(
+    str(value_model) if value_model else "", trainable=False, name="blend"
+  )
+  signatures, owners = {}, [model]
+  if model.retrieval_objective is not None:
+    k = min(k, len(ids))
+    top_k = _build_index(model, catalogue, index, k)
+    owners.append(top_k)
+    serving.retrieve = _retrieve_function(
+      model, top_k, dtypes, k, exact=index == "brute_force"
+    )
+    signatures["retrieve"] = serving.retrieve.get_concrete_function()
+  else:
+    logging.warning("No retrieval objective: no retrieve signature.")
+  if heads:
+    serving.rank = _rank_function(model, value_model, dtypes)
+    signatures["rank"] = serving.rank.get_concrete_function()
+  _track_state(serving, signatures.values(), owners)
+  options = None
+  if index == "scann" and "retrieve" in signatures:
+    options = tf.saved_model.SaveOptions(namespace_whitelist=SCANN_NAMESPACES)
+  tf.saved_model.save(serving, path, signatures=signatures, options=options)
+  description = _description(
+    model, signatures, value_model, index, k, len(ids), dtypes
+  )
+  with open(os.path.join(path, SERVING_JSON), "w") as f:
+    json.dump(description, f, indent=1)
+  logging.info("Exported %s (%s).", path, ", ".join(signatures))
+
+
+def check_catalogue(
+  model: model_lib.MultiObjectiveModel,
+  catalogue: Mapping[str, np.ndarray],
+  where: str = "catalogue",
+) -> dict[str, np.ndarray]:
+  """The candidate features of `catalogue`, in the dtypes the model takes.
+
+  Raises:
+    ValueError: naming `where` and the column for a missing candidate
+      feature or a value of the wrong type, or the id of an item listed
+      twice.
+  """
+  names = [f.name for f in model.spec.features_of("candidate")]
+  spec_lib.check_columns(catalogue, names, where)
+  dtypes = input_dtypes(model)
+  out = {}
+  for name in names:
+    column = np.asarray(catalogue[name])
+    if column.ndim != 1:
+      raise ValueError(
+        f"{where}: column {name!r} must be one value per item, got shape "
+        f"{column.shape}."
+      )
+    dtype = dtypes[name]
+    try:
+      if dtype == tf.string:
+        out[name] = column.astype(str).astype(object)
+      elif dtype == tf.int64:
+        if column.dtype.kind not in "iu":
+          raise ValueError(f"dtype {column.dtype}")
+        out[name] = column.astype(np.int64)
+      else:
+        out[name] = column.astype(np.float32)
+    except (TypeError, ValueError):
+      raise ValueError(
+        f"{where}: column {name!r} must hold {dtype.name} values, as in "
+        f"training; got {column.dtype} (e.g. {column[:1].tolist()})."
+      ) from None
+  ids = out[model.spec.item_id]
+  if len(ids) == 0:
+    raise ValueError(f"{where}: no items.")
+  values, counts = np.unique(ids, return_counts=True)
+  if (counts > 1).any():
+    twice = values[counts > 1]
+    raise ValueError(
+      f"{where}: duplicate item ids in column {model.spec.item_id!r}: "
+      f"{', '.join(map(str, twice[:5].tolist()))}"
+      + (f" and {len(twice) - 5} more" if len(twice) > 5 else "")
+      + "."
+    )
+  return out
+
+
+def input_dtypes(model: model_lib.MultiObjectiveModel) -> dict[str, tf.DType]:
+  """{feature name: dtype the model takes} of every feature of `model`."""
+  encoders = [model.query_tower.encoder, model.candidate_tower.encoder]
+  if model.context_encoder is not None:
+    encoders.append(model.context_encoder)
+  return {e.feature.name: _dtype(e) for enc in encoders for e in enc.encoders}
+
+
+def missing_id(dtype: tf.DType):
+  """The id of a slot ScaNN left empty: -1, or "" for string ids."""
+  return "" if dtype == tf.string else -1
+
+
+def _dtype(embedding: features_lib.FeatureEmbedding) -> tf.DType:
+  if embedding.feature.kind == "numeric":
+    return tf.float32
+  # Integer vocabularies (item ids, positions) take integers; every other
+  # lookup takes strings.
+  if isinstance(embedding.lookup, tf.keras.layers.IntegerLookup):
+    return tf.int64
+  return tf.string
+
+
+def _track_state(serving, functions, owners):
+  """Makes every variable and lookup table the functions use part of the
+  SavedModel, and nothing else: no optimizer slot or metric, and no Keras
+  object (whose own serialization would trace every layer again)."""
+  variables = {id(v): v for f in functions for v in f.variables}
+  serving.state = list(variables.values())
+  serving.tables = [
+    o
+    for owner in owners
+    for o in tf.train.TrackableView(owner).descendants()
+    if isinstance(o, tf.saved_model.experimental.TrackableResource)
+  ]
+
+
+def _build_index(model, catalogue, index, k):
+  names = [f.name for f in model.spec.features_of("candidate")]
+  embeddings = tf.constant(
+    index_lib.embed_catalogue(model.candidate_tower, catalogue, names),
+    tf.float32,
+  )
+  ids = tf.constant(catalogue[model.spec.item_id])
+  size = int(embeddings.shape[0])
+  if index == "brute_force":
+    layer = tfrs.layers.factorized_top_k.BruteForce(k=k, name="index")
+  else:
+    layer = index_lib.scann(size, k, name="index")
+  logging.info("Indexing %d items (%s).", size, index)
+  return layer.index(embeddings, ids)
+
+
+def _spec(dtypes, names, shape):
+  return {n: tf.TensorSpec(shape, dtypes[n], name=n) for n in names}
+
+
+def _retrieve_function(model, top_k, dtypes, k, exact):
+  names = [f.name for f in model.spec.features_of("query")]
+
+  @tf.function(input_signature=[_spec(dtypes, names, [None])], autograph=False)
+  def retrieve(features):
+    scores, ids = top_k(model.query_tower(features), k=k)
+    if not exact:
+      scores, ids = _fill_misses(scores, ids, k)
+    return {"ids": ids, "scores": scores}
+
+  return retrieve
+
+
+def _fill_misses(scores, ids, k):
+  # ScaNN returns as many columns as the most items it found for a query of
+  # the batch, at most k; a query with fewer gets NaN scores and index 0,
+  # which would read as the first catalogue item. Such slots become
+  # (-inf, missing_id) and the result [batch, k].
+  found = tf.logical_not(tf.math.is_nan(scores))
+  missing = tf.constant(missing_id(ids.dtype), ids.dtype)
+  scores = tf.where(found, scores, float("-inf"))
+  ids = tf.where(found, ids, missing)
+  pad = [[0, 0], [0, k - tf.shape(ids)[1]]]
+  scores = tf.pad(scores, pad, constant_values=float("-inf"))
+  ids = tf.pad(ids, pad, constant_values=missing)
+  return tf.ensure_shape(scores, [None, k]), tf.ensure_shape(ids, [None, k])
+
+
+def _natural_scale(model, predictions):
+  out = dict(predictions)
+  for o in model.ranking_objectives:
+    if o.label_transform == "log1p":
+      out[o.name] = tf.math.expm1(out[o.name])
+  return out
+
+
+def _default_score(model) -> str | None:
+  binary = [o.name for o in model.ranking_objectives if o.kind == "binary"]
+  heads = [o.name for o in model.ranking_objectives]
+  return (binary or heads or [None])[0]
+
+
+def _rank_function(model, value_model, dtypes):
+  query = [f.name for f in model.spec.features_of("query")]
+  candidate = [f.name for f in model.spec.features_of("candidate")]
+  context = model.spec.features_of("context")
+  default = _default_score(model)
+  signature = {
+    **_spec(dtypes, query, [None]),
+    **_spec(dtypes, candidate, [None, None]),
+  }
+
+  @tf.function(input_signature=[signature], autograph=False)
+  def rank(features):
+    shape = tf.shape(features[model.spec.item_id])
+    inputs = dict(features)
+    # The model reads the list's shape from the mask: every slot is an item.
+    inputs[lists_lib.MASK] = tf.ones(shape, tf.float32)
+    for feature in context:
+      value = feature.serving_value
+      if dtypes[feature.name] == tf.string:
+        value = str(value)
+      inputs[feature.name] = tf.fill(
+        shape, tf.constant(value, dtypes[feature.name])
+      )
+    outputs = model(inputs, training=False)
+    predictions = _natural_scale(model, model.predictions(outputs))
+    score = value_model.tf(predictions) if value_model else predictions[default]
+    return {**predictions, SCORE: tf.cast(score, tf.float32)}
+
+  return rank
+
+
+def _describe(function) -> dict[str, Any]:
+  def spec(t):
+    shape = t.shape.as_list() if t.shape.rank is not None else None
+    return {"dtype": t.dtype.name, "shape": shape}
+
+  (features,), _ = function.structured_input_signature
+  return {
+    "inputs": {name: spec(t) for name, t in features.items()},
+    "outputs": {
+      name: spec(t) for name, t in function.structured_outputs.items()
+    },
+  }
+
+
+def _description(model, signatures, value_model, index, k, size, dtypes):
+  """serving.json's content."""
+  return {
+    "signatures": {
+      name: _describe(function) for name, function in signatures.items()
+    },
+    "blend": str(value_model) if value_model else None,
+    "score": str(value_model) if value_model else _default_score(model),
+    "k": k if "retrieve" in signatures else None,
+    "index": index,
+    # Only ScaNN leaves slots empty, with this id and score -inf.
+    "missing_id": (
+      missing_id(dtypes[model.spec.item_id]) if index == "scann" else None
+    ),
+    "catalogue_items": size,
+    "context_serving_values": {
+      f.name: f.serving_value for f in model.spec.features_of("context")
+    },
+  }

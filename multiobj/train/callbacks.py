@@ -1,0 +1,80 @@
+"""What runs at the end of each epoch of `Model.fit`.
+
+tensorboard     each task's loss and effective weight;
+weighting       the strategy's epoch hook (DWA reads the epoch's losses);
+checkpoint      the weights, as checkpoints/ckpt-<epoch>;
+history         one JSON line an epoch in history.jsonl (training and
+                validation losses and weights), for whoever watches a run
+                while it trains, e.g. a sweep's pruner;
+early stopping  with `early_stopping`, Keras' early stopping on the
+                validation loss, keeping the best epoch's weights.
+"""
+
+import os
+from collections.abc import Sequence
+
+import tensorflow as tf
+
+import objectives as objectives_lib
+from multiobj.train import run_dir
+
+
+class EarlyStopping(tf.keras.callbacks.EarlyStopping):
+  """Keras' early stopping, which also keeps the best epoch's weights when
+  training runs every epoch without stopping (Keras 2.15 restores them only
+  when it stops early)."""
+
+  def on_train_end(self, logs=None):
+    stopped = self.model.stop_training  # Keras restored them already.
+    if (
+      self.best_weights is not None
+      and not stopped
+      and self.best_epoch != self._last_epoch
+    ):
+      self.model.set_weights(self.best_weights)
+    super().on_train_end(logs)
+
+  def on_epoch_end(self, epoch, logs=None):
+    self._last_epoch = epoch
+    super().on_epoch_end(epoch, logs)
+
+
+def build(
+  model: tf.keras.Model,
+  objectives: Sequence[objectives_lib.Objective],
+  directory: str,
+  manager: tf.train.CheckpointManager,
+  early_stopping: int,
+) -> tuple[list[tf.keras.callbacks.Callback], EarlyStopping | None]:
+  """The callbacks of one run writing to `directory`, and the early stopper
+  (None when `early_stopping` is 0)."""
+  callbacks = [
+    # Every 50 steps and every epoch: each task's loss and effective weight.
+    tf.keras.callbacks.TensorBoard(
+      os.path.join(directory, run_dir.TENSORBOARD), update_freq=50
+    ),
+    tf.keras.callbacks.LambdaCallback(
+      on_epoch_end=lambda epoch, logs: model.weighting.on_epoch_end(
+        {o.name: logs[f"{o.name}_loss"] for o in objectives}
+      )
+    ),
+    tf.keras.callbacks.LambdaCallback(
+      on_epoch_end=lambda epoch, logs: manager.save(checkpoint_number=epoch + 1)
+    ),
+    tf.keras.callbacks.LambdaCallback(
+      on_epoch_end=lambda epoch, logs: run_dir.append_json(
+        directory, run_dir.HISTORY, {"epoch": epoch + 1, **logs}
+      )
+    ),
+  ]
+  stopper = None
+  if early_stopping:
+    stopper = EarlyStopping(
+      monitor="val_loss",
+      patience=early_stopping,
+      restore_best_weights=True,
+      verbose=1,
+    )
+    # First, so the epoch the checkpoint callback saves last is the best.
+    callbacks.insert(0, stopper)
+  return callbacks, stopper

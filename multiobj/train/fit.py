@@ -1,0 +1,210 @@
+"""Fitting a model: config -> data -> model -> `Model.fit` -> a run directory.
+
+`fit(config)` loads the dataset, prepares it (`prepare.train_data`), builds
+the model under the config's `tf.distribute` strategy, fits it with the
+callbacks of `callbacks.py` and writes the run's directory (`run_dir.py`);
+it returns a typed `FitResult`. Evaluating the fitted model on the test
+split and writing metrics.json is `experiment.run`'s.
+"""
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import tensorflow as tf
+from absl import logging
+
+from multiobj import config as config_lib
+from multiobj.data import dataset as dataset_lib
+from multiobj.data import loaders
+from multiobj.model import features as features_lib
+from multiobj.model import model as model_lib
+from multiobj.model import trunks
+from multiobj.prepare import train_data as train_data_lib
+from multiobj.train import callbacks as callbacks_lib
+from multiobj.train import distribution, run_dir
+
+
+@dataclasses.dataclass(frozen=True)
+class FitResult:
+  """A fitted model and how it was fitted.
+
+  Attributes:
+    config: The run's config, its objectives resolved for the dataset.
+    data: The prepared data (its lists, catalogue, cold items, ...).
+    model: The model, with the weights of the epoch kept (the last, or
+      with early stopping the best).
+    history: Every logged value per epoch, training and validation.
+    best_epoch: The epoch whose weights the model holds (1-based).
+    directory: Where this process wrote the run.
+    chief: Whether this process writes the run's outputs (always, but on
+      the workers of a multi-worker run other than the chief).
+    replicas: Replicas the model trained on.
+    summary: Rows, lists and label means per split.
+    fit_seconds: Time in `Model.fit`.
+    started: When `fit` started (seconds since the epoch).
+  """
+
+  config: config_lib.TrainConfig
+  data: train_data_lib.TrainData
+  model: model_lib.MultiObjectiveModel
+  history: dict[str, list[float]]
+  best_epoch: int
+  directory: str
+  chief: bool
+  replicas: int
+  summary: dict[str, Any]
+  fit_seconds: float
+  started: float
+
+  @property
+  def epochs(self) -> int:
+    """Epochs trained (fewer than configured if stopped early)."""
+    return len(next(iter(self.history.values()), []))
+
+  def last_epoch(self) -> dict[str, float]:
+    return {k: v[-1] for k, v in self.history.items()}
+
+  def effective_weights(self) -> dict[str, float]:
+    """Each objective's mean weight over the last training epoch."""
+    last = self.last_epoch()
+    return {o.name: last[f"{o.name}_weight"] for o in self.config.objectives}
+
+  def gate_usage(self) -> dict[str, dict[str, float]]:
+    """{gate: {expert: mean weight}} of the trunk's gates over the last
+    training epoch; empty for a trunk without gates."""
+    if self.model.trunk is None:
+      return {}
+    last = self.last_epoch()
+    return {
+      gate: {e: float(last[f"gate_{gate}_{e}"]) for e in experts}
+      for gate, experts in self.model.trunk.gate_experts.items()
+    }
+
+
+def check(config: config_lib.TrainConfig) -> None:
+  """Checks the names `config` gives against their registries, before any
+  data is read. Raises ValueError naming the unknown one."""
+  loaders.DATASETS.get(config.data.dataset)
+  trunks.check(config.model.trunk)
+
+
+def fit(
+  config: config_lib.TrainConfig, verbose: int | None = None
+) -> FitResult:
+  """Fits the model `config` describes and writes its run directory.
+
+  Args:
+    config: The run.
+    verbose: Keras verbosity; by default a progress bar on a terminal and
+      one line per epoch otherwise.
+  """
+  check(config)
+  started = time.time()
+  # First: splitting the CPU into logical devices must precede any other use.
+  strategy = distribution.make_strategy(
+    config.fit.strategy, config.fit.cpu_devices
+  )
+  tf.keras.utils.set_random_seed(config.seed)
+  chief = distribution.is_chief(strategy)
+  directory = distribution.worker_dir(config.model_dir, strategy)
+  os.makedirs(directory, exist_ok=True)
+  run_dir.start_history(directory)
+
+  logging.info("Loading dataset %r.", config.data.dataset)
+  data = train_data_lib.prepare(loaders.load(config.data, config.seed), config)
+  config = data.config
+  summary = data.data.summary()
+  logging.info("Dataset: %s", json.dumps(summary))
+  if "test" not in data.lists:
+    raise ValueError(
+      f"Dataset {data.data.spec.name!r} has no 'test' split to evaluate on."
+    )
+  spec = data.data.spec
+  stats = features_lib.compute_stats(
+    spec, data.data.split("train"), config.model.text_max_tokens
+  )
+  with strategy.scope():
+    model = run_dir.build_model(spec, stats, config)
+    model.compile(optimizer=tf.keras.optimizers.Adam(config.fit.learning_rate))
+  run_dir.write_description(directory, config, spec, stats)
+  logging.info(
+    "Training %d epochs on %d lists (%d rows).",
+    config.fit.epochs,
+    dataset_lib.num_rows(data.lists["train"]),
+    summary["train"]["rows"],
+  )
+  history, best_epoch, fit_seconds = _fit(
+    model, data, directory, strategy, chief, verbose
+  )
+  if not chief:
+    # The chief evaluates and writes the run; this worker's part is done.
+    distribution.cleanup(directory, config.model_dir)
+    logging.info("Worker done; the chief writes %s.", config.model_dir)
+  return FitResult(
+    config=config,
+    data=data,
+    model=model,
+    history=history,
+    best_epoch=best_epoch,
+    directory=directory,
+    chief=chief,
+    replicas=strategy.num_replicas_in_sync,
+    summary=summary,
+    fit_seconds=fit_seconds,
+    started=started,
+  )
+
+
+def _fit(model, data, directory, strategy, chief, verbose):
+  """`Model.fit` with the run's callbacks; (history, best epoch, seconds)."""
+  config = data.config
+  train, valid = data.train_dataset(), None
+  if "valid" in data.lists:
+    valid = data.eval_dataset("valid")
+  if strategy.num_replicas_in_sync > 1 or not chief:
+    train = distribution.autoshard_by_data(train)
+    if valid is not None:
+      valid = distribution.autoshard_by_data(valid)
+    logging.info(
+      "Training on %d replicas (%s strategy); each batch of %d lists is "
+      "split between them.",
+      strategy.num_replicas_in_sync,
+      config.fit.strategy,
+      config.fit.batch_size,
+    )
+  checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+  manager = tf.train.CheckpointManager(
+    checkpoint, os.path.join(directory, run_dir.CHECKPOINTS), max_to_keep=3
+  )
+  if config.fit.early_stopping and valid is None:
+    raise ValueError(
+      "early_stopping needs a validation split; dataset "
+      f"{data.data.spec.name!r} has none."
+    )
+  callbacks, stopper = callbacks_lib.build(
+    model, config.objectives, directory, manager, config.fit.early_stopping
+  )
+  if verbose is None:
+    verbose = 1 if sys.stdout.isatty() else 2
+  began = time.time()
+  history = model.fit(
+    train,
+    validation_data=valid,
+    epochs=config.fit.epochs,
+    callbacks=callbacks,
+    verbose=verbose,
+  )
+  seconds = time.time() - began
+  best_epoch = len(history.epoch)
+  if stopper is not None:
+    best_epoch = stopper.best_epoch + 1
+    # The weights of the best epoch, restored, become the latest checkpoint.
+    manager.save(checkpoint_number=len(history.epoch) + 1)
+    logging.info(
+      "Kept the weights of epoch %d (best validation loss).", best_epoch
+    )
+  return history.history, best_epoch, seconds

@@ -1,0 +1,147 @@
+"""A training run's directory: what is written where, and reading it back.
+
+  config.json          the resolved config and the dataset spec: they
+                       rebuild the model (`load_model`);
+  feature_stats.json   vocabularies and moments of the features;
+  checkpoints/         the weights after each epoch (the last three kept);
+  tensorboard/         losses and weights of every task each epoch, and the
+                       test metrics under test/;
+  history.jsonl        one line an epoch while training: every loss and
+                       weight, training and validation;
+  metrics.json         every metric and its baseline, per-epoch history,
+                       effective task weights, data summary, timing, machine
+                       (written once the run is evaluated, `experiment.py`).
+
+Other workers of a multi-worker run write to a scratch directory instead
+(`distribution.worker_dir`).
+"""
+
+import json
+import os
+import platform
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from multiobj import config as config_lib
+from multiobj.data import spec as spec_lib
+from multiobj.model import features as features_lib
+from multiobj.model import model as model_lib
+
+CONFIG = "config.json"
+FEATURE_STATS = "feature_stats.json"
+CHECKPOINTS = "checkpoints"
+TENSORBOARD = "tensorboard"
+HISTORY = "history.jsonl"
+METRICS = "metrics.json"
+
+
+def build_model(
+  spec: spec_lib.DatasetSpec,
+  stats: features_lib.FeatureStats,
+  config: config_lib.TrainConfig,
+) -> model_lib.MultiObjectiveModel:
+  """The model a config describes, for `spec` and its feature `stats`."""
+  return model_lib.MultiObjectiveModel(
+    spec,
+    stats,
+    config.objectives,
+    config.model,
+    config.retrieval,
+    config.fit.weighting,
+  )
+
+
+def write_description(
+  directory: str,
+  config: config_lib.TrainConfig,
+  spec: spec_lib.DatasetSpec,
+  stats: features_lib.FeatureStats,
+) -> None:
+  """Writes config.json and feature_stats.json: what rebuilds the model."""
+  write_json(
+    directory, CONFIG, {"config": config.to_dict(), "spec": spec.to_dict()}
+  )
+  with open(os.path.join(directory, FEATURE_STATS), "w") as f:
+    f.write(stats.to_json())
+
+
+def load_model(
+  model_dir: str,
+) -> tuple[model_lib.MultiObjectiveModel, config_lib.TrainConfig]:
+  """Rebuilds the model of a finished run and restores its last checkpoint.
+
+  Variables are restored as the model creates them, on its first call.
+  """
+  with open(os.path.join(model_dir, CONFIG)) as f:
+    description = json.load(f)
+  with open(os.path.join(model_dir, FEATURE_STATS)) as f:
+    stats = features_lib.FeatureStats.from_json(f.read())
+  config = config_lib.TrainConfig.from_dict(description["config"])
+  spec = spec_lib.DatasetSpec.from_dict(description["spec"])
+  model = build_model(spec, stats, config)
+  path = tf.train.latest_checkpoint(os.path.join(model_dir, CHECKPOINTS))
+  if path is None:
+    raise ValueError(f"{model_dir}: no checkpoint under {CHECKPOINTS}/.")
+  tf.train.Checkpoint(model=model).restore(path).expect_partial()
+  return model, config
+
+
+def start_history(directory: str) -> None:
+  """A run in a directory used before starts its epoch log afresh."""
+  path = os.path.join(directory, HISTORY)
+  if os.path.exists(path):
+    os.remove(path)
+
+
+def write_json(directory: str, name: str, value: Any) -> None:
+  path = os.path.join(directory, name)
+  with open(path, "w") as f:
+    # NaN (a metric undefined on this data) is written as null: strict JSON.
+    json.dump(plain(value), f, indent=1, allow_nan=False)
+  logging.info("Wrote %s.", path)
+
+
+def append_json(directory: str, name: str, value: Any) -> None:
+  with open(os.path.join(directory, name), "a") as f:
+    f.write(json.dumps(plain(value), allow_nan=False) + "\n")
+
+
+def plain(value: Any) -> Any:
+  """`value` with NumPy values as Python ones and NaN as None."""
+  if isinstance(value, dict):
+    return {k: plain(v) for k, v in value.items()}
+  if isinstance(value, list | tuple):
+    return [plain(v) for v in value]
+  if isinstance(value, np.ndarray):
+    return plain(value.tolist())
+  if isinstance(value, np.generic):
+    value = value.item()
+  if isinstance(value, float) and not np.isfinite(value):
+    return None
+  return value
+
+
+def write_test_summaries(
+  model_dir: str, metrics: dict[str, float], step: int
+) -> None:
+  """The test metrics, for TensorBoard, under tensorboard/test."""
+  writer = tf.summary.create_file_writer(
+    os.path.join(model_dir, TENSORBOARD, "test")
+  )
+  with writer.as_default():
+    for name, value in metrics.items():
+      tf.summary.scalar(name, value, step=step)
+  writer.flush()
+
+
+def machine() -> dict[str, Any]:
+  return {
+    "platform": platform.platform(),
+    "processor": platform.processor() or platform.machine(),
+    "cpus": os.cpu_count(),
+    "python": platform.python_version(),
+    "tensorflow": tf.__version__,
+  }
