@@ -30,7 +30,7 @@ import tensorflow_recommenders as tfrs
 from absl import app, flags
 
 import objectives
-from experiments import common
+from experiments import common, synthetic_flags
 from multiobj import config as config_lib
 from multiobj.data import synthetic
 from multiobj.model import features
@@ -333,7 +333,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
   summary = run(
-    common.SYNTHETIC_REQUESTS.value,
+    synthetic_flags.SYNTHETIC_REQUESTS.value,
     common.BATCH_SIZE.value,
     _WARMUP.value,
     _STEPS.value,

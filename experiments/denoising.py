@@ -24,7 +24,7 @@ from typing import Any
 from absl import app, flags
 
 import objectives
-from experiments import common
+from experiments import common, synthetic_flags
 from multiobj import config as config_lib
 from multiobj.data import synthetic
 from multiobj.studies import grid
@@ -189,7 +189,7 @@ def main(argv):
     methods=tuple(_METHODS.value),
     seeds=tuple(int(s) for s in common.SEEDS.value),
     # Shared flags, defined once in experiments/common.py.
-    synthetic_requests=common.SYNTHETIC_REQUESTS.value,
+    synthetic_requests=synthetic_flags.SYNTHETIC_REQUESTS.value,
     epochs=common.EPOCHS.value,
   )
   results = run(config)
