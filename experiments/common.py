@@ -135,6 +135,13 @@ PROPENSITY = flags.DEFINE_string(
   "(CTR ratios over randomised lists); em (TF-Ranking click EM); or "
   "file:PATH (CSV of position,propensity).",
 )
+PROPENSITY_LABEL = flags.DEFINE_string(
+  "propensity_label",
+  "",
+  "With --propensity: the label (clicks) propensities are estimated from, "
+  "whose binary and listwise objectives are weighted; empty for the label of "
+  "the first binary or listwise objective.",
+)
 MAX_IPW_WEIGHT = flags.DEFINE_float(
   "max_ipw_weight",
   10.0,
@@ -363,6 +370,7 @@ def config_from_flags() -> config_lib.TrainConfig:
       negative_sampling=NEGATIVE_SAMPLING.value,
       cold_start_items=COLD_START_ITEMS.value,
       propensity=PROPENSITY.value,
+      propensity_label=PROPENSITY_LABEL.value,
       max_ipw_weight=MAX_IPW_WEIGHT.value,
     ),
     model=config_lib.ModelConfig(

@@ -50,13 +50,13 @@ class ReadmeTest(absltest.TestCase):
     with open(os.path.join(directory, "runs/custom/metrics.json")) as f:
       saved = json.load(f)
     self.assertBetween(saved["metrics"]["cvr_auc"], 0.0, 1.0)
+    # The run's objectives, resolved: in the config's prepare slice.
+    trained = saved["config"]["prepare"]["objectives"]
     self.assertEqual(
-      {o["name"]: o["loss"] for o in saved["config"]["objectives"]},
+      {o["name"]: o["loss"] for o in trained},
       {"retrieval": "softmax", "click": "capped_bce", "cvr": "capped_bce"},
     )
-    self.assertEqual(
-      saved["config"]["objectives"][1]["loss_params"], [["cap", 1.5]]
-    )
+    self.assertEqual(trained[1]["loss_params"], [["cap", 1.5]])
 
 
 if __name__ == "__main__":

@@ -41,8 +41,18 @@ def resolve(
   )
   label = config.propensity_label
   if config.propensity != "none":
+    what = f"--propensity={config.propensity}"
     label = label or _first_label(chosen)
-    chosen = debias(chosen, label, f"--propensity={config.propensity}")
+    if not label:
+      raise ValueError(
+        f"{what}: the run has no binary or listwise objective to weight."
+      )
+    logging.info(
+      "%s: inverse-propensity weights on the objectives learning from %r.",
+      what,
+      label,
+    )
+    chosen = debias(chosen, label, what)
   chosen = follow(chosen, config_lib.parse_funnels(config.funnels))
   # The objectives are now explicit; the selection that made them is spent.
   return dataclasses.replace(

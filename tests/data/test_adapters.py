@@ -1,7 +1,7 @@
 """The real-data adapters: each reads its folder as SOURCE.md describes it,
 passes validation and trains.
 
-The data folder is `config.default_data_dir()` ($MULTIOBJ_DATA, else
+The data folder is `loaders.default_data_dir()` ($MULTIOBJ_DATA, else
 ../shared/data from the working directory: run the tests from the project
 root). A test needing a dataset skips, with the reason, when its folder is
 absent; the tests of missing folders and files need no data.
@@ -16,12 +16,14 @@ import tensorflow as tf
 from absl.testing import parameterized
 
 from multiobj import config as config_lib
-from multiobj import features as features_lib
-from multiobj import preparation, training
-from multiobj.data import DATASETS, validation
+from multiobj import experiment
 from multiobj.data import dataset as dataset_lib
+from multiobj.data import loaders, validation
+from multiobj.model import features as features_lib
+from multiobj.prepare import train_data
+from multiobj.train import run_dir
 
-DATA_DIR = config_lib.default_data_dir()
+DATA_DIR = loaders.default_data_dir()
 SMALL = ("kuairand_sample", "ali_ccp_sample", "otto_sample", "mind_sample")
 LARGE = ("ml-100k", "deca_ml100k", "taobao_multibehavior")
 NAMES = LARGE + SMALL
@@ -33,12 +35,20 @@ def _named(names):
 
 @functools.cache
 def _cached(name, seed):
-  return DATASETS.get(name)(_config(name, "unused", seed=seed))
+  return _load(name, seed=seed)
 
 
 def _config(name, model_dir, **changes):
   changes.setdefault("data_dir", DATA_DIR)
-  return config_lib.TrainConfig(model_dir=model_dir, dataset=name, **changes)
+  return config_lib.TrainConfig(model_dir=model_dir).replace(
+    dataset=name, **changes
+  )
+
+
+def _load(name, **changes):
+  """Loads `name` through the registry, as training does."""
+  config = _config(name, "unused", **changes)
+  return loaders.DATASETS.get(name)(config.data, config.seed)
 
 
 def _pairs(table):
@@ -75,13 +85,13 @@ class AdapterTestCase(tf.test.TestCase, parameterized.TestCase):
 
 class EveryAdapterTest(AdapterTestCase):
   def test_registered(self):
-    self.assertContainsSubset(NAMES, DATASETS.names())
+    self.assertContainsSubset(NAMES, loaders.DATASETS.names())
 
   @parameterized.named_parameters(_named(NAMES))
   def test_missing_folder_names_path_and_setting(self, name):
     data_dir = self.create_tempdir().full_path
     with self.assertRaisesRegex(ValueError, "MULTIOBJ_DATA") as raised:
-      DATASETS.get(name)(_config(name, "unused", data_dir=data_dir))
+      _load(name, data_dir=data_dir)
     self.assertIn(os.path.join(data_dir, name), str(raised.exception))
 
   @parameterized.named_parameters(_named(NAMES))
@@ -89,7 +99,7 @@ class EveryAdapterTest(AdapterTestCase):
     data_dir = self.create_tempdir().full_path
     os.mkdir(os.path.join(data_dir, name))
     with self.assertRaisesRegex(ValueError, "MULTIOBJ_DATA") as raised:
-      DATASETS.get(name)(_config(name, "unused", data_dir=data_dir))
+      _load(name, data_dir=data_dir)
     self.assertIn(f"file {os.path.join(data_dir, name)}", str(raised.exception))
 
   @parameterized.named_parameters(_named(NAMES))
@@ -228,7 +238,7 @@ class CountsTest(AdapterTestCase):
     # onehot_feat4 is written "1.0" in the file: a category code "1".
     self.assertEqual(first["onehot_feat4"], "1")
     # The split is seeded: the same seed repeats it, another changes it.
-    again = DATASETS.get("kuairand_sample")(_config("kuairand_sample", "x"))
+    again = _load("kuairand_sample")
     self.assertAllEqual(
       again.splits["test"]["user_id"], data.splits["test"]["user_id"]
     )
@@ -299,11 +309,11 @@ class TrainTest(AdapterTestCase):
     config = _config(
       name, self.create_tempdir().full_path, epochs=1, batch_size=256
     )
-    result = training.train(config, verbose=0)
-    for objective in result["config"]["objectives"]:
-      loss = result["history"][f"{objective['name']}_loss"]
-      self.assertTrue(np.isfinite(loss).all(), objective["name"])
-    self.assertNotEmpty(result["metrics"])
+    result = experiment.run(config, verbose=0)
+    for objective in result.config.objectives:
+      loss = result.history[f"{objective.name}_loss"]
+      self.assertTrue(np.isfinite(loss).all(), objective.name)
+    self.assertNotEmpty(result.metrics)
 
   # Full epochs of the large datasets take minutes: a few steps on a cut.
   @parameterized.named_parameters(_named(LARGE))
@@ -319,12 +329,13 @@ class TrainTest(AdapterTestCase):
     config = _config(
       name, self.create_tempdir().full_path, epochs=1, batch_size=256
     )
-    prepared = preparation.prepare(data, config)
+    prepared = train_data.prepare(data, config)
     validation.check(prepared.data, prepared.config.objectives)
     stats = features_lib.compute_stats(
       data.spec, prepared.data.split("train"), config.model.text_max_tokens
     )
-    model = training.build_model(data.spec, stats, prepared.config)
+    model = run_dir.build_model(data.spec, stats, prepared.config)
+    model.compile(optimizer=tf.keras.optimizers.Adam(config.fit.learning_rate))
     history = model.fit(prepared.train_dataset(), epochs=1, verbose=0)
     for objective in prepared.config.objectives:
       loss = history.history[f"{objective.name}_loss"]

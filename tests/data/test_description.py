@@ -9,10 +9,15 @@ import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
-from multiobj import training
-from multiobj.data import DATASETS, description, description_schema
+from multiobj import config as config_lib
+from multiobj import experiment
+from multiobj.data import loaders
+from multiobj.data.description import keys as description_keys
+from multiobj.data.description import loader as description
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(
+  os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
 COLUMNS = [
   {"name": "user_id", "role": "user_id"},
   {"name": "item_id", "role": "item_id"},
@@ -87,16 +92,12 @@ class DescriptionTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_trains_one_epoch_through_the_json_loader(self):
     path = write_shop(self.folder)
-    config = training.TrainConfig(
-      model_dir=os.path.join(self.folder, "run"),
-      dataset="json",
-      dataset_spec=path,
-      epochs=1,
-      batch_size=32,
-    )
-    result = training.train(config, verbose=0)
+    config = config_lib.TrainConfig(
+      model_dir=os.path.join(self.folder, "run")
+    ).replace(dataset="json", dataset_spec=path, epochs=1, batch_size=32)
+    result = experiment.run(config, verbose=0)
     self.assertCountEqual(
-      result["metrics"],
+      result.metrics,
       [
         "click_auc",
         "click_logloss",
@@ -110,10 +111,10 @@ class DescriptionTest(tf.test.TestCase, parameterized.TestCase):
         "like_logloss",
       ],
     )
-    self.assertEqual(result["data"]["catalogue"]["items"], 20)
+    self.assertEqual(result.data["catalogue"]["items"], 20)
     # 120 requests split by time: 72 train, 24 valid, 24 test lists.
-    self.assertEqual(result["data"]["train"]["rows"], 72 * 4)
-    self.assertEqual(result["data"]["info"]["description"], path)
+    self.assertEqual(result.data["train"]["rows"], 72 * 4)
+    self.assertEqual(result.data["info"]["description"], path)
 
   def test_position_role_enables_propensity_weighting(self):
     columns = [
@@ -124,15 +125,16 @@ class DescriptionTest(tf.test.TestCase, parameterized.TestCase):
     data = description.load(path)
     self.assertEqual(data.spec.position, "position")
     self.assertEqual(data.spec.feature("position").serving_value, 1)
-    config = training.TrainConfig(
-      model_dir=os.path.join(self.folder, "run"),
+    config = config_lib.TrainConfig(
+      model_dir=os.path.join(self.folder, "run")
+    ).replace(
       dataset="json",
       dataset_spec=path,
       epochs=1,
       batch_size=32,
       propensity="em",
     )
-    self.assertLen(training.train(config, verbose=0)["propensities"], 4)
+    self.assertLen(experiment.run(config, verbose=0).propensities, 4)
 
   def test_joins_catalogue_and_users_and_derives_labels(self):
     data = description.load(write_shop(self.folder))
@@ -364,29 +366,31 @@ class DescriptionTest(tf.test.TestCase, parameterized.TestCase):
       description.load(path)
 
   def test_loader_needs_a_description(self):
-    config = training.TrainConfig(model_dir=self.folder, dataset="json")
+    config = config_lib.TrainConfig(model_dir=self.folder).replace(
+      dataset="json"
+    )
     with self.assertRaisesRegex(
       ValueError,
       r"Dataset 'json' needs a JSON description: pass --dataset_spec",
     ):
-      DATASETS.get("json")(config)
+      loaders.DATASETS.get("json")(config.data, config.seed)
 
   def test_every_key_is_documented(self):
     with open(os.path.join(REPO, "docs", "dataset_spec.md")) as f:
       doc = f.read()
     schemas = [
-      description_schema.TOP,
-      description_schema.SIDE_TABLE,
-      description_schema.NEGATIVES,
+      description_keys.TOP,
+      description_keys.SIDE_TABLE,
+      description_keys.NEGATIVES,
     ]
     schemas += [
-      *description_schema.COLUMNS.values(),
-      *description_schema.SPLITS.values(),
+      *description_keys.COLUMNS.values(),
+      *description_keys.SPLITS.values(),
     ]
     for keys in schemas:
       for key in keys:
         self.assertIn(f"`{key}`", doc)
-    for role in description_schema.ROLES:
+    for role in description_keys.ROLES:
       self.assertIn(f"`{role}`", doc)
 
   def test_mind_example(self):

@@ -4,6 +4,7 @@ import numpy as np
 from absl.testing import absltest
 
 from multiobj.data import synthetic
+from multiobj.data.synthetic import population
 
 SMALL = synthetic.SyntheticConfig(
   num_users=800, num_items=400, num_requests=3000, seed=3
@@ -146,7 +147,7 @@ class ConflictTest(absltest.TestCase):
     # Bait shows as bait words in the title; compare baity items to plain.
     baity = np.array(
       [
-        any(w in t.split() for w in synthetic.BAIT_WORDS)
+        any(w in t.split() for w in population.BAIT_WORDS)
         for t in plain["title"]
       ]
     )

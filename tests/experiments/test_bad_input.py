@@ -8,8 +8,10 @@ from absl.testing import absltest, flagsaver
 
 import objectives
 from experiments import common  # noqa: F401  (defines the flags)
-from multiobj import preparation, training
-from multiobj.data import DATASETS, synthetic, validation
+from multiobj import config as config_lib
+from multiobj import experiment
+from multiobj.data import loaders, synthetic, validation
+from multiobj.prepare import resolve
 
 FLAGS = flags.FLAGS
 TINY = synthetic.SyntheticConfig(num_users=100, num_items=60, num_requests=200)
@@ -53,7 +55,9 @@ class FlagTest(absltest.TestCase):
       config = common.config_from_flags()
     self.assertEqual(config.model_dir, "/tmp/m")
     # Objectives resolve against the dataset's own once it is loaded.
-    resolved = preparation.resolve(config, synthetic.generate(TINY)).objectives
+    resolved = resolve.resolve(
+      config.prepare, synthetic.generate(TINY)
+    ).objectives
     self.assertEqual([o.name for o in resolved], ["click", "dwell"])
     self.assertEqual(resolved[0].weight, 2.0)
     self.assertEqual(resolved[0].loss, "softmax")
@@ -136,31 +140,31 @@ class DataValidationTest(absltest.TestCase):
 class TrainRejectsBadDataTest(absltest.TestCase):
   def test_error_surfaces_before_training(self):
     # A dataset registered the way users register theirs, with one NaN.
-    @DATASETS.register("nan_synthetic")
-    def _load(config):
-      data = synthetic.generate(config.synthetic)
+    @loaders.DATASETS.register("nan_synthetic")
+    def _load(data_config, seed):
+      del seed  # Unused.
+      data = synthetic.generate(data_config.synthetic)
       data.splits["train"]["price"][0] = np.nan
       return data
 
-    config = training.TrainConfig(
-      model_dir=self.create_tempdir().full_path,
-      dataset="nan_synthetic",
-      synthetic=TINY,
-      objectives=tuple(OBJECTIVES),
+    config = config_lib.TrainConfig(
+      model_dir=self.create_tempdir().full_path
+    ).replace(
+      dataset="nan_synthetic", synthetic=TINY, objectives=tuple(OBJECTIVES)
     )
     with self.assertRaisesRegex(
       ValueError, r"column 'price' has a non-finite value \(nan\) at row 0"
     ):
-      training.train(config)
+      experiment.run(config)
 
   def test_config_errors(self):
     with self.assertRaisesRegex(ValueError, "epochs must be >= 1"):
-      training.TrainConfig(model_dir="x", epochs=0)
+      config_lib.TrainConfig(model_dir="x").replace(epochs=0)
     with self.assertRaisesRegex(ValueError, "Unknown weighting strategy 'x'"):
-      training.TrainConfig(model_dir="x", weighting="x")
-    config = training.TrainConfig(model_dir="x")
+      config_lib.TrainConfig(model_dir="x").replace(weighting="x")
+    config = config_lib.TrainConfig(model_dir="x")
     with self.assertRaises(dataclasses.FrozenInstanceError):
-      config.epochs = 2
+      config.fit.epochs = 2
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
-"""Noise-robust losses against bce on truth, and the denoising script."""
+"""The denoising script: its docstring example runs and resumes, and it
+names what it does not know. (Which loss wins is a result, not a test: see
+docs/results/denoising.md and the command there.)"""
 
 import os
 import shlex
@@ -7,40 +9,9 @@ import tensorflow as tf
 from absl import flags
 from absl.testing import flagsaver
 
-import objectives
 from experiments import denoising
-from multiobj import training
-from multiobj.data import synthetic
 
 FLAGS = flags.FLAGS
-
-
-class NoiseRobustLossTest(tf.test.TestCase):
-  def test_a_noise_robust_loss_beats_bce_at_30_percent_noise(self):
-    # 30% of clicks false positives (the default mix of accidents and
-    # click-bait), one fixed seed; NDCG@10 against the true relevance.
-    data = synthetic.SyntheticConfig(
-      num_users=1500, num_items=500, num_requests=6000, click_noise=0.3, seed=0
-    )
-    truth_ndcg = {}
-    for loss in ("bce", "tce", "rce", "gce", "dwell_weighted"):
-      config = training.TrainConfig(
-        model_dir=os.path.join(self.create_tempdir().full_path, loss),
-        objectives=tuple(
-          objectives.select(training.DEFAULT_OBJECTIVES, f"click:{loss}")
-        ),
-        synthetic=data,
-        epochs=4,
-        batch_size=64,
-      )
-      truth_ndcg[loss] = training.train(config, verbose=0)["metrics"][
-        "click_truth_ndcg@10"
-      ]
-      tf.keras.backend.clear_session()
-    best = max(
-      truth_ndcg[name] for name in ("tce", "rce", "gce", "dwell_weighted")
-    )
-    self.assertGreater(best, truth_ndcg["bce"] + 0.003, truth_ndcg)
 
 
 class DenoisingScriptTest(tf.test.TestCase):

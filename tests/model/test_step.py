@@ -4,32 +4,21 @@ combines it."""
 import numpy as np
 import tensorflow as tf
 
-from multiobj import config as config_lib
-from multiobj.data import synthetic
-from multiobj.model import features, step
-from multiobj.prepare import train_data
-from multiobj.train import run_dir
+from multiobj.model import step
+from tests import tiny
 
 _LEARNING_RATE = 0.1
 
 
 def _model_and_batch(weighting="static"):
   tf.keras.utils.set_random_seed(0)
-  data = synthetic.generate(
-    synthetic.SyntheticConfig(num_users=200, num_items=100, num_requests=400)
-  )
-  config = config_lib.TrainConfig(model_dir="unused").replace(
+  prepared = tiny.prepared(
     objective_weights="retrieval:1,click:1,dwell:0.5,purchase:2",
     weighting=weighting,
-    batch_size=32,
   )
-  prepared = train_data.prepare(data, config)
-  stats = features.compute_stats(
-    data.spec, prepared.data.split("train"), config.model.text_max_tokens
-  )
-  model = run_dir.build_model(data.spec, stats, prepared.config)
+  model = tiny.model(prepared)
   model.compile(optimizer=tf.keras.optimizers.SGD(_LEARNING_RATE))
-  batch = next(iter(prepared.eval_dataset("train")))
+  batch = tiny.batch(prepared, lists=32)
   model(batch)  # Creates the variables.
   return model, batch
 

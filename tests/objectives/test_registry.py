@@ -6,7 +6,7 @@ import sys
 from absl.testing import absltest
 
 import objectives
-from objectives import registry
+from multiobj import registry
 
 
 class RegistryTest(absltest.TestCase):

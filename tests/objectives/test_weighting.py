@@ -12,7 +12,8 @@ import tensorflow as tf
 from absl.testing import parameterized
 
 import objectives
-from multiobj import training
+from multiobj import config as config_lib
+from multiobj import experiment
 from multiobj.data import synthetic
 from objectives import gradient_weighting, weighting
 
@@ -322,25 +323,21 @@ class EveryStrategyTest(tf.test.TestCase, parameterized.TestCase):
 class TrainingTest(tf.test.TestCase, parameterized.TestCase):
   @parameterized.named_parameters((name, name) for name in NAMES)
   def test_trains(self, name):
-    config = training.TrainConfig(
-      model_dir=self.create_tempdir().full_path,
-      synthetic=TINY,
-      epochs=2,
-      batch_size=32,
-      weighting=name,
-    )
-    result = training.train(config, verbose=0)
-    for key, values in result["history"].items():  # Losses and weights.
+    config = config_lib.TrainConfig(
+      model_dir=self.create_tempdir().full_path
+    ).replace(synthetic=TINY, epochs=2, batch_size=32, weighting=name)
+    result = experiment.run(config, verbose=0)
+    for key, values in result.history.items():  # Losses and weights.
       self.assertTrue(np.all(np.isfinite(values)), key)
-    for metric, value in result["metrics"].items():
+    for metric, value in result.metrics.items():
       # At this size the test split has no purchase: purchase_auc is
       # undefined, for the baseline too, and is NaN by design.
-      if not np.isnan(result["baselines"][metric]):
+      if not np.isnan(result.baselines[metric]):
         self.assertTrue(np.isfinite(value), metric)
     self.assertCountEqual(
-      result["effective_weights"], ["retrieval", "click", "dwell", "purchase"]
+      result.effective_weights, ["retrieval", "click", "dwell", "purchase"]
     )
-    for task, value in result["effective_weights"].items():
+    for task, value in result.effective_weights.items():
       self.assertTrue(np.isfinite(value), task)
 
 

@@ -3,14 +3,16 @@
 import numpy as np
 import tensorflow as tf
 
-from multiobj import pipeline, schema
+from multiobj.data import spec as spec_lib
+from multiobj.prepare import lists as lists_lib
+from multiobj.retrieval import candidates
 
-SPEC = schema.DatasetSpec(
+SPEC = spec_lib.DatasetSpec(
   name="toy",
   features=(
-    schema.Feature("user", "query", "id"),
-    schema.Feature("item", "candidate", "id"),
-    schema.Feature("position", "context", "category", serving_value=1),
+    spec_lib.Feature("user", "query", "id"),
+    spec_lib.Feature("item", "candidate", "id"),
+    spec_lib.Feature("position", "context", "category", serving_value=1),
   ),
   labels=("click",),
   item_id="item",
@@ -28,19 +30,21 @@ ROWS = {
 
 class PipelineTest(tf.test.TestCase):
   def test_groups_pads_and_masks(self):
-    lists = pipeline.to_lists(ROWS, SPEC, ["user", "item", "position", "click"])
+    lists = lists_lib.to_lists(
+      ROWS, SPEC, ["user", "item", "position", "click"]
+    )
     # Request 5 sorts first; rows keep their order within a request.
     self.assertAllEqual(lists["user"], [2, 1])
     self.assertAllEqual(lists["item"], [[11, 10, 0], [10, 12, 13]])
     self.assertAllEqual(lists["click"], [[0, 1, 0], [1, 0, 1]])
-    self.assertAllEqual(lists[schema.MASK], [[1, 1, 0], [1, 1, 1]])
+    self.assertAllEqual(lists[lists_lib.MASK], [[1, 1, 0], [1, 1, 1]])
 
   def test_truncates_long_lists(self):
-    lists = pipeline.to_lists(ROWS, SPEC, ["item"], max_list_size=2)
+    lists = lists_lib.to_lists(ROWS, SPEC, ["item"], max_list_size=2)
     self.assertAllEqual(lists["item"], [[11, 10], [10, 12]])
 
   def test_without_list_id_each_row_is_a_list(self):
-    lists = pipeline.to_lists(
+    lists = lists_lib.to_lists(
       ROWS, SPEC.replace(list_id=None), ["user", "item"]
     )
     self.assertAllEqual(lists["item"], [[10], [11], [12], [10], [13]])
@@ -52,28 +56,32 @@ class PipelineTest(tf.test.TestCase):
       ValueError,
       r"toy rows: query feature 'user' varies within list 7 \(request\)",
     ):
-      pipeline.to_lists(rows, SPEC, ["user"], where="toy rows")
+      lists_lib.to_lists(rows, SPEC, ["user"], where="toy rows")
 
   def test_empty_table(self):
     with self.assertRaisesRegex(ValueError, "train: no rows"):
-      pipeline.to_lists(
+      lists_lib.to_lists(
         {k: v[:0] for k, v in ROWS.items()}, SPEC, ["user"], where="train"
       )
 
   def test_sampling_probability(self):
-    lists = pipeline.to_lists(ROWS, SPEC, ["item", "click"])
+    lists = lists_lib.to_lists(ROWS, SPEC, ["item", "click"])
     # Positives: item 10 twice, item 13 once -> 2/3 and 1/3; items never
     # positive (11, 12, padding) get the smallest frequency, 1/3.
-    slots, by_item = pipeline.sampling_probability(
-      lists, "item", "click", np.array([13, 12, 11, 10])
+    valid = lists[lists_lib.MASK] > 0
+    slots, by_item = candidates.sampling_probability(
+      valid,
+      (lists["click"] > 0) & valid,
+      lists["item"],
+      np.array([13, 12, 11, 10]),
     )
     self.assertAllClose(slots, [[1 / 3, 2 / 3, 1 / 3], [2 / 3, 1 / 3, 1 / 3]])
     self.assertAllClose(by_item, [1 / 3, 1 / 3, 1 / 3, 2 / 3])
 
   def test_dataset_batches(self):
-    lists = pipeline.to_lists(ROWS, SPEC, ["user", "item"])
+    lists = lists_lib.to_lists(ROWS, SPEC, ["user", "item"])
     batches = list(
-      pipeline.make_dataset(lists, batch_size=1, shuffle=True, seed=0)
+      lists_lib.make_dataset(lists, batch_size=1, shuffle=True, seed=0)
     )
     self.assertLen(batches, 2)
     self.assertEqual(batches[0]["item"].shape, (1, 3))

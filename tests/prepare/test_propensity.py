@@ -7,8 +7,11 @@ import numpy as np
 import tensorflow as tf
 
 import objectives
-from multiobj import preparation, propensity, schema, training
+from multiobj import config as config_lib
+from multiobj import experiment
 from multiobj.data import synthetic
+from multiobj.prepare import lists as lists_lib
+from multiobj.prepare import propensity, resolve, train_data
 
 TRUTH = (1.0 / np.arange(1, 11)) ** 1.0  # The generator's examination model.
 
@@ -16,8 +19,8 @@ TRUTH = (1.0 / np.arange(1, 11)) ** 1.0  # The generator's examination model.
 def _train_lists(**changes):
   config = synthetic.SyntheticConfig(num_requests=6000, **changes)
   data = synthetic.generate(config)
-  prepared = preparation.prepare(
-    data, training.TrainConfig(model_dir="unused", synthetic=config)
+  prepared = train_data.prepare(
+    data, config_lib.TrainConfig(model_dir="unused").replace(synthetic=config)
   )
   return prepared.lists["train"], data.spec
 
@@ -36,7 +39,7 @@ class EstimateTest(tf.test.TestCase):
     self.assertEqual(theta[0], 1.0)
     self.assertAllClose(theta, TRUTH, atol=0.05)
     # The naive CTR ratio is confounded by the policy's ordering.
-    valid = lists[schema.MASK] > 0
+    valid = lists[lists_lib.MASK] > 0
     ctr = [
       lists["click"][valid & (lists["position"] == k)].mean()
       for k in range(1, 11)
@@ -87,7 +90,7 @@ class EstimateTest(tf.test.TestCase):
     ):
       propensity.estimate("em", lists, spec.replace(position=None), "click")
     with self.assertRaisesRegex(ValueError, "Unknown propensity method 'ips'"):
-      propensity.check_method("ips")
+      config_lib.check_propensity_method("ips")
 
   def test_weights(self):
     theta = np.array([1.0, 0.5, 0.05])
@@ -102,8 +105,9 @@ class EstimateTest(tf.test.TestCase):
 
 class TrainWithPropensityTest(tf.test.TestCase):
   def test_click_losses_are_weighted(self):
-    config = training.TrainConfig(
-      model_dir=self.create_tempdir().full_path,
+    config = config_lib.TrainConfig(
+      model_dir=self.create_tempdir().full_path
+    ).replace(
       objectives=tuple(objectives.select("retrieval,click,purchase")),
       synthetic=synthetic.SyntheticConfig(
         num_users=300, num_items=150, num_requests=800
@@ -111,28 +115,33 @@ class TrainWithPropensityTest(tf.test.TestCase):
       epochs=1,
       propensity="em",
     )
-    resolved = preparation.resolve(config, synthetic.generate(config.synthetic))
+    resolved = config.replace(
+      prepare=resolve.resolve(
+        config.prepare, synthetic.generate(config.data.synthetic)
+      )
+    )
     # Only the binary objective learning from clicks is weighted.
     self.assertEqual(
       {o.name: o.weight_column for o in resolved.objectives},
-      {"retrieval": None, "click": schema.IPW, "purchase": None},
+      {"retrieval": None, "click": propensity.IPW, "purchase": None},
     )
-    result = training.train(config, verbose=0)
-    self.assertLen(result["propensities"], 10)
-    self.assertTrue(np.isfinite(result["metrics"]["click_auc"]))
+    result = experiment.run(config, verbose=0)
+    self.assertLen(result.propensities, 10)
+    self.assertTrue(np.isfinite(result.metrics["click_auc"]))
     with open(os.path.join(config.model_dir, "config.json")) as f:
       saved = json.load(f)["config"]
-    self.assertEqual(training.TrainConfig.from_dict(saved), resolved)
+    self.assertEqual(config_lib.TrainConfig.from_dict(saved), resolved)
 
   def test_needs_an_objective_on_the_click_label(self):
     with self.assertRaisesRegex(
       ValueError, "no binary or listwise objective learns from 'click'"
     ):
-      preparation.resolve(
-        training.TrainConfig(
-          model_dir="x",
+      resolve.resolve(
+        config_lib.PrepareConfig(
           objectives=tuple(objectives.select("dwell,purchase")),
           propensity="em",
+          # Named: by default it is the first binary objective's label.
+          propensity_label="click",
         ),
         synthetic.generate(synthetic.SyntheticConfig(num_requests=100)),
       )

@@ -6,17 +6,21 @@ import numpy as np
 import tensorflow as tf
 
 import objectives
-from multiobj import negatives, preparation, schema, training
-from multiobj.data import DATASETS, synthetic
+from multiobj import config as config_lib
+from multiobj import experiment
 from multiobj.data import dataset as dataset_lib
+from multiobj.data import loaders, synthetic
+from multiobj.data import spec as spec_lib
+from multiobj.prepare import lists as lists_lib
+from multiobj.prepare import negatives, resolve, train_data
 
-SPEC = schema.DatasetSpec(
+SPEC = spec_lib.DatasetSpec(
   name="toy_log",
   features=(
-    schema.Feature("user", "query", "id"),
-    schema.Feature("item", "candidate", "id"),
-    schema.Feature("genres", "candidate", "multi_category"),
-    schema.Feature("year", "candidate", "numeric", transform="none"),
+    spec_lib.Feature("user", "query", "id"),
+    spec_lib.Feature("item", "candidate", "id"),
+    spec_lib.Feature("genres", "candidate", "multi_category"),
+    spec_lib.Feature("year", "candidate", "numeric", transform="none"),
   ),
   labels=("watched", "rating"),
   item_id="item",
@@ -76,10 +80,10 @@ class NegativeSamplerTest(tf.test.TestCase):
     sampler = negatives.NegativeSampler(
       data.negatives, SPEC, data.catalogue, train
     )
-    lists = preparation.prepare(
-      data, training.TrainConfig(model_dir="x")
+    lists = train_data.prepare(
+      data, config_lib.TrainConfig(model_dir="x")
     ).lists["train"]
-    self.assertEqual(lists[schema.MASK].shape, (len(train["user"]), 4))
+    self.assertEqual(lists[lists_lib.MASK].shape, (len(train["user"]), 4))
     own = set(zip(train["user"].tolist(), train["item"].tolist(), strict=True))
     drawn = lists["item"][:, 1:]
     for user, row in zip(lists["user"], drawn, strict=True):
@@ -89,11 +93,11 @@ class NegativeSamplerTest(tf.test.TestCase):
     # the catalogue.
     self.assertAllEqual(lists["watched"][:, 1:], np.zeros_like(drawn))
     self.assertAllEqual(lists["rating"][:, 1:], np.zeros_like(drawn))
-    self.assertAllEqual(lists[schema.OBSERVED][0], [1, 0, 0, 0])
+    self.assertAllEqual(lists[negatives.OBSERVED][0], [1, 0, 0, 0])
     self.assertAllEqual(lists["genres"][:, 1:], data.catalogue["genres"][drawn])
     # A fresh draw differs.
     one_row = {k: v[:, :1] if v.ndim == 2 else v for k, v in lists.items()}
-    one_row.pop(schema.OBSERVED)
+    one_row.pop(negatives.OBSERVED)
     again = sampler.add(one_row, seed=1)
     self.assertNotAllEqual(again["item"][:, 1:], drawn)
 
@@ -110,7 +114,7 @@ class NegativeSamplerTest(tf.test.TestCase):
     )
     sampler = negatives.NegativeSampler(sampling, SPEC, catalogue, rows)
     lists = {"user": np.zeros(20000, int), "item": np.full((20000, 1), 2)}
-    lists[schema.MASK] = np.ones((20000, 1), np.float32)
+    lists[lists_lib.MASK] = np.ones((20000, 1), np.float32)
     drawn = sampler.add(lists, seed=0)["item"][:, 1]
     self.assertAlmostEqual(np.mean(drawn == 0), 0.9, delta=0.01)
     self.assertEqual(
@@ -120,50 +124,48 @@ class NegativeSamplerTest(tf.test.TestCase):
   def test_trains_with_negatives_multi_category_and_rating_on_logged_rows(self):
     data = _toy()
 
-    @DATASETS.register("toy_log")
-    def _load(config):
-      del config
+    @loaders.DATASETS.register("toy_log")
+    def _load(data_config, seed):
+      del data_config, seed  # Unused.
       return data
 
-    result = training.train(
-      training.TrainConfig(
-        model_dir=self.create_tempdir().full_path, dataset="toy_log", epochs=2
+    result = experiment.run(
+      config_lib.TrainConfig(model_dir=self.create_tempdir().full_path).replace(
+        dataset="toy_log", epochs=2
       ),
       verbose=0,
     )
-    self.assertEqual(result["data"]["negatives"]["per_positive"], 3)
-    metrics = result["metrics"]
+    self.assertEqual(result.data["negatives"]["per_positive"], 3)
+    metrics = result.metrics
     for key in ("retrieval_recall@10", "click_auc", "rating_rmse"):
       self.assertTrue(np.isfinite(metrics[key]), key)
     # Ratings are scored on logged rows only: one a test list.
     self.assertEqual(
-      result["counts"]["rating_rows"], len(data.splits["test"]["user"])
+      result.counts["rating_rows"], len(data.splits["test"]["user"])
     )
     self.assertEqual(
-      result["counts"]["click_rows"], 4 * len(data.splits["test"]["user"])
+      result.counts["click_rows"], 4 * len(data.splits["test"]["user"])
     )
 
   def test_flags_override_the_datasets_sampling(self):
     data = _toy()
-    config = training.TrainConfig(
-      model_dir="x", negatives=2, negative_sampling="popularity"
+    config = config_lib.TrainConfig(model_dir="x").replace(
+      negatives=2, negative_sampling="popularity"
     )
-    sampling = preparation.negative_sampling(config, data)
+    sampling = negatives.sampling_for(config.prepare, data)
     self.assertEqual(
       (sampling.per_positive, sampling.distribution), (2, "popularity")
     )
     self.assertIsNone(
-      preparation.negative_sampling(
-        dataclasses.replace(config, negatives=0), data
-      )
+      negatives.sampling_for(config.replace(negatives=0).prepare, data)
     )
 
 
 class ColdStartTest(tf.test.TestCase):
   def test_cold_items_never_reach_training(self):
     data = _toy()
-    prepared = preparation.prepare(
-      data, training.TrainConfig(model_dir="x", cold_start_items=0.25)
+    prepared = train_data.prepare(
+      data, config_lib.TrainConfig(model_dir="x").replace(cold_start_items=0.25)
     )
     self.assertLen(prepared.cold_items, 10)
     train_items = prepared.lists["train"]["item"]
@@ -174,8 +176,9 @@ class ColdStartTest(tf.test.TestCase):
     self.assertTrue(np.isin(test_items, prepared.cold_items).any())
 
   def test_cold_metrics_are_reported(self):
-    config = training.TrainConfig(
-      model_dir=self.create_tempdir().full_path,
+    config = config_lib.TrainConfig(
+      model_dir=self.create_tempdir().full_path
+    ).replace(
       synthetic=synthetic.SyntheticConfig(
         num_users=300, num_items=200, num_requests=1500
       ),
@@ -183,29 +186,29 @@ class ColdStartTest(tf.test.TestCase):
       epochs=2,
       cold_start_items=0.2,
     )
-    result = training.train(config, verbose=0)
-    self.assertEqual(result["data"]["cold_items"], 40)
-    self.assertIn("retrieval_recall@100_cold", result["metrics"])
+    result = experiment.run(config, verbose=0)
+    self.assertEqual(result.data["cold_items"], 40)
+    self.assertIn("retrieval_recall@100_cold", result.metrics)
     # Among the 40 cold items only, recall@50 finds every one.
-    self.assertEqual(result["metrics"]["retrieval_recall@50_among_cold"], 1.0)
+    self.assertEqual(result.metrics["retrieval_recall@50_among_cold"], 1.0)
     # Popularity never retrieves an item nobody saw in training.
-    self.assertEqual(result["baselines"]["retrieval_recall@10_cold"], 0.0)
+    self.assertEqual(result.baselines["retrieval_recall@10_cold"], 0.0)
 
 
 class ResolveTest(tf.test.TestCase):
   def test_dataset_objectives_by_default_and_by_name(self):
     data = _toy()
-    everything = preparation.resolve(
-      training.TrainConfig(model_dir="x"), data
+    everything = resolve.resolve(
+      config_lib.TrainConfig(model_dir="x").prepare, data
     ).objectives
     self.assertEqual(
       [o.name for o in everything], ["retrieval", "click", "rating"]
     )
     self.assertEqual(everything[0].label, "watched")
-    chosen = preparation.resolve(
-      training.TrainConfig(
-        model_dir="x", objective_weights="click:2", losses="click:tce"
-      ),
+    chosen = resolve.resolve(
+      config_lib.TrainConfig(model_dir="x")
+      .replace(objective_weights="click:2", losses="click:tce")
+      .prepare,
       data,
     ).objectives
     self.assertEqual(

@@ -5,13 +5,13 @@ Prints JSON: each task's loss of the global batch computed both ways, and the
 largest difference of any weight after one SGD step. A separate process,
 because logical devices must be set before TensorFlow sets up its devices.
 
-  python -m tests.mirrored_check [--nogather | --both]
+  python -m tests.train.mirrored_check [--nogather | --both]
 """
 
 import json
 import sys
 
-from multiobj import distribution
+from multiobj.train import distribution
 
 distribution.split_cpu(2)
 
@@ -21,36 +21,39 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from multiobj import config as config_lib  # noqa: E402
-from multiobj import features as features_lib  # noqa: E402
-from multiobj import model as model_lib  # noqa: E402
-from multiobj import preparation, schema  # noqa: E402
 from multiobj.data import synthetic  # noqa: E402
+from multiobj.model import features as features_lib  # noqa: E402
+from multiobj.model import model as model_lib  # noqa: E402
+from multiobj.model import step  # noqa: E402
+from multiobj.prepare import lists as lists_lib  # noqa: E402
+from multiobj.prepare import train_data  # noqa: E402
 
 
 def main(gather: bool):
   tf.keras.utils.set_random_seed(0)
-  config = config_lib.TrainConfig(
-    model_dir="/tmp/unused",
+  config = config_lib.TrainConfig(model_dir="/tmp/unused").replace(
     synthetic=synthetic.SyntheticConfig(
       num_users=300, num_items=200, num_requests=400, seed=3
     ),
-    model=model_lib.ModelConfig(
+    model=config_lib.ModelConfig(
       embedding_dim=8,
       tower_layers=(16,),
       trunk_layers=(16,),
       head_layers=(8,),
       trunk="mmoe(experts=2)",
+    ),
+    retrieval=config_lib.RetrievalConfig(
       hard_negatives=True,
       uniform_negatives=2,
       cross_replica_negatives=gather,
     ),
-    purchase_space="entire",
+    funnels="purchase:click:entire",
     # A ranking loss averages over lists with a click, which the replicas
     # hold in unequal numbers: its share must come from its own denominator.
     losses="click:softmax",
   )
-  data = synthetic.generate(config.synthetic)
-  prepared = preparation.prepare(data, config)
+  data = synthetic.generate(config.data.synthetic)
+  prepared = train_data.prepare(data, config)
   config, data = prepared.config, prepared.data
   stats = features_lib.compute_stats(data.spec, data.split("train"), 100)
   batch = next(iter(prepared.train_dataset().unbatch().batch(16)))
@@ -58,7 +61,7 @@ def main(gather: bool):
 
   def build():
     model = model_lib.MultiObjectiveModel(
-      data.spec, stats, config.objectives, config.model
+      data.spec, stats, config.objectives, config.model, config.retrieval
     )
     model.compile(optimizer=tf.keras.optimizers.SGD(0.5))
     return model
@@ -82,7 +85,9 @@ def main(gather: bool):
   mirrored.set_weights(single.get_weights())
 
   def losses_of(model, inputs):
-    return model.task_losses(inputs, model(inputs, training=True))
+    # Each replica's estimate of the global batch's loss, as the train step
+    # combines them: the replicas' mean is the global batch's loss.
+    return step.global_losses(model.compute_loss(inputs, training=True))
 
   one = {k: float(v) for k, v in losses_of(single, batch).items()}
   replicas = strategy.run(lambda b: losses_of(mirrored, b), args=(per_replica,))
@@ -91,7 +96,7 @@ def main(gather: bool):
   }
   sizes = [
     int(tf.shape(x)[0])
-    for x in strategy.experimental_local_results(per_replica[schema.MASK])
+    for x in strategy.experimental_local_results(per_replica[lists_lib.MASK])
   ]
 
   def trainable(model):

@@ -10,14 +10,17 @@ import sys
 
 import tensorflow as tf
 
-from multiobj import distribution
+from multiobj.train import distribution
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The repository's root, where `python -m tests...` and `experiments...` run.
+ROOT = os.path.dirname(
+  os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
 
 
 def _run_check(*args):
   result = subprocess.run(
-    [sys.executable, "-m", "tests.mirrored_check", *args],
+    [sys.executable, "-m", "tests.train.mirrored_check", *args],
     cwd=ROOT,
     capture_output=True,
     text=True,

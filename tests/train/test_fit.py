@@ -7,8 +7,14 @@ import numpy as np
 import tensorflow as tf
 
 import objectives
-from multiobj import evaluation, features, pipeline, preparation, training
+from multiobj import config as config_lib
+from multiobj import experiment
 from multiobj.data import synthetic
+from multiobj.evaluate import heads, report
+from multiobj.model import features
+from multiobj.prepare import lists as lists_lib
+from multiobj.prepare import train_data
+from multiobj.train import fit, run_dir
 from tests import custom_objectives
 
 SMALL = synthetic.SyntheticConfig(
@@ -21,14 +27,13 @@ class TrainingTest(tf.test.TestCase):
   def setUpClass(cls):
     super().setUpClass()
     cls.model_dir = os.path.join(tf.compat.v1.test.get_temp_dir(), "run")
-    cls.config = training.TrainConfig(
-      model_dir=cls.model_dir,
-      objectives=tuple(objectives.select(training.DEFAULT_OBJECTIVES)),
+    cls.config = config_lib.TrainConfig(model_dir=cls.model_dir).replace(
+      objectives=tuple(objectives.select(synthetic.DEFAULT_OBJECTIVES)),
       synthetic=SMALL,
       epochs=4,
       batch_size=64,
     )
-    cls.result = training.train(cls.config, flags={"epochs": 4}, verbose=0)
+    cls.result = experiment.run(cls.config, flags={"epochs": 4}, verbose=0)
 
   def test_metrics_json_holds_every_metric(self):
     with open(os.path.join(self.model_dir, "metrics.json")) as f:
@@ -56,7 +61,7 @@ class TrainingTest(tf.test.TestCase):
       self.assertLen(saved["history"][f"val_{task}_loss"], 4)
     self.assertEqual(saved["effective_weights"]["dwell"], 0.5)
     self.assertEqual(saved["flags"], {"epochs": 4})
-    self.assertEqual(saved["config"]["synthetic"]["num_requests"], 3000)
+    self.assertEqual(saved["config"]["data"]["synthetic"]["num_requests"], 3000)
     with open(os.path.join(self.model_dir, "history.jsonl")) as f:
       epochs = [json.loads(line) for line in f]
     self.assertEqual([e["epoch"] for e in epochs], [1, 2, 3, 4])
@@ -72,7 +77,7 @@ class TrainingTest(tf.test.TestCase):
       self.assertTrue(os.path.exists(os.path.join(self.model_dir, name)), name)
 
   def test_beats_a_random_model(self):
-    metrics = self.result["metrics"]
+    metrics = self.result.metrics
     # A random scorer has AUC 0.5 and recall@K = K / number of items.
     self.assertGreater(metrics["click_auc"], 0.6)
     self.assertGreater(metrics["purchase_auc"], 0.6)
@@ -81,33 +86,36 @@ class TrainingTest(tf.test.TestCase):
     # Within impression lists it ranks truly relevant items above random
     # order, whose truth NDCG@10 is computed here from the same lists.
     data = synthetic.generate(SMALL)
-    test = preparation.prepare(data, self.config).lists["test"]
+    test = train_data.prepare(data, self.config).lists["test"]
     random_scores = np.random.default_rng(0).random(test["click"].shape)
-    random_ndcg = evaluation.ndcg(
-      test["true_relevance"], random_scores, test["__mask"] > 0, 10
+    random_ndcg = heads.ndcg(
+      test["true_relevance"], random_scores, test[lists_lib.MASK] > 0, 10
     )
     self.assertGreater(metrics["click_truth_ndcg@10"], random_ndcg + 0.02)
 
   def test_loaded_model_reproduces_the_metrics(self):
-    model, config = training.load_model(self.model_dir)
+    model, config = run_dir.load_model(self.model_dir)
     self.assertEqual(config, self.config)
     data = synthetic.generate(SMALL)
-    lists = preparation.prepare(data, config).lists
-    again = evaluation.evaluate(model, lists["test"], data.catalogue)
-    for name, value in self.result["metrics"].items():
+    lists = train_data.prepare(data, config).lists
+    again = report.model_metrics(model, lists["test"], data.catalogue)
+    for name, value in self.result.metrics.items():
       self.assertAllClose(again[name], value, atol=1e-5, msg=name)
 
 
 class BatchWithoutPositivesTest(tf.test.TestCase):
   def test_retrieval_loss_is_zero(self):
-    config = training.TrainConfig(model_dir="unused", synthetic=SMALL)
+    config = config_lib.TrainConfig(model_dir="unused").replace(synthetic=SMALL)
     data = synthetic.generate(SMALL)
-    prepared = preparation.prepare(data, config)
+    prepared = train_data.prepare(data, config)
     lists = dict(prepared.lists["train"])
     lists["click"] = np.zeros_like(lists["click"])  # No click, no pair.
     stats = features.compute_stats(data.spec, data.split("train"), 1000)
-    model = training.build_model(data.spec, stats, prepared.config)
-    batch = next(iter(pipeline.make_dataset(lists, 16, shuffle=False, seed=0)))
+    model = run_dir.build_model(data.spec, stats, prepared.config)
+    model.compile(
+      optimizer=tf.keras.optimizers.Adam(prepared.config.fit.learning_rate)
+    )
+    batch = next(iter(lists_lib.make_dataset(lists, 16, shuffle=False, seed=0)))
     logs = model.train_step(batch)
     self.assertEqual(float(logs["retrieval_loss"]), 0.0)
     self.assertTrue(np.isfinite(float(logs["loss"])))
@@ -124,26 +132,30 @@ class EarlyStoppingTest(tf.test.TestCase):
 
   def _check(self, patience, epochs_run):
     model_dir = self.create_tempdir().full_path
-    config = training.TrainConfig(
-      model_dir=model_dir,
+    config = config_lib.TrainConfig(model_dir=model_dir).replace(
       synthetic=SMALL,
       epochs=5,
       early_stopping=patience,
       learning_rate=0.01,
     )
-    result = training.train(config, verbose=0)
-    val_loss = result["history"]["val_loss"]
+    result = fit.fit(config, verbose=0)
+    val_loss = result.history["val_loss"]
     self.assertLen(val_loss, epochs_run)
-    best = result["best_epoch"]
+    best = result.best_epoch
     self.assertEqual(best, int(np.argmin(val_loss)) + 1)
     self.assertLess(best, epochs_run)
     # The checkpoint on disk holds the best epoch's weights: its validation
     # loss is the best one of the history.
-    model, resolved = training.load_model(model_dir)
+    model, resolved = run_dir.load_model(model_dir)
     data = synthetic.generate(SMALL)
-    valid = preparation.prepare(data, resolved).lists["valid"]
+    valid = train_data.prepare(data, resolved).lists["valid"]
+    model.compile(
+      optimizer=tf.keras.optimizers.Adam(resolved.fit.learning_rate)
+    )
     logs = model.evaluate(
-      pipeline.make_dataset(valid, resolved.batch_size, shuffle=False, seed=0),
+      lists_lib.make_dataset(
+        valid, resolved.fit.batch_size, shuffle=False, seed=0
+      ),
       return_dict=True,
       verbose=0,
     )
@@ -156,22 +168,20 @@ class SingleKindTest(tf.test.TestCase):
       ("retrieval", "retrieval_recall@50"),
       ("click", "click_auc"),
     ):
-      config = training.TrainConfig(
-        model_dir=self.create_tempdir().full_path,
-        synthetic=SMALL,
-        objective_weights=weights,
-        epochs=1,
-      )
-      result = training.train(config, verbose=0)
-      self.assertEqual(list(result["effective_weights"]), [weights])
-      self.assertTrue(np.isfinite(result["metrics"][metric]), weights)
+      config = config_lib.TrainConfig(
+        model_dir=self.create_tempdir().full_path
+      ).replace(synthetic=SMALL, objective_weights=weights, epochs=1)
+      result = experiment.run(config, verbose=0)
+      self.assertEqual(list(result.effective_weights), [weights])
+      self.assertTrue(np.isfinite(result.metrics[metric]), weights)
 
 
 class CustomObjectiveTest(tf.test.TestCase):
   def test_user_registered_objectives_train(self):
     # Registered in tests/custom_objectives.py, outside the library.
-    config = training.TrainConfig(
-      model_dir=self.create_tempdir().full_path,
+    config = config_lib.TrainConfig(
+      model_dir=self.create_tempdir().full_path
+    ).replace(
       objectives=(
         objectives.get("click"),
         custom_objectives.CONVERSION,
@@ -181,8 +191,8 @@ class CustomObjectiveTest(tf.test.TestCase):
       epochs=2,
       batch_size=64,
     )
-    result = training.train(config, verbose=0)
-    metrics = result["metrics"]
+    result = experiment.run(config, verbose=0)
+    metrics = result.metrics
     self.assertCountEqual(
       metrics,
       [
@@ -197,13 +207,13 @@ class CustomObjectiveTest(tf.test.TestCase):
     )
     # Conversion is scored on clicked rows only.
     self.assertEqual(
-      result["counts"]["conversion_rows"], result["counts"]["click_positives"]
+      result.counts["conversion_rows"], result.counts["click_positives"]
     )
     self.assertGreater(
       metrics["click_listwise_ndcg@5"],
-      result["baselines"]["click_listwise_ndcg@5"] - 0.05,
+      result.baselines["click_listwise_ndcg@5"] - 0.05,
     )
-    self.assertIn("click_listwise_loss", result["history"])
+    self.assertIn("click_listwise_loss", result.history)
 
 
 if __name__ == "__main__":

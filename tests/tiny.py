@@ -1,0 +1,41 @@
+"""A tiny synthetic run, shared by the model, retrieval and preparation tests:
+its prepared data, a small model on it and a batch of its training lists."""
+
+import tensorflow as tf
+
+from multiobj import config as config_lib
+from multiobj.data import synthetic
+from multiobj.model import features as features_lib
+from multiobj.model import model as model_lib
+from multiobj.prepare import train_data
+from multiobj.train import run_dir
+
+TINY = synthetic.SyntheticConfig(
+  num_users=200, num_items=120, num_requests=300, seed=5
+)
+SMALL_MODEL = config_lib.ModelConfig(
+  embedding_dim=8, tower_layers=(16,), trunk_layers=(16, 8), head_layers=(8,)
+)
+
+
+def prepared(**changes) -> train_data.TrainData:
+  """The tiny data prepared for a small model; `changes` as in
+  `TrainConfig.replace`, e.g. `funnels="purchase:click"`, `trunk="ple"`."""
+  changes.setdefault("model", SMALL_MODEL)
+  config = config_lib.TrainConfig(model_dir="/tmp/unused").replace(
+    synthetic=TINY, **changes
+  )
+  return train_data.prepare(synthetic.generate(TINY), config)
+
+
+def model(data: train_data.TrainData) -> model_lib.MultiObjectiveModel:
+  """The model of the prepared run's config (not compiled)."""
+  spec = data.data.spec
+  stats = features_lib.compute_stats(spec, data.data.split("train"), 100)
+  return run_dir.build_model(spec, stats, data.config)
+
+
+def batch(data: train_data.TrainData, lists: int = 16) -> dict[str, tf.Tensor]:
+  """The first `lists` training lists as one batch."""
+  table = data.lists["train"]
+  return {k: tf.constant(v[:lists]) for k, v in table.items()}
