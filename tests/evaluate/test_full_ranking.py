@@ -3,14 +3,15 @@
 import numpy as np
 import tensorflow as tf
 
-from multiobj import full_ranking, schema
 from multiobj.data import dataset as dataset_lib
+from multiobj.data import spec as spec_lib
+from multiobj.evaluate import full_ranking
 
-SPEC = schema.DatasetSpec(
+SPEC = spec_lib.DatasetSpec(
   name="toy",
   features=(
-    schema.Feature("user", "query", "id"),
-    schema.Feature("item", "candidate", "id"),
+    spec_lib.Feature("user", "query", "id"),
+    spec_lib.Feature("item", "candidate", "id"),
   ),
   labels=("buy",),
   item_id="item",
@@ -73,7 +74,7 @@ class FullRankingTest(tf.test.TestCase):
     top = ranking.rank(scores, k=3, users_per_batch=1)
     # User 1: 10 masked (train); user 2: 13 (train) and 12 (valid) masked.
     self.assertAllEqual(top, [[4, 3, 2], [2, 1, 0]])
-    out = ranking.evaluate(scores, [2], "toy")
+    out = ranking.metrics(scores, [2], "toy")
     # User 1 gets 13, 12: one of two hits; user 2 gets 11, 10: none.
     self.assertAlmostEqual(out["toy_recall@2"], (0.5 + 0) / 2)
 

@@ -3,7 +3,10 @@
 import numpy as np
 from absl.testing import absltest
 
+import objectives
+from multiobj.data import synthetic
 from multiobj.evaluate import heads
+from multiobj.prepare import lists as lists_lib
 
 
 class NdcgTest(absltest.TestCase):
@@ -30,6 +33,39 @@ class NdcgTest(absltest.TestCase):
     self.assertAlmostEqual(
       heads.ndcg(labels, scores, valid, 10), dcg / ideal, places=6
     )
+
+
+class ConditionalAucTest(absltest.TestCase):
+  def test_auc_given_click_by_hand(self):
+    click = objectives.Objective(
+      name="click", kind="binary", label="click", loss="bce", metrics=("auc",)
+    )
+    purchase = objectives.Objective(
+      name="purchase",
+      kind="binary",
+      label="purchase",
+      loss="bce",
+      metrics=("auc",),
+      given="click",
+    )
+    lists = {
+      lists_lib.MASK: np.ones((1, 4), np.float32),
+      "click": np.array([[1, 1, 1, 0]], np.float32),
+      "purchase": np.array([[1, 0, 0, 0]], np.float32),
+    }
+    p_click = np.array([[0.5, 0.8, 0.4, 0.9]])
+    p_purchase = np.array([[0.3, 0.2, 0.35, 0.1]])
+    predictions = {
+      "click": {"logged": p_click, "serving": p_click},
+      "purchase": {"logged": p_purchase, "serving": p_purchase},
+    }
+    out = heads.head_metrics(
+      [click, purchase], synthetic.SPEC, lists, predictions
+    )
+    # On the three clicked rows p(purchase | click) = 0.6, 0.25, 0.875: the
+    # purchase (0.6) beats one of the two others, AUC 1/2.
+    self.assertAlmostEqual(out["purchase_auc_given_click"], 0.5)
+    self.assertNotIn("click_auc_given_click", out)
 
 
 if __name__ == "__main__":

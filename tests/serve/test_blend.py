@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
-from multiobj import blend as blend_lib
+from multiobj.serve import blend as blend_lib
 
 HEADS = ("click", "purchase", "dwell")
 E = math.e

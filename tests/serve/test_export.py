@@ -17,10 +17,15 @@ from absl import flags
 from absl.testing import flagsaver
 
 from experiments import export as export_script
-from multiobj import blend as blend_lib
-from multiobj import evaluation, export, schema, training
+from multiobj import experiment
+from multiobj.config import TrainConfig
 from multiobj.data import synthetic
-from tests.test_train_script import docstring_examples
+from multiobj.evaluate import retrieval
+from multiobj.prepare import lists as lists_lib
+from multiobj.serve import blend as blend_lib
+from multiobj.serve import export
+from multiobj.train import run_dir
+from tests.experiments.test_train import docstring_examples
 
 FLAGS = flags.FLAGS
 SMALL = synthetic.SyntheticConfig(
@@ -88,8 +93,8 @@ def _new_items(catalogue, count):
 def _trained_run() -> str:
   """The directory of a small run, trained once for every test here."""
   model_dir = os.path.join(tf.compat.v1.test.get_temp_dir(), "run")
-  training.train(
-    training.TrainConfig(model_dir=model_dir, synthetic=SMALL, epochs=1),
+  experiment.run(
+    TrainConfig(model_dir=model_dir).replace(synthetic=SMALL, epochs=1),
     verbose=0,
   )
   return model_dir
@@ -112,7 +117,7 @@ class ExportTest(tf.test.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    cls.model, _ = training.load_model(_trained_run())
+    cls.model, _ = run_dir.load_model(_trained_run())
     root = tf.compat.v1.test.get_temp_dir()
     cls.catalogue = synthetic.generate(SMALL).catalogue
     cls.export_dir = os.path.join(root, "export")
@@ -124,7 +129,7 @@ class ExportTest(tf.test.TestCase):
 
   def _expected_retrieval(self, catalogue, k):
     query = self.model.query_tower(self._query_tensors()).numpy()
-    scores = query @ evaluation.embed_catalogue(self.model, catalogue).T
+    scores = query @ retrieval.catalogue_embeddings(self.model, catalogue).T
     top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     ids = catalogue["item_id"][top]
     return ids, np.take_along_axis(scores, top, axis=1)
@@ -134,7 +139,7 @@ class ExportTest(tf.test.TestCase):
     batch = {
       **self._query_tensors(),
       **{n: tf.constant(v) for n, v in candidates.items()},
-      schema.MASK: tf.ones(shape),
+      lists_lib.MASK: tf.ones(shape),
       "position": tf.zeros(shape, tf.int64),  # Replaced by serving_inputs.
     }
     model = self.model

@@ -2,7 +2,7 @@
 
 from absl.testing import absltest
 
-from experiments import grid
+from multiobj.studies import grid
 
 
 class MeanStdTest(absltest.TestCase):

@@ -14,10 +14,15 @@ from absl import flags
 from absl.testing import absltest, flagsaver, parameterized
 
 from experiments import sweep as sweep_script
-from multiobj import sweep
+from multiobj.studies import sweep
 
 FLAGS = flags.FLAGS
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(
+  os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
+# Waits poll their condition until it holds, however slow the machine; this
+# bound only keeps a broken test from hanging forever, it judges no speed.
+HANG_SECONDS = 30 * 60
 TINY = (
   "--synthetic_requests=300 --synthetic_users=100 --synthetic_items=60 "
   "--epochs=1"
@@ -343,22 +348,28 @@ class SweepTest(absltest.TestCase):
       stdout=subprocess.DEVNULL,
       stderr=subprocess.DEVNULL,
     )
-    # Kill it once two trials are complete and the third is training. (The
+    # Kill it once two trials are complete and the third is training (or
+    # once it exits by itself, which the assertions below then report). (The
     # storage is read once results.csv exists: opening an SQLite storage
     # while the sweep creates its tables could race with it.)
     config = sweep.SweepConfig.from_json(_config_json(output_dir))
     results = os.path.join(output_dir, "results.csv")
-    deadline, trials = time.time() + 240, []
-    while time.time() < deadline and process.poll() is None:
-      if os.path.exists(results):
-        trials = sweep.open_study(config).trials
+
+    def third_trial_training():
+      if process.poll() is not None:
+        return True
+      if not os.path.exists(results):
+        return False
+      trials = sweep.open_study(config).trials
       states = [t.state.name for t in trials]
       training = [t for t in trials if "train_pid" in t.user_attrs]
-      if states.count("COMPLETE") == 2 and len(training) == 3:
-        break
-      time.sleep(0.2)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+      return states.count("COMPLETE") == 2 and len(training) == 3
+
+    try:
+      _wait_until(third_trial_training, "the sweep's third trial training")
+    finally:
+      process.send_signal(signal.SIGKILL)
+      process.wait()
     study = sweep.open_study(config)
     before = {
       t.number: t.datetime_complete
@@ -368,7 +379,8 @@ class SweepTest(absltest.TestCase):
     self.assertLen(before, 2)
     [running] = [t for t in study.trials if t.state.name == "RUNNING"]
     # The killed sweep's training died with it.
-    self.assertTrue(_gone(running.user_attrs["train_pid"]))
+    pid = running.user_attrs["train_pid"]
+    _wait_until(lambda: _gone(pid), f"the training (pid {pid}) to die")
 
     rows = self.run_script(output_dir, *args[1:])
     complete = [r for r in rows if r["state"] == "COMPLETE"]
@@ -402,20 +414,27 @@ def _config_json(output_dir):
     output_dir=output_dir,
     space=sweep.parse_space(values["space"]),
     objectives=sweep.parse_objectives(values["directions"]),
+    train_module=sweep_script.TRAIN_MODULE,
     trial_flags=tuple(shlex.split(values["trial_flags"])),
     sampler="grid",
   ).to_json()
 
 
-def _gone(pid, wait=15):
-  deadline = time.time() + wait
-  while time.time() < deadline:
-    try:
-      os.kill(pid, 0)
-    except ProcessLookupError:
-      return True
-    time.sleep(0.2)
+def _gone(pid):
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return True
   return False
+
+
+def _wait_until(condition, what):
+  """Polls `condition` until it holds. Only a hang (HANG_SECONDS) fails."""
+  give_up = time.monotonic() + HANG_SECONDS
+  while not condition():
+    if time.monotonic() > give_up:
+      raise AssertionError(f"Still waiting for {what} after {HANG_SECONDS} s.")
+    time.sleep(0.2)
 
 
 class FakeTrainingTest(absltest.TestCase):
