@@ -20,6 +20,7 @@ import objectives.builtin  # noqa: F401
 import objectives.gradient_weighting  # noqa: F401
 import objectives.pointwise  # noqa: F401
 import objectives.ranking  # noqa: F401
+from multiobj.registry import Registry
 from objectives.losses import (
   LOSSES,
   Loss,
@@ -36,7 +37,6 @@ from objectives.objective import (
   names,
   register,
 )
-from multiobj.registry import Registry
 from objectives.selection import parse_call, parse_pairs, select
 from objectives.weighting import (
   WEIGHTINGS,

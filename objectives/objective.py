@@ -12,8 +12,8 @@ import dataclasses
 import math
 from typing import Any
 
-from objectives import losses as losses_lib
 from multiobj import registry
+from objectives import losses as losses_lib
 
 KINDS = ("retrieval", "binary", "regression", "listwise")
 LABEL_TRANSFORMS = ("none", "log1p")
