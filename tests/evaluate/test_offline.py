@@ -14,7 +14,9 @@ from experiments import evaluate as evaluate_script
 from multiobj import experiment
 from multiobj.config import TrainConfig
 from multiobj.data import synthetic
-from multiobj.evaluate import offline
+from multiobj.evaluate import heads, offline, predictions
+from multiobj.serve import blend as blend_lib
+from tests import tiny
 
 FLAGS = flags.FLAGS
 SMALL = synthetic.SyntheticConfig(
@@ -161,3 +163,34 @@ class OfflineEvaluationTest(tf.test.TestCase):
 
 if __name__ == "__main__":
   tf.test.main()
+
+
+class BlendOfFunnelTest(tf.test.TestCase):
+  def test_a_blend_scores_a_model_whose_purchase_follows_click(self):
+    # The blend's rows were once made by copying the objectives, which kept
+    # purchase's `given` on a listwise copy and failed; a blend of the
+    # purchase head alone ranks as the head does.
+    prepared = tiny.prepared(funnels="purchase:click")
+    model = tiny.model(prepared)
+    lists = prepared.lists["test"]
+    predicted, _ = predictions.predict(model, lists, 64)
+    blend = blend_lib.Blend.parse(
+      "purchase", [o.name for o in model.ranking_objectives]
+    )
+    metrics = offline.blend_metrics(model, blend, lists, predicted)
+    # Judged by clicks (the tiny test split has no purchase to rank).
+    click = model.objective_by_name["click"]
+    head = heads.score(
+      "purchase",
+      ("ndcg@10",),
+      heads.labels_of(click, lists),
+      heads.applies(click, lists),
+      predicted["purchase"],
+      model.spec,
+      lists,
+      {},
+    )
+    self.assertAlmostEqual(
+      metrics["blend_click_ndcg@10"], head["purchase_ndcg@10"], places=6
+    )
+    self.assertIn("blend_purchase_auc", metrics)
