@@ -215,6 +215,7 @@ def _retrieval(model, data, config, query, metrics, baseline, details):
   popularity, users = retrieval.popularity(
     spec, data.lists["train"], objective.label, catalogue[spec.item_id]
   )
+  embeddings = retrieval.catalogue_embeddings(model, catalogue)
   found, extra = retrieval.user_metrics(
     model,
     lists,
@@ -224,6 +225,7 @@ def _retrieval(model, data, config, query, metrics, baseline, details):
     config.ks,
     config.slate_k,
     config.scann,
+    embeddings,
   )
   metrics.update(found)
   details["retrieval_users"] = extra["users"]
@@ -235,7 +237,7 @@ def _retrieval(model, data, config, query, metrics, baseline, details):
       query[rows],
       items,
       catalogue[spec.item_id],
-      retrieval.catalogue_embeddings(model, catalogue),
+      embeddings,
     )
   )
   popular, curves = baselines_lib.popular_user_metrics(

@@ -245,6 +245,7 @@ def user_metrics(
   ks: Sequence[int] = (1, 5, 10, 20, 50, 100),
   slate_k: int = 10,
   scann: bool = True,
+  embeddings: np.ndarray | None = None,
 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
   """Per-user retrieval metrics of `model`'s retrieval objective.
 
@@ -257,6 +258,7 @@ def user_metrics(
     ks: Cutoffs of recall and hit rate.
     slate_k: Length of the slates scored for diversity and novelty.
     scann: Also retrieve through ScaNN.
+    embeddings: [C, D] the catalogue's embeddings, if already computed.
 
   Returns:
     (metrics named `<objective>_<metric>`, {"recall_at_k": [max(ks)] exact
@@ -266,7 +268,8 @@ def user_metrics(
   spec = model.spec
   ids = catalogue[spec.item_id]
   users = UserQueries(spec, lists, objective.label, ids)
-  embeddings = catalogue_embeddings(model, catalogue)
+  if embeddings is None:
+    embeddings = catalogue_embeddings(model, catalogue)
   k = min(max(max(ks), slate_k), len(ids))
   rows = tf.constant(np.arange(len(ids), dtype=np.int64))
   exact = tfrs.layers.factorized_top_k.BruteForce(k=k)
