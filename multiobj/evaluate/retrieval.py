@@ -292,31 +292,50 @@ def user_metrics(
       ]
       out[f"{prefix}scann_overlap@{c}"] = float(np.mean(overlap))
     out[f"{prefix}scann_ms_per_query"] = 1000 * seconds
-  slates = top[:, :slate_k]
-  out[f"{prefix}coverage@{slate_k}"] = slates_lib.catalogue_coverage(
-    slates, len(ids)
+  out.update(
+    _slate_metrics(
+      top[:, :slate_k],
+      spec,
+      catalogue,
+      embeddings,
+      item_popularity,
+      num_users,
+      prefix,
+      f"@{slate_k}",
+    )
   )
+  recall_at = np.array([curve[f"user_recall@{c}"] for c in range(1, k + 1)])
+  return out, {"recall_at_k": recall_at, "users": len(users.users)}
+
+
+def _slate_metrics(
+  slates, spec, catalogue, embeddings, item_popularity, num_users, prefix, at
+):
+  """Coverage, diversity, novelty and popularity of [U, k] slates, named
+  `{prefix}{metric}{at}`."""
+  out = {
+    f"{prefix}coverage{at}": slates_lib.catalogue_coverage(
+      slates, len(embeddings)
+    )
+  }
   category = next(
     (f.name for f in spec.features_of("candidate") if f.kind == "category"),
     None,
   )
   if category:
-    out[f"{prefix}diversity_{category}@{slate_k}"] = (
-      slates_lib.intra_list_diversity(
-        slates, item_categories=catalogue[category]
-      )[0]
-    )
-  out[f"{prefix}diversity_embedding@{slate_k}"] = (
-    slates_lib.intra_list_diversity(slates, item_embeddings=embeddings)[0]
-  )
-  out[f"{prefix}novelty@{slate_k}"] = slates_lib.novelty(
+    out[f"{prefix}diversity_{category}{at}"] = slates_lib.intra_list_diversity(
+      slates, item_categories=catalogue[category]
+    )[0]
+  out[f"{prefix}diversity_embedding{at}"] = slates_lib.intra_list_diversity(
+    slates, item_embeddings=embeddings
+  )[0]
+  out[f"{prefix}novelty{at}"] = slates_lib.novelty(
     slates, item_popularity, num_users
   )
-  out[f"{prefix}popularity_percentile@{slate_k}"] = (
-    slates_lib.popularity_percentile(slates, item_popularity)
+  out[f"{prefix}popularity_percentile{at}"] = slates_lib.popularity_percentile(
+    slates, item_popularity
   )
-  recall_at = np.array([curve[f"user_recall@{c}"] for c in range(1, k + 1)])
-  return out, {"recall_at_k": recall_at, "users": len(users.users)}
+  return out
 
 
 def popularity(

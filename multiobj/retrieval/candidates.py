@@ -203,9 +203,15 @@ def mix(
     tf.logical_not(same_list), tf.cast(tf.eye(pairs), tf.bool)
   )
   extra = _extra_negatives(
-    batch, valid, positive, candidate_embedding, item_id, candidate_features,
-    config, embed_candidates,
-  )  # fmt: skip
+    batch,
+    valid,
+    positive,
+    candidate_embedding,
+    item_id,
+    candidate_features,
+    config,
+    embed_candidates,
+  )
   if extra is not None:
     extra_candidate, extra_ids, extra_probability, usable = extra
     candidate = tf.concat([candidate, extra_candidate], axis=0)
