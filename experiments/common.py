@@ -6,10 +6,10 @@ another's flag through its holder, never by name."""
 
 import importlib
 
-from absl import flags, logging
+from absl import flags
 
 import objectives
-from experiments import synthetic_flags
+from experiments import deprecated_flags, synthetic_flags
 from multiobj import config as config_lib
 from multiobj.data import loaders, synthetic
 from multiobj.model import trunks
@@ -193,19 +193,6 @@ FUNNELS = flags.DEFINE_string(
   "rows where given is positive (space given, the default) or on every row "
   "(space entire, ESMM); e.g. purchase:click or purchase:click:entire.",
 )
-# Deprecated aliases of --funnels, kept so that older commands still run.
-PURCHASE_SPACE = flags.DEFINE_enum(
-  "purchase_space",
-  None,
-  ["impression", "clicked", "entire"],
-  "Deprecated: use --funnels=purchase:GIVEN (clicked) or "
-  "--funnels=purchase:GIVEN:entire (entire); impression is no funnel.",
-)
-PURCHASE_GIVEN = flags.DEFINE_string(
-  "purchase_given",
-  None,
-  "Deprecated: the GIVEN of --funnels=purchase:GIVEN (default click).",
-)
 HARD_NEGATIVES = flags.DEFINE_boolean(
   "hard_negatives",
   False,
@@ -263,8 +250,10 @@ BLEND = flags.DEFINE_string(
   "label's scale (dwell in seconds).",
 )
 
-# The synthetic log's flags are shared flags too (key flags of this module).
+# The synthetic log's flags and the deprecated aliases are shared flags too
+# (key flags of this module).
 flags.adopt_module_key_flags(synthetic_flags)
+flags.adopt_module_key_flags(deprecated_flags)
 
 
 def _check(validate):
@@ -299,6 +288,14 @@ flags.register_validator(
   "propensity", _check(config_lib.check_propensity_method)
 )
 flags.register_validator("funnels", _check(config_lib.parse_funnels))
+flags.register_multi_flags_validator(
+  ["funnels", "purchase_space", "purchase_given"],
+  _check(
+    lambda v: deprecated_flags.check_not_both(
+      v["funnels"], v["purchase_space"], v["purchase_given"]
+    )
+  ),
+)
 flags.register_validator("trunk", _check(trunks.check))
 for _name in ("tower_layers", "trunk_layers", "head_layers"):
   flags.register_validator(_name, _check(_check_layers))
@@ -328,30 +325,6 @@ flags.register_multi_flags_validator(
 )
 
 
-def funnels_from_flags() -> str:
-  """--funnels, or what the deprecated --purchase_space and --purchase_given
-  say, with a warning naming the --funnels that replaces them."""
-  space, given = PURCHASE_SPACE.value, PURCHASE_GIVEN.value
-  if space is None and given is None:
-    return FUNNELS.value
-  if FUNNELS.value:
-    raise flags.ValidationError(
-      "--purchase_space and --purchase_given are deprecated aliases of "
-      "--funnels; give --funnels alone."
-    )
-  space = space or "impression"
-  funnels = ""
-  if space != "impression":
-    funnels = f"purchase:{given or 'click'}" + (
-      ":entire" if space == "entire" else ""
-    )
-  logging.warning(
-    "--purchase_space and --purchase_given are deprecated: use %s.",
-    f"--funnels={funnels}" if funnels else "no --funnels",
-  )
-  return funnels
-
-
 def config_from_flags() -> config_lib.TrainConfig:
   """The `TrainConfig` the shared flags describe."""
   return config_lib.TrainConfig(
@@ -365,7 +338,7 @@ def config_from_flags() -> config_lib.TrainConfig:
     prepare=config_lib.PrepareConfig(
       objective_weights=OBJECTIVES.value,
       losses=LOSSES.value,
-      funnels=funnels_from_flags(),
+      funnels=deprecated_flags.funnels(FUNNELS.value),
       negatives=NEGATIVES.value,
       negative_sampling=NEGATIVE_SAMPLING.value,
       cold_start_items=COLD_START_ITEMS.value,
