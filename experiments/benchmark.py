@@ -34,6 +34,7 @@ from experiments import common, synthetic_flags
 from multiobj import config as config_lib
 from multiobj.data import synthetic
 from multiobj.model import features
+from multiobj.model import model as model_lib
 from multiobj.prepare import lists as lists_lib
 from multiobj.prepare import train_data
 from multiobj.retrieval import candidates
@@ -239,10 +240,10 @@ def _measure(
     .repeat()
   )
   if kind == "framework":
-    model = run_dir.build_model(data.spec, stats, config)
+    model = model_lib.build(data.spec, stats, config)
   else:
     model = PlainModel(stats)
-  model.compile(optimizer=tf.keras.optimizers.Adam(config.fit.learning_rate))
+    model.compile(optimizer=tf.keras.optimizers.Adam(config.fit.learning_rate))
   rows = batch_size * lists[lists_lib.MASK].shape[1]
   model.fit(dataset, steps_per_epoch=warmup, epochs=1, verbose=0)
   # Generating the data peaks higher than training; measure training alone.

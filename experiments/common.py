@@ -137,10 +137,10 @@ PROPENSITY = flags.DEFINE_string(
 )
 PROPENSITY_LABEL = flags.DEFINE_string(
   "propensity_label",
-  "",
+  "click",
   "With --propensity: the label (clicks) propensities are estimated from, "
   "whose binary and listwise objectives are weighted; empty for the label of "
-  "the first binary or listwise objective.",
+  "the first binary or listwise objective of the run.",
 )
 MAX_IPW_WEIGHT = flags.DEFINE_float(
   "max_ipw_weight",

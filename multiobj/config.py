@@ -333,13 +333,17 @@ class TrainConfig:
 
 
 _TOP_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
-# Fields of the flat config that are gone: their effect is in the resolved
-# objectives a run's config.json holds.
-_RETIRED = ("purchase_space", "purchase_given")
 
 
 def _from_flat(data: dict[str, Any]) -> TrainConfig:
-  flat = {k: v for k, v in data.items() if k not in _RETIRED}
+  flat = dict(data)
+  # The earlier purchase_space and purchase_given are a funnel; a resolved
+  # config.json has it in its objectives already (`given`).
+  space = flat.pop("purchase_space", "impression")
+  given = flat.pop("purchase_given", "click")
+  resolved = any(o.get("given") for o in flat["objectives"])
+  if space != "impression" and not resolved:
+    flat["funnels"] = f"purchase:{given}" + (":entire" * (space == "entire"))
   model = dict(flat.pop("model"))
   for name in [f.name for f in dataclasses.fields(RetrievalConfig)]:
     if name in model:

@@ -1,7 +1,7 @@
 """One experiment end to end: fit, evaluate on the test split, metrics.json.
 
   config -> train.fit (data, model, Model.fit, the run directory)
-         -> evaluate.report.split_metrics (every metric and its baseline on
+         -> evaluate.report.test_metrics (every metric and its baseline on
             the test split)
          -> metrics.json and the test metrics in TensorBoard.
 
@@ -92,8 +92,9 @@ def run(
   fitted = fit_lib.fit(config, verbose=verbose)
   if not fitted.chief:
     return WorkerResult(fitted.config, fitted.epochs)
-  metrics, baselines, counts = report.split_metrics(fitted.model, fitted.data)
+  metrics, baselines, counts = report.test_metrics(fitted.model, fitted.data)
   rows = fitted.summary["train"]["rows"]
+  described = fitted.data.describe()
   result = RunResult(
     config=fitted.config,
     metrics=metrics,
@@ -104,10 +105,10 @@ def run(
     replicas=fitted.replicas,
     history=fitted.history,
     best_epoch=fitted.best_epoch,
-    propensities=fitted.data.describe()["propensities"],
+    propensities=described["propensities"],
     data={
       **fitted.summary,
-      **fitted.data.describe(),
+      **described,
       "info": dict(fitted.data.data.info),
     },
     flags=dict(flags or {}),

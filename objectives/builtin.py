@@ -2,7 +2,7 @@
 rating and cart.
 
 They match the columns of the synthetic impression log
-(`multiobj/data/synthetic.py`); a dataset whose columns are named otherwise
+(`multiobj/data/synthetic/`); a dataset whose columns are named otherwise
 maps its labels onto them, or registers objectives of its own.
 """
 

@@ -132,6 +132,24 @@ class DictTest(absltest.TestCase):
     self.assertEqual(config.data.data_dir, "data")
     self.assertEqual(config.seed, 3)
 
+  def test_an_unresolved_flat_funnel_becomes_funnels(self):
+    config = config_lib.TrainConfig(model_dir="d")
+    flat = {
+      k: v for k, v in config.to_dict().items() if k not in config_lib.SLICES
+    }
+    for name in config_lib.SLICES:
+      if name != "model":
+        flat.update(config.to_dict()[name])
+    flat["model"] = {
+      **config.to_dict()["model"],
+      **config.to_dict()["retrieval"],
+    }
+    flat.update(purchase_space="entire", purchase_given="cart")
+    self.assertEqual(
+      config_lib.TrainConfig.from_dict(flat).prepare.funnels,
+      "purchase:cart:entire",
+    )
+
 
 class FunnelsTest(absltest.TestCase):
   def test_parse(self):

@@ -8,7 +8,6 @@ from multiobj.data import synthetic
 from multiobj.model import features as features_lib
 from multiobj.model import model as model_lib
 from multiobj.prepare import train_data
-from multiobj.train import run_dir
 
 TINY = synthetic.SyntheticConfig(
   num_users=200, num_items=120, num_requests=300, seed=5
@@ -29,10 +28,10 @@ def prepared(**changes) -> train_data.TrainData:
 
 
 def model(data: train_data.TrainData) -> model_lib.MultiObjectiveModel:
-  """The model of the prepared run's config (not compiled)."""
+  """The model of the prepared run's config (compiled with Adam)."""
   spec = data.data.spec
   stats = features_lib.compute_stats(spec, data.data.split("train"), 100)
-  return run_dir.build_model(spec, stats, data.config)
+  return model_lib.build(spec, stats, data.config)
 
 
 def batch(data: train_data.TrainData, lists: int = 16) -> dict[str, tf.Tensor]:

@@ -54,7 +54,6 @@ class NegativeSampling:
 
 
 Table = dict[str, np.ndarray]
-SPLITS = ("train", "valid", "test")
 
 
 @dataclasses.dataclass

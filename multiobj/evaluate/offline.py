@@ -69,7 +69,7 @@ class EvaluationConfig:
   Attributes:
     model_dir: A finished training run.
     split: The split to evaluate on.
-    blend: A value model over the heads (`multiobj.blend`), or "".
+    blend: A value model over the heads (`multiobj.serve.blend`), or "".
     ks: Cutoffs of retrieval recall and hit rate.
     slate_k: Length of the slates scored for diversity and novelty.
     scann: Also retrieve through ScaNN.

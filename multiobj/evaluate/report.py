@@ -1,6 +1,6 @@
 """A trained model's report on a held-out split, and the table it prints.
 
-`split_metrics` scores every objective of a model on one split of its data
+`test_metrics` scores every objective of a model on the test split of its data
 (head metrics, recall@k over the catalogue, the dataset's full-ranking
 protocol if it names one) beside the data-only baselines, scored by the same
 code; `metrics_table` lays metrics and baselines out, one row a metric.
@@ -73,14 +73,15 @@ def model_metrics(
   return out
 
 
-def split_metrics(
-  model, data: train_data_lib.TrainData, split: str = "test"
+def test_metrics(
+  model, data: train_data_lib.TrainData
 ) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
-  """(metrics, baselines, counts) of `model` on `split` of its data.
+  """(metrics, baselines, counts) of `model` on the test split of its data,
+  with the dataset's full-ranking protocol if it names one.
 
   Counts say how many lists, rows and positives each metric rests on.
   """
-  lists, catalogue = data.lists[split], data.data.catalogue
+  lists, catalogue = data.lists["test"], data.data.catalogue
   objectives = data.config.objectives
   metrics = model_metrics(model, lists, catalogue, cold_items=data.cold_items)
   baseline = baselines_lib.baseline_metrics(

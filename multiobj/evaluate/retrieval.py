@@ -32,13 +32,13 @@ from multiobj.data import spec as spec_lib
 from multiobj.evaluate import slates as slates_lib
 from multiobj.evaluate.heads import cutoff
 from multiobj.prepare import lists as lists_lib
-from multiobj.retrieval import index
+from multiobj.retrieval import index as index_lib
 
 
 def catalogue_embeddings(model, catalogue: dataset_lib.Table) -> np.ndarray:
   """[C, D] candidate-tower embeddings of every catalogue item."""
   names = [f.name for f in model.spec.features_of("candidate")]
-  return index.embed_catalogue(model.candidate_tower, catalogue, names)
+  return index_lib.embed_catalogue(model.candidate_tower, catalogue, names)
 
 
 def recall_at_k(
@@ -281,7 +281,7 @@ def user_metrics(
   curve = user_recall(top, users.positives, range(1, k + 1), "")
   out[f"{prefix}exact_ms_per_query"] = 1000 * seconds
   if scann:
-    approximate = index.scann(len(ids), k)
+    approximate = index_lib.scann(len(ids), k)
     approximate.index(tf.constant(embeddings), rows)
     found, seconds = top_k(model.query_tower, users.query, approximate, k)
     out.update(user_recall(found, users.positives, ks, f"{prefix}scann_"))

@@ -16,8 +16,9 @@ or purchases.
 One batch is a batch of impression lists (`prepare.lists`): query features
 are [batch_size], everything else [batch_size, list_size].
 
-`compute_loss`, the `tfrs.Model` hook, returns each task's loss; the train
-step (`step.py`) combines them with the weighting strategy. With gates, the
+`compute_loss` returns each task's loss (not one scalar as in `tfrs.Model`:
+this model's own train and test steps, `step.py`, combine them with the
+weighting strategy). With gates, the
 mean weight each task gives each expert is tracked like a loss
 (`gate_{gate}_{expert}`).
 """
@@ -35,10 +36,6 @@ from multiobj.model import heads as heads_lib
 from multiobj.model import step, towers, trunks
 from multiobj.prepare import lists as lists_lib
 from multiobj.retrieval import task as retrieval_lib
-
-# Kept for callers of the model's outputs: name + CONDITIONAL holds the
-# conditional logits of an objective that follows another.
-CONDITIONAL = heads_lib.CONDITIONAL
 
 
 class MultiObjectiveModel(tfrs.Model):
@@ -243,11 +240,13 @@ class MultiObjectiveModel(tfrs.Model):
     return heads_lib.predictions(outputs, self.ranking_objectives)
 
   def compute_loss(self, inputs, training=False) -> dict[str, step.TaskLoss]:
-    """Each task's loss on the batch (the `tfrs.Model` hook).
+    """Each task's loss on the batch: {objective name: TaskLoss}.
 
     Runs the model; every objective's task computes its loss (the retrieval
-    task over the candidate mix, each head with its registered loss); the
-    gates' usage is tracked. The train step combines the losses.
+    task over the candidate mix, each head with its registered loss) and,
+    like a TFRS task updating its metrics, the gates' usage is tracked. The
+    train and test steps (`step.py`) combine the losses; unlike
+    `tfrs.Model.compute_loss` this returns no single scalar.
     """
     outputs = self(inputs, training=training)
     valid = inputs[lists_lib.MASK] > 0
@@ -291,6 +290,25 @@ class MultiObjectiveModel(tfrs.Model):
 
   def test_step(self, inputs):
     return step.test_step(self, inputs)
+
+
+def build(
+  spec: spec_lib.DatasetSpec,
+  stats: features_lib.FeatureStats,
+  config: config_lib.TrainConfig,
+) -> MultiObjectiveModel:
+  """The model `config` describes for `spec` and its feature `stats`,
+  compiled with Adam at the config's learning rate."""
+  model = MultiObjectiveModel(
+    spec,
+    stats,
+    config.objectives,
+    config.model,
+    config.retrieval,
+    config.fit.weighting,
+  )
+  model.compile(optimizer=tf.keras.optimizers.Adam(config.fit.learning_rate))
+  return model
 
 
 def check_no_leakage(

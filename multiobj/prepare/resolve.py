@@ -108,8 +108,9 @@ def follow(
   for name, given, space in funnels:
     missing = [n for n in (given, name) if n not in names]
     if missing:
+      text = f"{name}:{given}" + (":entire" if space == "entire" else "")
       raise ValueError(
-        f"--funnels={name}:{given}:{space} needs the objectives {given} and "
+        f"--funnels={text} needs the objectives {given} and "
         f"{name}; this run has no {' and no '.join(missing)} (it has "
         f"{', '.join(names)})."
       )
@@ -124,7 +125,9 @@ def follow(
   ]
 
 
-def check_funnels(chosen: Sequence[Objective], rows: dataset_lib.Table) -> None:
+def warn_outside_funnels(
+  chosen: Sequence[Objective], rows: dataset_lib.Table
+) -> None:
   """Warns when an objective's training positives do not all follow its
   `given` (they are impossible to the product model, or left out)."""
   names = {o.name: o for o in chosen}

@@ -55,7 +55,8 @@ class TrainData:
     train_rows: The training lists before negatives were added (what each
       epoch's draw extends), or None without a sampler.
     uniform_probability: Each catalogue item's probability among retrieval
-      candidates, for the uniform draws; None without them.
+      candidates (of the first draw), which the uniform draws carry; None
+      without a retrieval objective.
   """
 
   config: config_lib.TrainConfig
@@ -205,7 +206,7 @@ def prepare(
   )
   objectives = config.objectives
   validation.check(data, objectives)
-  resolve.check_funnels(objectives, data.split("train"))
+  resolve.warn_outside_funnels(objectives, data.split("train"))
   cold = cold_start.held_out_items(
     data, config.prepare.cold_start_items, config.seed
   )

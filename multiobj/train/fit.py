@@ -128,8 +128,7 @@ def fit(
     spec, data.data.split("train"), config.model.text_max_tokens
   )
   with strategy.scope():
-    model = run_dir.build_model(spec, stats, config)
-    model.compile(optimizer=tf.keras.optimizers.Adam(config.fit.learning_rate))
+    model = model_lib.build(spec, stats, config)
   run_dir.write_description(directory, config, spec, stats)
   logging.info(
     "Training %d epochs on %d lists (%d rows).",

@@ -4,8 +4,8 @@
                        rebuild the model (`load_model`);
   feature_stats.json   vocabularies and moments of the features;
   checkpoints/         the weights after each epoch (the last three kept);
-  tensorboard/         losses and weights of every task each epoch, and the
-                       test metrics under test/;
+  tensorboard/         losses and weights of every task (each 50 steps and
+                       each epoch), and the test metrics under test/;
   history.jsonl        one line an epoch while training: every loss and
                        weight, training and validation;
   metrics.json         every metric and its baseline, per-epoch history,
@@ -38,22 +38,6 @@ HISTORY = "history.jsonl"
 METRICS = "metrics.json"
 
 
-def build_model(
-  spec: spec_lib.DatasetSpec,
-  stats: features_lib.FeatureStats,
-  config: config_lib.TrainConfig,
-) -> model_lib.MultiObjectiveModel:
-  """The model a config describes, for `spec` and its feature `stats`."""
-  return model_lib.MultiObjectiveModel(
-    spec,
-    stats,
-    config.objectives,
-    config.model,
-    config.retrieval,
-    config.fit.weighting,
-  )
-
-
 def write_description(
   directory: str,
   config: config_lib.TrainConfig,
@@ -81,7 +65,7 @@ def load_model(
     stats = features_lib.FeatureStats.from_json(f.read())
   config = config_lib.TrainConfig.from_dict(description["config"])
   spec = spec_lib.DatasetSpec.from_dict(description["spec"])
-  model = build_model(spec, stats, config)
+  model = model_lib.build(spec, stats, config)
   path = tf.train.latest_checkpoint(os.path.join(model_dir, CHECKPOINTS))
   if path is None:
     raise ValueError(f"{model_dir}: no checkpoint under {CHECKPOINTS}/.")

@@ -20,8 +20,8 @@ from multiobj import experiment
 from multiobj.data import dataset as dataset_lib
 from multiobj.data import loaders, validation
 from multiobj.model import features as features_lib
+from multiobj.model import model as model_lib
 from multiobj.prepare import train_data
-from multiobj.train import run_dir
 
 DATA_DIR = loaders.default_data_dir()
 SMALL = ("kuairand_sample", "ali_ccp_sample", "otto_sample", "mind_sample")
@@ -334,8 +334,7 @@ class TrainTest(AdapterTestCase):
     stats = features_lib.compute_stats(
       data.spec, prepared.data.split("train"), config.model.text_max_tokens
     )
-    model = run_dir.build_model(data.spec, stats, prepared.config)
-    model.compile(optimizer=tf.keras.optimizers.Adam(config.fit.learning_rate))
+    model = model_lib.build(data.spec, stats, prepared.config)
     history = model.fit(prepared.train_dataset(), epochs=1, verbose=0)
     for objective in prepared.config.objectives:
       loss = history.history[f"{objective.name}_loss"]

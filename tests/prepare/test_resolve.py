@@ -34,12 +34,12 @@ class FunnelsTest(tf.test.TestCase):
     objectives = prepared.config.objectives
     rows = dict(prepared.data.split("train"))
     with self.assertNoLogs("absl", level="WARNING"):
-      resolve.check_funnels(objectives, rows)
+      resolve.warn_outside_funnels(objectives, rows)
     # ...until half the clicks are erased.
     keep = np.arange(len(rows["click"])) % 2 == 0
     rows["click"] = np.where(keep, rows["click"], 0).astype(np.float32)
     with self.assertLogs("absl", level="WARNING") as logs:
-      resolve.check_funnels(objectives, rows)
+      resolve.warn_outside_funnels(objectives, rows)
     self.assertTrue(
       any(
         "training positives of 'purchase'" in m and "have no 'click'" in m

@@ -12,6 +12,7 @@ from multiobj import experiment
 from multiobj.data import synthetic
 from multiobj.evaluate import heads, report
 from multiobj.model import features
+from multiobj.model import model as model_lib
 from multiobj.prepare import lists as lists_lib
 from multiobj.prepare import train_data
 from multiobj.train import fit, run_dir
@@ -111,10 +112,7 @@ class BatchWithoutPositivesTest(tf.test.TestCase):
     lists = dict(prepared.lists["train"])
     lists["click"] = np.zeros_like(lists["click"])  # No click, no pair.
     stats = features.compute_stats(data.spec, data.split("train"), 1000)
-    model = run_dir.build_model(data.spec, stats, prepared.config)
-    model.compile(
-      optimizer=tf.keras.optimizers.Adam(prepared.config.fit.learning_rate)
-    )
+    model = model_lib.build(data.spec, stats, prepared.config)
     batch = next(iter(lists_lib.make_dataset(lists, 16, shuffle=False, seed=0)))
     logs = model.train_step(batch)
     self.assertEqual(float(logs["retrieval_loss"]), 0.0)
@@ -149,9 +147,6 @@ class EarlyStoppingTest(tf.test.TestCase):
     model, resolved = run_dir.load_model(model_dir)
     data = synthetic.generate(SMALL)
     valid = train_data.prepare(data, resolved).lists["valid"]
-    model.compile(
-      optimizer=tf.keras.optimizers.Adam(resolved.fit.learning_rate)
-    )
     logs = model.evaluate(
       lists_lib.make_dataset(
         valid, resolved.fit.batch_size, shuffle=False, seed=0

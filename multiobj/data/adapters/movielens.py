@@ -21,7 +21,7 @@ differ from the title's: "Kolya (1996)" was released on 24-Jan-1997; the one
 movie without a date, item 267 "unknown", gets the median year of the others,
 1995).
 
-Split by time (`dataset.split_by_time`): the last 10% of the ratings by
+Split by time (`splits.split_by_time`): the last 10% of the ratings by
 timestamp are the test split, the 10% before them the validation split.
 """
 

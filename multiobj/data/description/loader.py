@@ -4,7 +4,7 @@ A description names the files (an interaction log, optionally a catalogue of
 items and a table of users), says what each column is and which registered
 objective each label feeds, how to split the rows and whether to sample
 negatives; `load` turns it into a `dataset.Dataset`. The keys are declared
-below (`TOP` and the schemas it refers to) and documented in
+in `keys.py` (`TOP` and the schemas it refers to) and documented in
 docs/dataset_spec.md. Each problem is one ValueError naming the description
 and the key path, or the data file, the column and the first bad row (rows
 count from 1, a header not counted), before any TensorFlow code runs; the

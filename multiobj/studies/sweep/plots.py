@@ -1,10 +1,8 @@
 """The picture of a sweep: pareto.png, the objectives of its trials."""
 
-import contextlib
 import itertools
 import math
-import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib
@@ -13,6 +11,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+from multiobj.studies.sweep import files
 from multiobj.studies.sweep.space import Objective
 
 
@@ -70,7 +69,7 @@ def plot_front(
   for ax in axes:
     ax.grid(True, alpha=0.3)
   fig.tight_layout()
-  with replacing(path, binary=True) as f:
+  with files.replacing(path, binary=True) as f:
     fig.savefig(f, format="png", dpi=100)
   plt.close(fig)
   return path
@@ -124,15 +123,3 @@ def _scatter_pair(ax, rows, x, y, maximize):
       color="C3",
       alpha=0.5,
     )
-
-
-@contextlib.contextmanager
-def replacing(path: str, binary: bool = False) -> Iterator[Any]:
-  """Writes a file whole or not at all: a reader (or another worker
-  rewriting it) never sees it half-written."""
-  temporary = f"{path}.{os.getpid()}.tmp"
-  with open(
-    temporary, "wb" if binary else "w", **({} if binary else {"newline": ""})
-  ) as f:
-    yield f
-  os.replace(temporary, path)

@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import optuna  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
-from multiobj.studies.sweep import plots
+from multiobj.studies.sweep import files, plots
 from multiobj.studies.sweep.config import SweepConfig
 
 
@@ -45,7 +45,7 @@ def write_results(
   rows = result_rows(study, config)
   columns = list(dict.fromkeys(key for row in rows for key in row))
   path = os.path.join(config.output_dir, "results.csv")
-  with plots.replacing(path) as f:
+  with files.replacing(path) as f:
     writer = csv.DictWriter(f, columns, restval="")
     writer.writeheader()
     for row in rows:
@@ -53,7 +53,7 @@ def write_results(
   plots.plot_front(
     rows, config.objectives, os.path.join(config.output_dir, "pareto.png")
   )
-  with plots.replacing(os.path.join(config.output_dir, "report.md")) as f:
+  with files.replacing(os.path.join(config.output_dir, "report.md")) as f:
     f.write(report(study, rows, config))
   return rows
 
