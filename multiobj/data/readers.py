@@ -1,24 +1,34 @@
-"""Reading a table file into NumPy columns: CSV/TSV, JSON lines, Parquet.
+"""Reading table files into NumPy columns, on pyarrow: CSV/TSV, JSON lines,
+Parquet; one file, a directory of them, or a glob.
 
 `read_table` returns a dict of equally long columns, the `dataset.Table` the
-rest of the library works on. Types are inferred per column, the same way for
-every format: int64 when every value is an integer, float64 when every value
-is a number (an empty field or a null is NaN), else an object array of str
-(a null is ""). Every problem is one `ValueError` that names the file and,
-where it applies, the line and column.
+rest of the library works on; `read_files` also says which file each row
+came from. Pyarrow parses the files (CSV fields as text, JSON lines and
+Parquet with their own types) and `infer.column` types each column on the
+whole column: int64, float64 (NaN where a value is missing) or object str
+("" where missing), the same rule for every format. Every problem is one
+`ValueError` that names the file and, where it applies, the line and
+column; when pyarrow refuses a file, the file is read again line by line
+with Python's csv or json module, only to say where and why.
 
   columns = readers.read_table("clicks.tsv")
   columns = readers.read_table("log.txt", delimiter=";", header=False,
                                columns=["user", "item", "click"])
+  columns = readers.read_table("logs/*.parquet")  # one table
 """
 
-import csv
-import json
+import dataclasses
+import glob
 import os
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.json as pa_json
+import pyarrow.parquet as pq
+
+from multiobj.data import infer, line_reader
 
 FORMATS = ("csv", "jsonl", "parquet")
 EXTENSIONS = {
@@ -32,6 +42,26 @@ EXTENSIONS = {
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class Files:
+  """Columns read from one file or several, and where each row came from.
+
+  Attributes:
+    columns: {name: [N] array}, the files' rows one after the other.
+    paths: The files, in the order their rows come.
+    starts: [len(paths)] the first row of each file in the columns.
+  """
+
+  columns: dict[str, np.ndarray]
+  paths: tuple[str, ...]
+  starts: np.ndarray
+
+  def locate(self, row: int) -> tuple[str, int]:
+    """(file, 1-based row within it) of the 0-based `row` of the columns."""
+    k = int(np.searchsorted(self.starts, row, side="right")) - 1
+    return self.paths[k], row - int(self.starts[k]) + 1
+
+
 def read_table(
   path: str,
   format: str | None = None,
@@ -40,10 +70,11 @@ def read_table(
   columns: Sequence[str] | None = None,
   encoding: str = "utf-8",
 ) -> dict[str, np.ndarray]:
-  """Reads a table file into {column name: NumPy array}.
+  """Reads a table file (or several, see `read_files`) into {name: array}.
 
   Args:
-    path: The file.
+    path: The file; or a directory or a glob (`logs/*.parquet`) of files of
+      one format and the same columns, read as one table in name order.
     format: "csv" (any delimiter; "tsv" is csv with a tab), "jsonl" (one
       flat JSON object per line) or "parquet"; by default from the
       extension: .csv, .tsv, .txt (needs `delimiter`), .jsonl, .json,
@@ -63,8 +94,61 @@ def read_table(
       file, an unknown format, a row with the wrong number of fields,
       duplicate column names, or a line that is not a flat JSON object.
   """
-  if not os.path.isfile(path):
+  return read_files(path, format, delimiter, header, columns, encoding).columns
+
+
+def read_files(
+  path: str,
+  format: str | None = None,
+  delimiter: str | None = None,
+  header: bool = True,
+  columns: Sequence[str] | None = None,
+  encoding: str = "utf-8",
+) -> Files:
+  """`read_table`'s columns, with the file each row came from."""
+  paths = _expand(path)
+  tables = [
+    _read_one(p, format, delimiter, header, columns, encoding) for p in paths
+  ]
+  for other, table in zip(paths[1:], tables[1:], strict=True):
+    if table.column_names != tables[0].column_names:
+      raise ValueError(
+        f"{other}: columns {', '.join(table.column_names)} differ from "
+        f"{paths[0]}'s {', '.join(tables[0].column_names)}; the files of "
+        f"{path} must hold the same columns."
+      )
+  table = pa.concat_tables(tables, promote_options="permissive")
+  out = {}
+  for name in table.column_names:
+    try:
+      out[name] = infer.column(table[name])
+    except infer.NestedError as e:
+      raise ValueError(f"{path}: column {name!r} is {e}.") from None
+  starts = np.cumsum([0] + [t.num_rows for t in tables[:-1]])
+  return Files(out, tuple(paths), starts)
+
+
+def _expand(path):
+  """The files `path` names: itself, a directory's files, a glob's."""
+  if os.path.isfile(path):
+    return [path]
+  if os.path.isdir(path):
+    paths = sorted(
+      os.path.join(path, name)
+      for name in os.listdir(path)
+      if not name.startswith((".", "_"))
+      and os.path.isfile(os.path.join(path, name))
+    )
+  elif glob.has_magic(path):
+    paths = sorted(p for p in glob.glob(path) if os.path.isfile(p))
+  else:
     raise ValueError(f"{path}: no such file.")
+  if not paths:
+    raise ValueError(f"{path}: no file matches.")
+  return paths
+
+
+def _read_one(path, format, delimiter, header, columns, encoding):
   format, delimiter = _resolve_format(path, format, delimiter)
   if format != "csv" and (columns is not None or not header):
     raise ValueError(
@@ -73,23 +157,11 @@ def read_table(
     )
   if format == "parquet":
     table = _read_parquet(path)
+  elif format == "csv":
+    table = _read_csv(path, delimiter, header, columns, encoding)
   else:
-    if encoding.replace("_", "-").lower() in ("utf-8", "utf8"):
-      encoding = "utf-8-sig"
-    try:
-      with open(path, encoding=encoding, newline="") as f:
-        if format == "csv":
-          table = _read_csv(f, path, delimiter, header, columns)
-        else:
-          table = _read_jsonl(f, path)
-    except UnicodeDecodeError as e:
-      raise ValueError(
-        f"{path}: cannot decode as {encoding}: {e.reason} at byte "
-        f"{e.start}; set 'encoding'."
-      ) from None
-    except LookupError as e:
-      raise ValueError(f"{path}: {e}.") from None
-  if not table or not len(next(iter(table.values()))):
+    table = _read_jsonl(path, encoding)
+  if not table.num_columns or not table.num_rows:
     raise ValueError(f"{path}: the file is empty (no data rows).")
   return table
 
@@ -123,165 +195,73 @@ def _resolve_format(path, format, delimiter):
   return format, delimiter
 
 
-def _read_csv(f, path, delimiter, header, columns):
-  reader = csv.reader(f, delimiter=delimiter, strict=True)
-  names = None
+def _read_csv(path, delimiter, header, columns, encoding):
+  """Every field as text; the header (names, lines) read by Python."""
+  names, skip = line_reader.csv_header(
+    path, delimiter, header, columns, encoding
+  )
+  check_names(path, names)
+  keys = [f"f{i}" for i in range(len(names))]
   try:
-    if header:
-      names = next((row for row in reader if row), None)
-      if names is None:
-        raise ValueError(f"{path}: the file is empty (no header line).")
-      if columns is not None:
-        _check_width(path, reader.line_num, len(names), list(columns))
-        names = list(columns)
-    elif columns is None:
-      raise ValueError(
-        f"{path}: a file without a header needs 'columns' to name its fields."
-      )
-    else:
-      names = list(columns)
-    names = [n.strip() for n in names]
-    _check_names(path, names)
-    values = [[] for _ in names]
-    for row in reader:
-      if not row:
-        continue  # A blank line, e.g. at the end.
-      _check_width(path, reader.line_num, len(row), names)
-      for column, value in zip(values, row, strict=True):
-        column.append(value)
-  except csv.Error as e:
-    raise ValueError(f"{path}: line {reader.line_num}: {e}.") from None
-  return {
-    name: _infer(column) for name, column in zip(names, values, strict=False)
-  }
-
-
-def _check_width(path, line, width, names):
-  if width != len(names):
-    raise ValueError(
-      f"{path}: line {line} has {width} fields; expected {len(names)} "
-      f"({', '.join(names)})."
+    table = pa_csv.read_csv(
+      path,
+      read_options=pa_csv.ReadOptions(
+        column_names=keys, skip_rows=skip, encoding=_arrow_encoding(encoding)
+      ),
+      parse_options=pa_csv.ParseOptions(
+        delimiter=delimiter, newlines_in_values=True
+      ),
+      convert_options=pa_csv.ConvertOptions(
+        column_types={k: pa.string() for k in keys},
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+      ),
     )
+  except pa.ArrowInvalid as e:
+    # The line-by-line reader says where (a row of the wrong width, bytes
+    # that do not decode); pyarrow's message is the last resort.
+    line_reader.csv_problem(path, delimiter, names, skip, encoding)
+    raise ValueError(f"{path}: cannot read as csv: {e}") from None
+  return table.rename_columns(names)
 
 
-def _check_names(path, names):
+def _arrow_encoding(encoding):
+  normal = encoding.replace("_", "-").lower()
+  return "utf8" if normal in ("utf-8", "utf8", "utf-8-sig") else encoding
+
+
+def _read_jsonl(path, encoding):
+  """Pyarrow's reader; the Python one where a column mixes kinds (numbers
+  and text), or to say which line is wrong."""
+  if _arrow_encoding(encoding) == "utf8":
+    try:
+      table = pa_json.read_json(path)
+      if not any(pa.types.is_nested(f.type) for f in table.schema):
+        return table
+    except pa.ArrowInvalid:
+      pass
+  values = line_reader.jsonl_columns(path, encoding)
+  return pa.table({n: infer.python_values(v) for n, v in values.items()})
+
+
+def _read_parquet(path):
+  try:
+    table = pq.read_table(path)
+  except (pa.ArrowInvalid, OSError) as e:
+    raise ValueError(f"{path}: cannot read as parquet: {e}") from None
+  check_names(path, table.column_names)
+  return table
+
+
+def check_names(path: str, names: Sequence[str]) -> None:
+  """Raises ValueError for an unnamed column or a name given twice."""
   if "" in names:
     raise ValueError(
-      f"{path}: column {names.index('') + 1} of the header has no name."
+      f"{path}: column {list(names).index('') + 1} of the header has no name."
     )
-  duplicated = sorted({n for n in names if names.count(n) > 1})
+  duplicated = sorted({n for n in names if list(names).count(n) > 1})
   if duplicated:
     raise ValueError(
       f"{path}: the header names {', '.join(map(repr, duplicated))} more "
       "than once; rename them or give 'columns'."
     )
-
-
-def _read_jsonl(f, path):
-  values: dict[str, list[Any]] = {}
-  count = 0
-  for line_number, line in enumerate(f, start=1):
-    if not line.strip():
-      continue
-    try:
-      record = json.loads(line)
-    except json.JSONDecodeError as e:
-      raise ValueError(f"{path}: line {line_number}: {e.msg}.") from None
-    if not isinstance(record, dict):
-      raise ValueError(
-        f"{path}: line {line_number} is not a JSON object; expected one "
-        "object per line."
-      )
-    for name, value in record.items():
-      if isinstance(value, dict | list):
-        raise ValueError(
-          f"{path}: line {line_number}, column {name!r}: nested value; "
-          "fields must be flat (numbers, strings, booleans, null)."
-        )
-      # A column first seen late is null in the lines before.
-      values.setdefault(name, [None] * count).append(value)
-    count += 1
-    for column in values.values():
-      if len(column) < count:
-        column.append(None)
-  return {name: _infer(column) for name, column in values.items()}
-
-
-def _read_parquet(path):
-  import pyarrow as pa
-  import pyarrow.parquet as pq
-
-  try:
-    table = pq.read_table(path)
-  except (pa.ArrowInvalid, OSError) as e:
-    raise ValueError(f"{path}: cannot read as parquet: {e}") from None
-  _check_names(path, table.column_names)
-  out = {}
-  for name, column in zip(table.column_names, table.columns, strict=False):
-    kind = column.type
-    if pa.types.is_dictionary(kind):
-      column, kind = column.cast(kind.value_type), kind.value_type
-    if pa.types.is_nested(kind):
-      raise ValueError(
-        f"{path}: column {name!r} is nested ({kind}); fields must be flat."
-      )
-    if pa.types.is_temporal(kind):
-      # Timestamps and dates as integers in their unit since the epoch.
-      column = column.cast(pa.int64())
-    out[name] = _infer(column.to_pylist())
-  return out
-
-
-def _infer(values: list[Any]) -> np.ndarray:
-  """int64, float64 (NaN for missing) or object str, as the values allow."""
-  array = np.empty(len(values), dtype=object)
-  array[:] = values
-  missing = np.array([v is None or v == "" for v in values], dtype=bool)
-  present = array[~missing]
-  if len(present):
-    if not missing.any():
-      try:
-        return _as(present, np.int64)
-      except OverflowError:
-        return _as_text(array)  # Ids too long for int64 stay exact.
-      except (TypeError, ValueError):
-        pass
-    try:
-      numbers = _as(present, np.float64)
-    except (TypeError, ValueError):
-      return _as_text(array)
-    out = np.full(len(values), np.nan)
-    out[~missing] = numbers
-    return out
-  return _as_text(array)
-
-
-def _as(values, dtype):
-  # Python's int() and float() would also take 1.5 -> 1 and True -> 1.
-  if dtype is np.int64 and any(isinstance(v, float) for v in values):
-    raise ValueError("not integers")
-  if any(isinstance(v, bool) for v in values):
-    bools = [int(v) if isinstance(v, bool) else v for v in values]
-    values = np.empty(len(values), dtype=object)
-    values[:] = bools
-  strings = [v for v in values if isinstance(v, str)]
-  # int() and float() take "1_000"; a file means text by it.
-  if any("_" in v for v in strings):
-    raise ValueError("not numbers")
-  if dtype is np.int64 and any(
-    not v.strip().lstrip("+-").isdigit() for v in strings
-  ):
-    raise ValueError("not integers")
-  return values.astype(dtype)
-
-
-def _as_text(array):
-  return np.asarray(
-    ["" if v is None else _text(v) for v in array], dtype=object
-  )
-
-
-def _text(value):
-  if isinstance(value, bool):
-    return "true" if value else "false"
-  return value if isinstance(value, str) else str(value)

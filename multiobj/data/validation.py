@@ -59,9 +59,8 @@ def _check_values(column, name, where):
         f"row {row} ({int(bad.sum())} such rows)."
       )
   elif column.dtype.kind == "O":
-    bad = np.array(
-      [v is None or (isinstance(v, float) and v != v) for v in column]
-    )
+    # None, or a float NaN (the one value unequal to itself).
+    bad = np.equal(column, None) | (column != column)
     if bad.any():
       row = int(np.argmax(bad))
       raise ValueError(

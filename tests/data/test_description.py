@@ -203,6 +203,36 @@ class DescriptionTest(tf.test.TestCase, parameterized.TestCase):
     data = description.load(path)
     self.assertEqual(sorted(data.splits), ["test", "train"])
 
+  def test_rows_from_a_glob_of_files(self):
+    path = write_shop(self.folder)
+    with open(os.path.join(self.folder, "rows.csv")) as f:
+      header, *lines = f.read().splitlines()
+    os.makedirs(os.path.join(self.folder, "logs"))
+    for part, chunk in enumerate((lines[:300], lines[300:])):
+      with open(os.path.join(self.folder, "logs", f"part{part}.csv"), "w") as f:
+        f.write("\n".join([header, *chunk]) + "\n")
+    with open(path) as f:
+      shop = json.load(f)
+    shop["rows"] = {"path": "logs/*.csv"}
+    with open(path, "w") as f:
+      json.dump(shop, f)
+    whole = description.load(write_shop(self.create_tempdir().full_path))
+    parts = description.load(path)
+    for split in ("train", "valid", "test"):
+      self.assertEqual(
+        list(parts.split(split)["item_id"]), list(whole.split(split)["item_id"])
+      )
+    # A bad value is reported in its own file, at its row there.
+    with open(os.path.join(self.folder, "logs", "part1.csv"), "a") as f:
+      f.write("999,0,u1,3,1,1,5.0,five\n")
+    second = os.path.join("logs", "part1.csv")
+    with self.assertRaisesRegex(
+      ValueError,
+      re.escape(second) + r": column 'rating' is numeric, but row 181 holds "
+      r"'five' \(1 such rows\)",
+    ):
+      description.load(path)
+
   def test_data_dir_placeholder(self):
     write_shop(self.folder)
     shop = copy.deepcopy(SHOP)

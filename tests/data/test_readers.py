@@ -197,3 +197,58 @@ class ReadTableTest(parameterized.TestCase):
 
 if __name__ == "__main__":
   absltest.main()
+
+
+class ManyFilesTest(absltest.TestCase):
+  def _folder(self, files):
+    folder = self.create_tempdir().full_path
+    for name, text in files.items():
+      with open(os.path.join(folder, name), "w") as f:
+        f.write(text)
+    return folder
+
+  def test_a_glob_and_a_directory_are_one_table_in_name_order(self):
+    folder = self._folder(
+      {"b.csv": "id,x\n3,c\n", "a.csv": "id,x\n1,a\n2,b\n", "notes.md": "-"}
+    )
+    files = readers.read_files(os.path.join(folder, "*.csv"))
+    np.testing.assert_array_equal(files.columns["id"], [1, 2, 3])
+    self.assertEqual(list(files.columns["x"]), ["a", "b", "c"])
+    self.assertEqual(files.locate(2), (os.path.join(folder, "b.csv"), 1))
+    self.assertEqual(files.locate(1), (os.path.join(folder, "a.csv"), 2))
+    os.remove(os.path.join(folder, "notes.md"))
+    table = readers.read_table(folder)
+    np.testing.assert_array_equal(table["id"], [1, 2, 3])
+
+  def test_types_are_inferred_over_every_file(self):
+    # Integers in one file and a decimal in the other: one float column.
+    folder = self._folder({"a.csv": "v\n1\n2\n", "b.csv": "v\n2.5\n"})
+    table = readers.read_table(os.path.join(folder, "*.csv"))
+    self.assertEqual(table["v"].dtype, np.float64)
+    np.testing.assert_array_equal(table["v"], [1.0, 2.0, 2.5])
+
+  def test_files_with_other_columns_are_refused(self):
+    folder = self._folder({"a.csv": "id,x\n1,a\n", "b.csv": "id,y\n2,b\n"})
+    with self.assertRaisesRegex(
+      ValueError, r"b\.csv: columns id, y differ from .*a\.csv's id, x"
+    ):
+      readers.read_table(os.path.join(folder, "*.csv"))
+
+  def test_a_glob_matching_nothing(self):
+    with self.assertRaisesRegex(
+      ValueError, r"nothing/\*\.csv: no file matches"
+    ):
+      readers.read_table(
+        os.path.join(self.create_tempdir().full_path, "nothing", "*.csv")
+      )
+
+
+class JsonLinesFallbackTest(absltest.TestCase):
+  def test_a_column_of_numbers_and_text_is_text(self):
+    # Pyarrow refuses a column that changes kind; the Python reader reads it.
+    path = os.path.join(self.create_tempdir().full_path, "t.jsonl")
+    with open(path, "w") as f:
+      f.write('{"a": 1, "b": true}\n{"a": "x", "b": 2}\n{"b": null}\n')
+    table = readers.read_table(path)
+    self.assertEqual(list(table["a"]), ["1", "x", ""])
+    np.testing.assert_array_equal(table["b"], [1.0, 2.0, np.nan])

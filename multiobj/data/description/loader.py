@@ -128,20 +128,21 @@ def _build(check, d, seed: int) -> dataset_lib.Dataset:
   users = tables_lib.read_side(
     check, tables, spec, "users", spec.user_id, "query"
   )
-  parts = {
+  read = {
     key: tables_lib.read_rows(check, d, key, users)
     for key in ("rows", "split.valid", "split.test")
     if key in tables
   }
+  parts = {key: part for key, (part, _) in read.items()}
   catalogue = tables_lib.read_side(
     check, tables, spec, "catalogue", spec.item_id
   )
   if catalogue is None:
     catalogue = _catalogue_from_rows(check, tables["rows"], parts, spec)
   candidates = [f.name for f in spec.features_of("candidate")]
-  for key, part in parts.items():
+  for part, where in read.values():
     index = tables_lib.join(
-      tables_lib.location(check, tables[key]),
+      where,
       part[spec.item_id],
       catalogue[spec.item_id],
       "item",

@@ -9,19 +9,41 @@ first bad row (rows count from 1, a header not counted).
 
 import numpy as np
 
-from multiobj.data import readers
+from multiobj.data import infer, readers
 from multiobj.data import spec as spec_lib
 
 
-def read(check, table):
+class Where:
+  """Names a file of the description in messages, and the file and row of
+  a row of its table (a `path` may be a directory or glob of files)."""
+
+  def __init__(self, check, table, files: readers.Files | None = None):
+    self.prefix = f"{check.file}: {table['at']}"
+    self.path = table["path"]
+    self.files = files
+
+  def __str__(self) -> str:
+    return f"{self.prefix}: {self.path}"
+
+  def row(self, index: int) -> tuple[str, int]:
+    """(`self` naming the file that holds row `index`, its row there)."""
+    if self.files is None or len(self.files.paths) == 1:
+      return str(self), index + 1
+    path, row = self.files.locate(index)
+    return f"{self.prefix}: {path}", row
+
+
+def read(check, table) -> tuple[dict[str, np.ndarray], Where]:
+  """The columns of a table of the description, and where they came from."""
   try:
-    return readers.read_table(table["path"], **table["read"])
+    files = readers.read_files(table["path"], **table["read"])
   except ValueError as e:
     raise ValueError(f"{check.file}: {table['at']}: {e}") from None
+  return files.columns, Where(check, table, files)
 
 
 def location(check, table):
-  return f"{check.file}: {table['at']}: {table['path']}"
+  return Where(check, table)
 
 
 def _how(feature):
@@ -35,7 +57,7 @@ def read_side(check, tables, spec, name, id_name, role="candidate"):
   if name not in tables:
     return None
   table = tables[name]
-  raw, where, key = read(check, table), location(check, table), table["key"]
+  (raw, where), key = read(check, table), table["key"]
   features = [f for f in spec.features_of(role) if f.name != id_name]
   if name == "users":  # Query features not in the users file: in the rows.
     features = [f for f in features if f.name in raw]
@@ -43,19 +65,24 @@ def read_side(check, tables, spec, name, id_name, role="candidate"):
   ids = convert(where, key, raw[key], "id")
   unique, counts = np.unique(ids, return_counts=True)
   if (counts > 1).any():
-    rows = np.flatnonzero(ids == unique[counts > 1][0])[:2] + 1
+    first, second = np.flatnonzero(ids == unique[counts > 1][0])[:2]
+    (file, a), (other, b) = where.row(first), where.row(second)
+    rows = (
+      f"rows {a} and {b}" if file == other else f"row {a} and {other}: row {b}"
+    )
     raise ValueError(
-      f"{where}: column {key!r}: id {ids[rows[0] - 1]!r} is on rows "
-      f"{rows[0]} and {rows[1]}; each id needs exactly one row."
+      f"{file}: column {key!r}: id {ids[first]!r} is on {rows}; each id "
+      "needs exactly one row."
     )
   out = {f.name: convert(where, f.name, raw[f.name], _how(f)) for f in features}
   return {id_name: ids, **out}
 
 
 def read_rows(check, d, key, users):
-  """A file of rows: its columns, the users' features joined, labels made."""
+  """A file of rows: its columns, the users' features joined, labels made;
+  and where they came from (a `Where`)."""
   spec, table = d["spec"], d["tables"][key]
-  raw, where = read(check, table), location(check, table)
+  raw, where = read(check, table)
   take = {c: "id" for c in (spec.item_id, spec.user_id, spec.list_id) if c}
   if spec.timestamp:
     take[spec.timestamp] = "timestamp"
@@ -81,30 +108,34 @@ def read_rows(check, d, key, users):
     if "threshold" in c:
       value = (value >= c["threshold"]).astype(np.float32)
     part[c["name"]] = value
-  return {n: part[n] for n in spec.columns() if n in part}
+  return {n: part[n] for n in spec.columns() if n in part}, where
 
 
 def convert(where, name, column, how):
-  """A column as the description says: an id, numbers, categories, text."""
+  """A column as the description says: an id, numbers, categories, text.
+
+  `where` is a `Where` (or a string naming the file)."""
   missing = np.zeros(len(column), bool)
   if column.dtype.kind == "f":
     missing = np.isnan(column)
   elif column.dtype.kind == "O":
-    missing = np.array([v == "" for v in column], dtype=bool)
+    missing = column == ""
   numeric = how in ("numeric", "timestamp")
   if numeric and column.dtype.kind == "O":
-    bad = np.array([not _is_number(v) for v in column]) & ~missing
+    values, ok = infer.numbers(column)
+    bad = ~ok & ~missing
     if bad.any():
-      r = int(np.argmax(bad))
+      index = int(np.argmax(bad))
+      file, row = _row(where, index)
       raise ValueError(
-        f"{where}: column {name!r} is numeric, but row {r + 1} holds "
-        f"{column[r]!r} ({int(bad.sum())} such rows)."
+        f"{file}: column {name!r} is numeric, but row {row} holds "
+        f"{column[index]!r} ({int(bad.sum())} such rows)."
       )
-    column = np.where(missing, "nan", column).astype(np.float64)
+    column = values
   if missing.any() and (numeric or how == "id"):
-    r = int(np.argmax(missing))
+    file, row = _row(where, int(np.argmax(missing)))
     raise ValueError(
-      f"{where}: column {name!r} ({how}) is empty at row {r + 1} "
+      f"{file}: column {name!r} ({how}) is empty at row {row} "
       f"({int(missing.sum())} such rows)."
     )
   if numeric:  # Float32 would round seconds since 1970 to minutes.
@@ -113,19 +144,17 @@ def convert(where, name, column, how):
     if np.all(column == np.round(column)):
       return column.astype(np.int64)  # Category 3.0 is category 3.
   if how == "text" or column.dtype.kind != "i":
-    return np.asarray(
-      ["" if m else str(v) for m, v in zip(missing, column, strict=True)],
-      dtype=object,
-    )
+    text = column.astype(str).astype(object)
+    text[missing] = ""
+    return text
   return column
 
 
-def _is_number(value):
-  try:
-    float(value)
-  except (TypeError, ValueError):
-    return False
-  return True
+def _row(where, index):
+  """(the file holding row `index` of a table, the 1-based row there)."""
+  if isinstance(where, Where):
+    return where.row(index)
+  return where, index + 1
 
 
 def join(where, ids, keys, what, side):
@@ -137,8 +166,9 @@ def join(where, ids, keys, what, side):
   found = keys[order][at] == ids
   if not found.all():
     r = int(np.argmin(found))
+    file, row = _row(where, r)
     raise ValueError(
-      f"{where}: row {r + 1}: {what} {ids[r]!r} is not in the {side['at']} "
+      f"{file}: row {row}: {what} {ids[r]!r} is not in the {side['at']} "
       f"file {side['path']} ({int((~found).sum())} such rows)."
     )
   return order[at]
