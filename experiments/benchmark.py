@@ -4,6 +4,10 @@ Example:
 
   python -m experiments.benchmark --steps=150 --repeats=3
 
+With --scale it measures the data path instead (`ingest_benchmark.py`):
+
+  python -m experiments.benchmark --scale --scale_rows=1000000,10000000
+
 The plain model is what one would write by hand from the TensorFlow
 Recommenders multitask tutorial for the same data: the same features,
 vocabularies, layer sizes and losses (retrieval with logQ correction and
@@ -26,18 +30,16 @@ import time
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_recommenders as tfrs
 from absl import app, flags
 
 import objectives
-from experiments import common, synthetic_flags
+from experiments import common, ingest_benchmark, plain_model, synthetic_flags
 from multiobj import config as config_lib
 from multiobj.data import synthetic
 from multiobj.model import features
 from multiobj.model import model as model_lib
 from multiobj.prepare import lists as lists_lib
 from multiobj.prepare import train_data
-from multiobj.retrieval import candidates
 from multiobj.train import run_dir
 
 _STEPS = flags.DEFINE_integer(
@@ -52,167 +54,22 @@ _WARMUP = flags.DEFINE_integer(
 _REPEATS = flags.DEFINE_integer(
   "repeats", 3, "Measurements per model, alternating.", lower_bound=1
 )
+_SCALE = flags.DEFINE_boolean(
+  "scale",
+  False,
+  "Measure the data path at scale instead: ingest rows/s of each file "
+  "format against pyarrow alone (experiments/ingest_benchmark.py).",
+)
+_SCALE_ROWS = flags.DEFINE_list(
+  "scale_rows", ["1000000"], "With --scale: log sizes, in rows."
+)
+_SCALE_DIR = flags.DEFINE_string(
+  "scale_dir",
+  "/tmp/multiobj_scale",
+  "With --scale: where the logs are written (kept, so a rerun reuses them).",
+)
 _TARGET = 1.15
 _CACHED_BATCHES = 40
-
-
-class PlainModel(tfrs.Model):
-  """The same network as multiobj's default model, written out by hand."""
-
-  def __init__(self, stats: features.FeatureStats, dim: int = 32):
-    super().__init__()
-    voc = stats.vocabularies
-
-    def ids(name):
-      lookup = tf.keras.layers.IntegerLookup(
-        vocabulary=np.asarray(voc[name], np.int64)
-      )
-      return tf.keras.Sequential(
-        [lookup, tf.keras.layers.Embedding(len(voc[name]) + 1, dim)]
-      )
-
-    def category(name):
-      lookup = tf.keras.layers.StringLookup(vocabulary=voc[name])
-      width = features.category_dim(len(voc[name]) + 1, dim)
-      return tf.keras.Sequential(
-        [lookup, tf.keras.layers.Embedding(len(voc[name]) + 1, width)]
-      )
-
-    def numeric(name):
-      mean, variance = stats.moments[name]
-      return tf.keras.layers.Normalization(mean=mean, variance=variance)
-
-    self.user = ids("user_id")
-    self.country, self.device = category("country"), category("device")
-    self.age = numeric("age")
-    self.item = ids("item_id")
-    self.category = category("category")
-    self.price = numeric("price")
-    self.title_tokens = tf.keras.layers.TextVectorization(
-      vocabulary=voc["title"], output_sequence_length=12
-    )
-    self.title_embedding = tf.keras.layers.Embedding(
-      len(voc["title"]) + 2, dim, mask_zero=True
-    )
-    self.position = tf.keras.layers.IntegerLookup(
-      vocabulary=np.asarray(voc["position"], np.int64)
-    )
-    self.position_embedding = tf.keras.layers.Embedding(
-      len(voc["position"]) + 1,
-      features.category_dim(len(voc["position"]) + 1, dim),
-    )
-    self.query_dense = tf.keras.Sequential(
-      [tf.keras.layers.Dense(64, "relu"), tf.keras.layers.Dense(dim)]
-    )
-    self.candidate_dense = tf.keras.Sequential(
-      [tf.keras.layers.Dense(64, "relu"), tf.keras.layers.Dense(dim)]
-    )
-    self.trunk = tf.keras.Sequential(
-      [tf.keras.layers.Dense(128, "relu"), tf.keras.layers.Dense(64, "relu")]
-    )
-    self.heads = [
-      tf.keras.Sequential(
-        [tf.keras.layers.Dense(32, "relu"), tf.keras.layers.Dense(1)]
-      )
-      for _ in range(3)
-    ]
-    self.retrieval = tfrs.tasks.Retrieval(
-      temperature=0.05, remove_accidental_hits=True
-    )
-    self.click_task = tfrs.tasks.Ranking(
-      loss=tf.keras.losses.BinaryCrossentropy(from_logits=True)
-    )
-    self.purchase_task = tfrs.tasks.Ranking(
-      loss=tf.keras.losses.BinaryCrossentropy(from_logits=True)
-    )
-    self.dwell_task = tfrs.tasks.Ranking(
-      loss=tf.keras.losses.MeanSquaredError()
-    )
-
-  def compute_loss(self, inputs, training=False):
-    mask = inputs[lists_lib.MASK]
-    b, n = tf.shape(mask)[0], tf.shape(mask)[1]
-    query_enc = tf.concat(
-      [
-        self.user(inputs["user_id"]),
-        self.country(inputs["country"]),
-        self.device(inputs["device"]),
-        self.age(inputs["age"][:, None]),
-      ],
-      axis=1,
-    )
-    tokens = self.title_tokens(tf.reshape(inputs["title"], [-1]))
-    title = self.title_embedding(tokens)
-    token_mask = tf.cast(tokens > 0, tf.float32)[..., None]
-    title = tf.math.divide_no_nan(
-      tf.reduce_sum(title * token_mask, 1), tf.reduce_sum(token_mask, 1)
-    )
-    price = tf.math.log1p(tf.maximum(tf.reshape(inputs["price"], [-1, 1]), 0.0))
-    candidate_enc = tf.concat(
-      [
-        self.item(tf.reshape(inputs["item_id"], [-1])),
-        self.category(tf.reshape(inputs["category"], [-1])),
-        self.price(price),
-        title,
-      ],
-      axis=1,
-    )
-    query = tf.math.l2_normalize(self.query_dense(query_enc), -1)
-    candidate = tf.math.l2_normalize(self.candidate_dense(candidate_enc), -1)
-
-    click = tf.reshape(inputs["click"], [-1])
-    index = tf.where(tf.logical_and(click > 0, tf.reshape(mask, [-1]) > 0))[
-      :, 0
-    ]
-    rows = index // tf.cast(n, tf.int64)
-    same = tf.equal(rows[:, None], rows[None, :])
-    retrieval_loss = self.retrieval(
-      tf.gather(query, rows),
-      tf.gather(candidate, index),
-      candidate_sampling_probability=tf.gather(
-        tf.reshape(inputs[candidates.SAMPLING_PROBABILITY], [-1]), index
-      ),
-      candidate_ids=tf.gather(tf.reshape(inputs["item_id"], [-1]), index),
-      compute_metrics=False,
-      compute_batch_metrics=False,
-      score_mask=tf.logical_or(
-        tf.logical_not(same), tf.cast(tf.eye(tf.shape(index)[0]), tf.bool)
-      ),
-    )
-
-    tiled_query = tf.repeat(query, n, axis=0)
-    tiled_enc = tf.repeat(query_enc, n, axis=0)
-    position = self.position_embedding(
-      self.position(tf.reshape(inputs["position"], [-1]))
-    )
-    hidden = self.trunk(
-      tf.concat(
-        [
-          tiled_query,
-          candidate,
-          tiled_query * candidate,
-          tiled_enc,
-          candidate_enc,
-          position,
-        ],
-        axis=1,
-      )
-    )
-    click_logit, dwell_pred, purchase_logit = (h(hidden) for h in self.heads)
-    weight = tf.reshape(mask, [-1])
-    dwell = tf.math.log1p(tf.reshape(inputs["dwell"], [-1, 1]))
-    del b
-    return (
-      retrieval_loss
-      + self.click_task(click[:, None], click_logit, sample_weight=weight)
-      + 0.5 * self.dwell_task(dwell, dwell_pred, sample_weight=weight * click)
-      + 2.0
-      * self.purchase_task(
-        tf.reshape(inputs["purchase"], [-1, 1]),
-        purchase_logit,
-        sample_weight=weight,
-      )
-    )
 
 
 def _measure(
@@ -242,7 +99,7 @@ def _measure(
   if kind == "framework":
     model = model_lib.build(data.spec, stats, config)
   else:
-    model = PlainModel(stats)
+    model = plain_model.PlainModel(stats)
     model.compile(optimizer=tf.keras.optimizers.Adam(config.fit.learning_rate))
   rows = batch_size * lists[lists_lib.MASK].shape[1]
   model.fit(dataset, steps_per_epoch=warmup, epochs=1, verbose=0)
@@ -333,6 +190,18 @@ def run(
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  if _SCALE.value:
+    try:
+      sizes = [int(r) for r in _SCALE_ROWS.value]
+    except ValueError:
+      raise app.UsageError(
+        f"--scale_rows: not integers: {','.join(_SCALE_ROWS.value)}"
+      ) from None
+    results = ingest_benchmark.run(
+      sizes, _SCALE_DIR.value, repeats=_REPEATS.value
+    )
+    print(json.dumps(results, indent=1))
+    return
   summary = run(
     synthetic_flags.SYNTHETIC_REQUESTS.value,
     common.BATCH_SIZE.value,

@@ -6,8 +6,9 @@
   object   text (str), with "" for a missing value.
 
 Booleans count as the integers 0 and 1. Text that reads as numbers is
-numbers ("007" is 7); "1_000" is text, although Python's int() would take
-it, and so is an integer too long for int64 (ids stay exact). Everything
+numbers ("007" is 7, " 2.5" is 2.5, "nan" and "inf" are floats); "1_000",
+"0x10" and digits other than 0-9 are text, although Python's int() would
+take them, and so is an integer too long for int64 (ids stay exact). Everything
 runs on whole columns with pyarrow's compute functions: no Python per value.
 
 >>> column(pa.array(["1", "2", "3"])).tolist()
@@ -45,8 +46,9 @@ def column(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     values, kind = values.dictionary_decode(), kind.value_type
   if pa.types.is_nested(kind):
     raise NestedError(f"nested ({kind}); fields must be flat")
-  if pa.types.is_null(kind):
-    return _text(pa.array([""] * len(values), pa.string()))
+  if pa.types.is_null(kind) or values.null_count == len(values):
+    # No value at all: text, every entry missing.
+    return np.full(len(values), "", dtype=object)
   if pa.types.is_temporal(kind):
     # Timestamps and dates as integers in their unit since the epoch.
     values, kind = values.cast(pa.int64()), pa.int64()
@@ -55,7 +57,10 @@ def column(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
   if pa.types.is_integer(kind):
     if values.null_count:
       return values.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    return values.cast(pa.int64()).to_numpy()
+    try:
+      return values.cast(pa.int64()).to_numpy()
+    except pa.ArrowInvalid:  # Unsigned beyond int64: ids stay exact text.
+      return _text(values.cast(pa.string()))
   if pa.types.is_floating(kind):
     return values.cast(pa.float64()).to_numpy(zero_copy_only=False)
   if pa.types.is_string(kind) or pa.types.is_large_string(kind):
@@ -66,10 +71,27 @@ def column(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def strings(values: pa.Array) -> np.ndarray:
   """Text values (nulls and "" missing) as int64, float64 or object."""
-  filled = pc.fill_null(values, "")
+  filled = pc.fill_null(values, "") if values.null_count else values
   missing = pc.equal(filled, "").to_numpy(zero_copy_only=False)
-  present = pc.filter(filled, pa.array(~missing))
-  if not len(present) or pc.any(pc.match_substring(present, "_")).as_py():
+  present = pc.filter(filled, pa.array(~missing)) if missing.any() else filled
+  if not len(present) or not _is_number(present[0].as_py()):
+    return _text(filled)  # One value that is no number makes it text.
+  # Pyarrow's parsers take plain numbers ("007", "-1.5e3", "nan"), a subset
+  # of the rule's (never "1_000" or "0x10"); the regular expressions below
+  # decide the rest: spaces, "+5", integers too long for int64. (A failing
+  # cast costs as much as parsing the column: try the one likely to pass.)
+  try:
+    floats = pc.cast(present, pa.float64()).to_numpy()
+  except pa.ArrowInvalid:
+    floats = None
+  if floats is not None:
+    if missing.any() or not np.all(floats == np.round(floats)):
+      return _with_nan(floats, missing)
+    try:
+      return pc.cast(present, pa.int64()).to_numpy()
+    except pa.ArrowInvalid:
+      pass
+  if pc.any(pc.match_substring(present, "_")).as_py():
     return _text(filled)
   trimmed = pc.utf8_trim_whitespace(present)
   integers = pc.all(pc.match_substring_regex(present, _INTEGER)).as_py()
@@ -80,10 +102,26 @@ def strings(values: pa.Array) -> np.ndarray:
     except pa.ArrowInvalid:
       return _text(filled)  # Too long for int64: ids stay exact.
   if pc.all(pc.match_substring_regex(present, _NUMBER)).as_py():
-    out = np.full(len(filled), np.nan)
-    out[~missing] = pc.cast(trimmed, pa.float64()).to_numpy()
-    return out
+    return _with_nan(pc.cast(trimmed, pa.float64()).to_numpy(), missing)
   return _text(filled)
+
+
+def _is_number(value: str) -> bool:
+  if "_" in value:
+    return False
+  try:
+    float(value)
+  except ValueError:
+    return False
+  return True
+
+
+def _with_nan(values: np.ndarray, missing: np.ndarray) -> np.ndarray:
+  if not missing.any():
+    return values.astype(np.float64)
+  out = np.full(len(missing), np.nan)
+  out[~missing] = values
+  return out
 
 
 def numbers(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -99,15 +137,16 @@ def numbers(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def python_values(values: Sequence[Any]) -> pa.Array:
   """An Arrow array of Python values of mixed types (None, bool, int,
-  float, str), for `column`: text when any value is text (booleans then
-  read "true"/"false"), numbers otherwise."""
-  if any(isinstance(v, str) for v in values):
-    return pa.array([None if v is None else _text_of(v) for v in values])
-  numbers_ = [int(v) if isinstance(v, bool) else v for v in values]
-  try:
+  float, str) that `column` types by the rule: numbers if every value reads
+  as one (booleans as 0 and 1), else text (booleans as "true"/"false")."""
+  spelled = [
+    None if v is None else str(int(v)) if isinstance(v, bool) else str(v)
+    for v in values
+  ]
+  numbers_ = strings(pa.array(spelled, pa.string()))
+  if numbers_.dtype.kind in "if":
     return pa.array(numbers_)
-  except (pa.ArrowInvalid, OverflowError):
-    return pa.array([None if v is None else str(v) for v in numbers_])
+  return pa.array([None if v is None else _text_of(v) for v in values])
 
 
 def _text_of(value):

@@ -236,12 +236,25 @@ def _read_jsonl(path, encoding):
   if _arrow_encoding(encoding) == "utf8":
     try:
       table = pa_json.read_json(path)
-      if not any(pa.types.is_nested(f.type) for f in table.schema):
+      if not any(map(_needs_python, table.columns)):
         return table
     except pa.ArrowInvalid:
       pass
   values = line_reader.jsonl_columns(path, encoding)
   return pa.table({n: infer.python_values(v) for n, v in values.items()})
+
+
+def _needs_python(column: pa.ChunkedArray) -> bool:
+  """Whether pyarrow's JSON reader read a column the rule reads otherwise:
+  nested values (an error to report by line), or integers too long for
+  int64, which it reads as floats and the rule keeps as exact text."""
+  if pa.types.is_nested(column.type):
+    return True
+  if pa.types.is_floating(column.type):
+    values = column.to_numpy()
+    whole = np.isfinite(values) & (values == np.round(values))
+    return bool(np.any(np.abs(values[whole]) >= 2.0**63))
+  return False
 
 
 def _read_parquet(path):
