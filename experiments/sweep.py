@@ -17,7 +17,9 @@ A four-trial grid on tiny data (a minute or so):
 
 Each trial runs `python -m experiments.train` in a process of its own with
 --model_dir=<output_dir>/trials/<number>, the --trial_flags and its sampled
-parameters, so a crash, NaN or out-of-memory fails that trial only. After
+parameters, so a crash, NaN or out-of-memory fails that trial only. Trials
+share the prepared data in <output_dir>/prepared (unless --trial_flags gives
+another --cache_dir): the raw log is read and grouped once. After
 each trial, <output_dir> gets results.csv (a row a trial), pareto.png and
 report.md. Run the same command again to resume a stopped sweep, or with a
 larger --trials to extend it; give several machines the same --storage (a
@@ -26,6 +28,7 @@ sweep between them (docs/sweeps.md).
 """
 
 import dataclasses
+import os
 import shlex
 
 from absl import app, flags
@@ -140,6 +143,12 @@ def config_from_flags(values: dict | None = None) -> sweep.SweepConfig:
   if values["space_file"]:
     space += sweep.load_space_file(values["space_file"])
   trial_flags = tuple(shlex.split(values["trial_flags"]))
+  given = {f.split("=")[0].lstrip("-") for f in trial_flags}
+  if "cache_dir" not in given | {p.name for p in space}:
+    # Trials share one cache of prepared lists: the raw log is read once
+    # (again only for trials whose sampled flags change the lists).
+    output = values["output_dir"] or "."
+    trial_flags += (f"--cache_dir={os.path.join(output, 'prepared')}",)
   sweep.check_space(space, train_flag_parsers(), trial_flags)
   prune = values["prune"]
   return sweep.SweepConfig(

@@ -112,6 +112,12 @@ class PrepareConfig:
     propensity_label: The label (clicks) propensities are estimated from;
       "" for the label of the first binary or listwise objective.
     max_ipw_weight: Cap of an inverse-propensity weight.
+    cache_dir: Where the prepared lists are cached (`prepare/cache.py`);
+      "" for the run directory's `prepared/`. Runs that share one (a sweep's
+      trials) read the raw log once.
+    shard_mb: Size of a shard of prepared lists, in megabytes.
+    memory_mb: Memory budget of preparation: a described log expected to
+      take more is prepared in pieces, out of core (`prepare/stream.py`).
   """
 
   objectives: tuple[objectives_lib.Objective, ...] = ()
@@ -125,11 +131,17 @@ class PrepareConfig:
   propensity: str = "none"
   propensity_label: str = ""
   max_ipw_weight: float = 10.0
+  cache_dir: str = ""
+  shard_mb: float = 64.0
+  memory_mb: int = 4096
 
   def __post_init__(self):
     object.__setattr__(self, "objectives", tuple(self.objectives))
     _at_least(self, 0, "negatives")
     _at_least(self, 1, "max_list_size", "max_ipw_weight")
+    _at_least(self, 1, "memory_mb")
+    if not self.shard_mb > 0:
+      raise ValueError(f"shard_mb must be > 0, got {self.shard_mb}.")
     if self.negative_sampling is not None:
       dataset_lib.NegativeSampling(distribution=self.negative_sampling)
     if not 0 <= self.cold_start_items < 1:
@@ -225,6 +237,9 @@ class FitConfig:
       "multi_worker" (several machines, described by $TF_CONFIG).
     cpu_devices: Logical CPU devices to split the CPU into (> 1 lets a
       mirrored strategy run several replicas without GPUs); 1 leaves it.
+    shuffle_buffer: Training lists shuffled together; a log with fewer
+      lists is shuffled whole each epoch. Memory grows with it, not with
+      the log.
   """
 
   epochs: int = 3
@@ -234,9 +249,10 @@ class FitConfig:
   weighting: str = "static"
   strategy: str = "default"
   cpu_devices: int = 1
+  shuffle_buffer: int = 100_000
 
   def __post_init__(self):
-    _at_least(self, 1, "epochs", "batch_size", "cpu_devices")
+    _at_least(self, 1, "epochs", "batch_size", "cpu_devices", "shuffle_buffer")
     _at_least(self, 0, "early_stopping")
     if not self.learning_rate > 0:
       raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}.")

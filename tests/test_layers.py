@@ -67,6 +67,8 @@ def _imports(path: pathlib.Path, modules: dict[str, pathlib.Path]) -> set[str]:
 
 
 def _layer(module: str) -> int:
+  if module == "multiobj":
+    return 0  # The package itself holds its version only.
   for i, prefixes in enumerate(LAYERS):
     if any(module == p or module.startswith(p + ".") for p in prefixes):
       return i

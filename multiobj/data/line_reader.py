@@ -10,7 +10,7 @@ line.
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 
@@ -95,26 +95,33 @@ def jsonl_columns(path: str, encoding: str) -> dict[str, list[Any]]:
     ValueError: naming the line (and column) that is not valid JSON, not an
       object, or holds a nested value.
   """
-  values: dict[str, list[Any]] = {}
-  count = 0
   f, encoding = _open(path, encoding)
   with f:
     try:
-      for number, line in enumerate(f, start=1):
-        if not line.strip():
-          continue
-        record = _record(path, number, line)
-        for name, value in record.items():
-          if name not in values:
-            # A column first seen late is null in the lines before.
-            values[name] = [None] * count
-          values[name].append(value)
-        count += 1
-        for column in values.values():
-          if len(column) < count:
-            column.append(None)
+      return jsonl_lines(path, f, 1)
     except UnicodeDecodeError as e:
       raise _decode_error(path, encoding, e) from None
+
+
+def jsonl_lines(
+  path: str, lines: Iterable[str], first: int
+) -> dict[str, list[Any]]:
+  """`jsonl_columns` of some lines of `path`, the first being line `first`."""
+  values: dict[str, list[Any]] = {}
+  count = 0
+  for number, line in enumerate(lines, start=first):
+    if not line.strip():
+      continue
+    record = _record(path, number, line)
+    for name, value in record.items():
+      if name not in values:
+        # A column first seen late is null in the lines before.
+        values[name] = [None] * count
+      values[name].append(value)
+    count += 1
+    for column in values.values():
+      if len(column) < count:
+        column.append(None)
   return values
 
 

@@ -106,7 +106,7 @@ def read_files(
   encoding: str = "utf-8",
 ) -> Files:
   """`read_table`'s columns, with the file each row came from."""
-  paths = _expand(path)
+  paths = expand(path)
   tables = [
     _read_one(p, format, delimiter, header, columns, encoding) for p in paths
   ]
@@ -128,7 +128,7 @@ def read_files(
   return Files(out, tuple(paths), starts)
 
 
-def _expand(path):
+def expand(path: str) -> list[str]:
   """The files `path` names: itself, a directory's files, a glob's."""
   if os.path.isfile(path):
     return [path]
@@ -149,7 +149,7 @@ def _expand(path):
 
 
 def _read_one(path, format, delimiter, header, columns, encoding):
-  format, delimiter = _resolve_format(path, format, delimiter)
+  format, delimiter = resolve_format(path, format, delimiter)
   if format != "csv" and (columns is not None or not header):
     raise ValueError(
       f"{path}: 'header' and 'columns' apply to csv files only; {format} "
@@ -166,7 +166,7 @@ def _read_one(path, format, delimiter, header, columns, encoding):
   return table
 
 
-def _resolve_format(path, format, delimiter):
+def resolve_format(path, format, delimiter):
   extension = os.path.splitext(path.lower())[1]
   if format is None:
     if extension not in EXTENSIONS:
@@ -206,7 +206,7 @@ def _read_csv(path, delimiter, header, columns, encoding):
     table = pa_csv.read_csv(
       path,
       read_options=pa_csv.ReadOptions(
-        column_names=keys, skip_rows=skip, encoding=_arrow_encoding(encoding)
+        column_names=keys, skip_rows=skip, encoding=arrow_encoding(encoding)
       ),
       parse_options=pa_csv.ParseOptions(
         delimiter=delimiter, newlines_in_values=True
@@ -225,7 +225,7 @@ def _read_csv(path, delimiter, header, columns, encoding):
   return table.rename_columns(names)
 
 
-def _arrow_encoding(encoding):
+def arrow_encoding(encoding):
   normal = encoding.replace("_", "-").lower()
   return "utf8" if normal in ("utf-8", "utf8", "utf-8-sig") else encoding
 
@@ -233,10 +233,10 @@ def _arrow_encoding(encoding):
 def _read_jsonl(path, encoding):
   """Pyarrow's reader; the Python one where a column mixes kinds (numbers
   and text), or to say which line is wrong."""
-  if _arrow_encoding(encoding) == "utf8":
+  if arrow_encoding(encoding) == "utf8":
     try:
       table = pa_json.read_json(path)
-      if not any(map(_needs_python, table.columns)):
+      if not any(map(needs_python, table.columns)):
         return table
     except pa.ArrowInvalid:
       pass
@@ -244,7 +244,7 @@ def _read_jsonl(path, encoding):
   return pa.table({n: infer.python_values(v) for n, v in values.items()})
 
 
-def _needs_python(column: pa.ChunkedArray) -> bool:
+def needs_python(column: pa.ChunkedArray) -> bool:
   """Whether pyarrow's JSON reader read a column the rule reads otherwise:
   nested values (an error to report by line), or integers too long for
   int64, which it reads as floats and the rule keeps as exact text."""

@@ -5,7 +5,7 @@ where it applies, the first bad row, so bad data fails here with a readable
 message instead of deep inside TensorFlow, or worse, trains on garbage.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -35,10 +35,24 @@ def check(
     _check_table(table, required, where)
     for objective in objectives:
       _check_label(table, objective, where)
-  _check_catalogue(dataset)
+  check_catalogue(dataset)
 
 
-def _check_table(table, required, where):
+def check_rows(
+  table: dataset_lib.Table,
+  required: Sequence[str],
+  objectives: Sequence[objectives_lib.Objective],
+  where: str,
+  row: Callable[[int], str] = lambda index: f"row {index}",
+) -> None:
+  """`check`'s tests of one table of rows (a split, or a piece of a log
+  read in pieces); `row` names row `index` of the table in messages."""
+  _check_table(table, required, where, row)
+  for objective in objectives:
+    _check_label(table, objective, where, row)
+
+
+def _check_table(table, required, where, row=lambda index: f"row {index}"):
   spec_lib.check_columns(table, required, where)
   lengths = {name: len(table[name]) for name in required}
   if len(set(lengths.values())) > 1:
@@ -46,30 +60,29 @@ def _check_table(table, required, where):
   if not next(iter(lengths.values()), 0):
     raise ValueError(f"{where}: the split is empty (0 rows).")
   for name in required:
-    _check_values(table[name], name, where)
+    _check_values(table[name], name, where, row)
 
 
-def _check_values(column, name, where):
+def _check_values(column, name, where, row):
   if column.dtype.kind == "f":
     bad = ~np.isfinite(column)
     if bad.any():
-      row = int(np.argmax(bad))
+      index = int(np.argmax(bad))
       raise ValueError(
-        f"{where}: column {name!r} has a non-finite value ({column[row]}) at "
-        f"row {row} ({int(bad.sum())} such rows)."
+        f"{where}: column {name!r} has a non-finite value ({column[index]}) "
+        f"at {row(index)} ({int(bad.sum())} such rows)."
       )
   elif column.dtype.kind == "O":
     # None, or a float NaN (the one value unequal to itself).
     bad = np.equal(column, None) | (column != column)
     if bad.any():
-      row = int(np.argmax(bad))
       raise ValueError(
-        f"{where}: column {name!r} has a missing value at row {row} "
-        f"({int(bad.sum())} such rows)."
+        f"{where}: column {name!r} has a missing value at "
+        f"{row(int(np.argmax(bad)))} ({int(bad.sum())} such rows)."
       )
 
 
-def _check_label(table, objective, where):
+def _check_label(table, objective, where, row=lambda index: f"row {index}"):
   label = table[objective.label]
   if label.dtype.kind not in "biuf":
     raise ValueError(
@@ -89,15 +102,17 @@ def _check_label(table, objective, where):
     bad = np.zeros(len(label), bool)
     expected = ""
   if bad.any():
-    row = int(np.argmax(bad))
+    index = int(np.argmax(bad))
     raise ValueError(
       f"{where}: label {objective.label!r} of objective {objective.name!r} "
-      f"must be {expected}; row {row} has {label[row]} "
+      f"must be {expected}; {row(index)} has {label[index]} "
       f"({int(bad.sum())} such rows)."
     )
 
 
-def _check_catalogue(dataset):
+def check_catalogue(dataset: dataset_lib.Dataset) -> None:
+  """Raises ValueError for a catalogue with missing values or a repeated
+  id."""
   spec = dataset.spec
   where = f"Dataset {spec.name!r}, catalogue"
   columns = [f.name for f in spec.features_of("candidate")]

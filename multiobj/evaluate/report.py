@@ -18,6 +18,10 @@ from multiobj.evaluate import baselines as baselines_lib
 from multiobj.evaluate import full_ranking, heads, predictions, retrieval
 from multiobj.prepare import train_data as train_data_lib
 
+# Test lists scored, and training lists the baselines learn from, at most.
+TEST_LISTS = 200_000
+BASELINE_LISTS = 500_000
+
 BASELINE_NAMES = {
   "retrieval": "most popular",
   "binary": "item rate",
@@ -79,15 +83,22 @@ def test_metrics(
   """(metrics, baselines, counts) of `model` on the test split of its data,
   with the dataset's full-ranking protocol if it names one.
 
+  Memory stays bounded whatever the log's size: the model is scored on the
+  first `TEST_LISTS` test lists, and the baselines learn from the first
+  `BASELINE_LISTS` training lists (all of them, below those sizes; lists
+  are in no order of time or user, so beyond them these are samples).
   Counts say how many lists, rows and positives each metric rests on.
   """
-  lists, catalogue = data.lists["test"], data.data.catalogue
+  lists, catalogue = data.head("test", TEST_LISTS), data.data.catalogue
+  total = data.num_lists("test")
+  if total > TEST_LISTS:
+    logging.info("Scoring the first %d of %d test lists.", TEST_LISTS, total)
   objectives = data.config.objectives
   metrics = model_metrics(model, lists, catalogue, cold_items=data.cold_items)
   baseline = baselines_lib.baseline_metrics(
     objectives,
     data.data.spec,
-    data.lists["train"],
+    data.head("train", BASELINE_LISTS, features=False),
     lists,
     catalogue,
     cold_items=data.cold_items,

@@ -1,102 +1,24 @@
-"""Feature preprocessing: statistics from the training split, then layers.
+"""Feature preprocessing layers, built from the training split's statistics.
 
-`compute_stats` reads the training rows once: the vocabulary of every id,
-category and text feature and the mean and variance of every numeric one.
-The stats are saved beside the checkpoint (`feature_stats.json`), so a model
-is rebuilt exactly from its directory. `FeatureEncoder` turns raw columns into
-one dense vector per row with Keras preprocessing layers (StringLookup /
-IntegerLookup with an out-of-vocabulary bucket, Normalization,
-TextVectorization) and embeddings. Values never seen in training map to the
-out-of-vocabulary bucket, never to an error.
+`FeatureEncoder` turns raw columns into one dense vector per row with Keras
+preprocessing layers (StringLookup / IntegerLookup with an out-of-vocabulary
+bucket, Normalization, TextVectorization) and embeddings, from the
+vocabularies and moments preparation computed (`prepare/stats.py`). Values
+never seen in training map to the out-of-vocabulary bucket, never to an
+error.
 """
 
-import dataclasses
-import json
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from multiobj.data import dataset as dataset_lib
 from multiobj.data import spec as spec_lib
-
-
-@dataclasses.dataclass
-class FeatureStats:
-  """Vocabularies and moments of the features, from the training split."""
-
-  vocabularies: dict[str, list[Any]]
-  moments: dict[str, tuple[float, float]]
-
-  def to_json(self) -> str:
-    return json.dumps(dataclasses.asdict(self), indent=1, default=_json_default)
-
-  @classmethod
-  def from_json(cls, text: str) -> "FeatureStats":
-    data = json.loads(text)
-    return cls(
-      vocabularies=data["vocabularies"],
-      moments={k: tuple(v) for k, v in data["moments"].items()},
-    )
-
-
-def _json_default(value):
-  if isinstance(value, np.generic):
-    return value.item()
-  raise TypeError(f"Not JSON serialisable: {value!r}")
-
-
-def compute_stats(
-  spec: spec_lib.DatasetSpec, rows: dataset_lib.Table, text_max_tokens: int
-) -> FeatureStats:
-  """Reads vocabularies and moments of every feature from `rows`.
-
-  Id and category vocabularies are ordered by frequency, then value. Text
-  vocabularies keep the `text_max_tokens` most frequent tokens of the
-  distinct texts (each title counted once, however often it was shown).
-  """
-  vocabularies, moments = {}, {}
-  for feature in spec.features:
-    column = rows[feature.name]
-    if feature.kind in ("id", "category", "multi_category"):
-      if feature.kind == "multi_category":
-        column = _split_values(column, feature.separator)
-      values, counts = np.unique(column, return_counts=True)
-      order = np.argsort(-counts, kind="stable")
-      vocabularies[feature.name] = [_plain(v) for v in values[order]]
-    elif feature.kind == "numeric":
-      x = _transform(feature, column.astype(np.float64))
-      moments[feature.name] = (float(x.mean()), float(x.var()))
-    elif feature.kind == "text":
-      vocabularies[feature.name] = _text_vocabulary(column, text_max_tokens)
-  return FeatureStats(vocabularies, moments)
-
-
-def _split_values(column, separator):
-  values = [
-    v for text in column.astype(str) for v in text.split(separator) if v
-  ]
-  return np.asarray(values or [""], dtype=object)
-
-
-def _plain(value):
-  return value.item() if isinstance(value, np.generic) else value
-
-
-def _transform(feature, x):
-  # The standardisation of "zscore" and "log1p" is the Normalization layer's.
-  if feature.transform == "log1p":
-    if isinstance(x, np.ndarray):
-      return np.log1p(np.maximum(x, 0.0))
-    return tf.math.log1p(tf.maximum(x, 0.0))
-  return x
-
-
-def _text_vocabulary(column, max_tokens):
-  layer = tf.keras.layers.TextVectorization(max_tokens=max_tokens + 2)
-  layer.adapt(np.unique(column.astype(str)), batch_size=4096)
-  return layer.get_vocabulary(include_special_tokens=False)[:max_tokens]
+from multiobj.prepare.stats import (  # noqa: F401  (re-exported)
+  FeatureStats,
+  compute_stats,
+  transform,
+)
 
 
 def category_dim(cardinality: int, embedding_dim: int) -> int:
@@ -164,7 +86,7 @@ class FeatureEmbedding(tf.keras.layers.Layer):
   def call(self, values: tf.Tensor, training=None) -> tf.Tensor:
     kind = self.feature.kind
     if kind == "numeric":
-      x = _transform(self.feature, tf.cast(values, tf.float32))
+      x = transform(self.feature, tf.cast(values, tf.float32))
       return self.normalize(x[:, tf.newaxis])
     if kind == "multi_category":
       parts = tf.strings.split(

@@ -29,10 +29,12 @@ import tensorflow as tf
 from multiobj import config as config_lib
 from multiobj.data import dataset as dataset_lib
 from multiobj.data import validation
-from multiobj.prepare import cold_start, resolve
+from multiobj.prepare import cold_start, derived, resolve
 from multiobj.prepare import lists as lists_lib
 from multiobj.prepare import negatives as negatives_lib
 from multiobj.prepare import propensity as propensity_lib
+from multiobj.prepare import shards as shards_lib
+from multiobj.prepare import stats as stats_lib
 from multiobj.retrieval import candidates
 
 # Seed offset of the evaluation splits' fixed draw of negatives.
@@ -57,6 +59,11 @@ class TrainData:
     uniform_probability: Each catalogue item's probability among retrieval
       candidates (of the first draw), which the uniform draws carry; None
       without a retrieval objective.
+    stats: Vocabularies and moments of the features, from training.
+    summary: Rows, lists and label means per split (`Dataset.summary`).
+    shards: {split: its shards} when the lists are on disk (a cache,
+      `prepare/cache.py`): datasets stream them, and `lists` reads a split
+      only when asked; None for lists in memory.
   """
 
   config: config_lib.TrainConfig
@@ -67,6 +74,9 @@ class TrainData:
   sampler: negatives_lib.NegativeSampler | None = None
   train_rows: dataset_lib.Table | None = None
   uniform_probability: np.ndarray | None = None
+  stats: stats_lib.FeatureStats | None = None
+  summary: Mapping[str, Any] | None = None
+  shards: Mapping[str, shards_lib.Split] | None = None
 
   @property
   def retrieval(self):
@@ -74,14 +84,49 @@ class TrainData:
     found = [o for o in self.config.objectives if o.kind == "retrieval"]
     return found[0] if found else None
 
-  def train_dataset(self) -> tf.data.Dataset:
-    """Shuffled training batches; sampled negatives are drawn each epoch."""
+  def by_files(self, workers: int) -> bool:
+    """Whether `workers` training together each read their own shards (there
+    are enough of them), rather than every worker all of them."""
+    return (
+      workers > 1
+      and self.sampler is None
+      and self.shards is not None
+      and len(self.shards["train"].files) >= workers
+    )
+
+  def steps_per_epoch(self, workers: int) -> int:
+    """Steps of an epoch when `workers` each read their own shards: as many
+    as the worker with the fewest lists has, so that all stop together."""
+    split = self.shards["train"]
+    per_worker = max(1, self.config.fit.batch_size // workers)
+    return max(
+      1,
+      min(sum(split.file_lists[w::workers]) for w in range(workers))
+      // per_worker,
+    )
+
+  def train_dataset(self, workers: int = 1) -> tf.data.Dataset:
+    """Shuffled training batches; sampled negatives are drawn each epoch.
+    When `workers` each read their own shards (`by_files`), the lists
+    repeat without end: an epoch is `steps_per_epoch` steps."""
     fit = self.config.fit
+    if self.sampler is None and self.shards is not None:
+      train = self.shards["train"]
+      dataset = shards_lib.dataset(
+        train.files,
+        train.columns,
+        fit.batch_size,
+        shuffle_buffer=fit.shuffle_buffer,
+        seed=self.config.seed,
+        lists=train.lists,
+        repeat=self.by_files(workers),
+      )
+      return self._with_uniform_draws(self._derive(dataset, "train"))
     if self.sampler is None:
       dataset = lists_lib.make_dataset(
         self.lists["train"], fit.batch_size, shuffle=True, seed=self.config.seed
       )
-      return self._with_uniform_draws(dataset)
+      return self._with_uniform_draws(self._derive(dataset, "train"))
     epochs = itertools.count(1)
 
     def batches():
@@ -96,11 +141,15 @@ class TrainData:
         part = order[start : start + fit.batch_size]
         yield {name: column[part] for name, column in draw.items()}
 
+    columns = dict(self.list_columns("train"))
+    size = columns[lists_lib.MASK][1]
+    if self.retrieval is not None:
+      columns[candidates.SAMPLING_PROBABILITY] = ("float32", size)
+    if self.propensities is not None:
+      columns[propensity_lib.IPW] = ("float32", size)
     signature = {
-      name: tf.TensorSpec(
-        (None, *column.shape[1:]), tf.as_dtype(_dtype(column))
-      )
-      for name, column in self.lists["train"].items()
+      name: tf.TensorSpec((None, *shape), tf.as_dtype(dtype))
+      for name, (dtype, shape) in columns.items()
     }
     dataset = tf.data.Dataset.from_generator(
       batches, output_signature=signature
@@ -109,8 +158,33 @@ class TrainData:
 
   def eval_dataset(self, split: str) -> tf.data.Dataset:
     """The batches of `split` in order, e.g. for validation."""
-    return lists_lib.make_dataset(
-      self.lists[split], self.config.fit.batch_size, shuffle=False, seed=0
+    if self.shards is not None:
+      found = self.shards[split]
+      dataset = shards_lib.dataset(
+        found.files,
+        found.columns,
+        self.config.fit.batch_size,
+        lists=found.lists,
+      )
+    else:
+      dataset = lists_lib.make_dataset(
+        self.lists[split], self.config.fit.batch_size, shuffle=False, seed=0
+      )
+    return self._derive(dataset, split)
+
+  def _derive(self, dataset, split):
+    """Adds the columns derived from statistics (`derived.py`): sampling
+    probabilities to training batches, inverse-propensity weights to all."""
+    train = split == "train" and self.retrieval is not None
+    return derived.add(
+      dataset,
+      self.data.spec.item_id,
+      self.data.catalogue[self.data.spec.item_id] if train else None,
+      self.uniform_probability if train else None,
+      self.propensities,
+      self.data.spec.position,
+      self.config.prepare.propensity_label,
+      self.config.prepare.max_ipw_weight,
     )
 
   def eligible(self) -> np.ndarray:
@@ -122,9 +196,9 @@ class TrainData:
     if not count or self.retrieval is None:
       return dataset
     eligible = np.flatnonzero(self.eligible())
-    catalogue, train = self.data.catalogue, self.lists["train"]
+    catalogue, train = self.data.catalogue, self.list_columns("train")
     columns = {
-      f.name: catalogue[f.name][eligible].astype(_dtype(train[f.name]))
+      f.name: catalogue[f.name][eligible].astype(_numpy(train[f.name][0]))
       for f in self.data.spec.features_of("candidate")
     }
     return candidates.with_uniform_draws(
@@ -133,6 +207,55 @@ class TrainData:
       self.uniform_probability[eligible],
       count,
       self.config.seed,
+    )
+
+  def num_lists(self, split: str) -> int:
+    """How many lists `split` has."""
+    if self.shards is not None:
+      return self.shards[split].lists
+    return dataset_lib.num_rows(self.lists[split])
+
+  def head(
+    self, split: str, limit: int, features: bool = True
+  ) -> dataset_lib.Table:
+    """The first `limit` lists of `split` (all of a smaller one), in
+    memory; without `features`, only ids, labels and bookkeeping columns.
+    Lists are in no particular order of time or user, so this is a sample
+    of the split when it is longer."""
+    spec = self.data.spec
+    dropped = set()
+    if not features:
+      dropped = {f.name for f in spec.features} - {spec.item_id, spec.user_id}
+    if self.shards is not None and limit < self.shards[split].lists:
+      found = self.shards[split]
+      columns = {k: v for k, v in found.columns.items() if k not in dropped}
+      return shards_lib.read(found.files, columns, limit)
+    table = self.lists[split]
+    return {k: v[:limit] for k, v in table.items() if k not in dropped}
+
+  def list_columns(self, split: str) -> shards_lib.Columns:
+    """The dtype name and per-list shape of each column of `split`."""
+    if self.shards is not None:
+      return self.shards[split].columns
+    return shards_lib.columns_of(self.lists[split])
+
+  def without_lists(self) -> "TrainData":
+    """This data without its lists, and without the dataset's rows unless
+    training or evaluation reads them (sampled negatives, full ranking):
+    what a cache keeps beside the shards."""
+    data = self.data
+    if self.sampler is None and data.info.get("evaluation") != "full_ranking":
+      data = dataclasses.replace(data, splits={})
+    return dataclasses.replace(self, data=data, lists={}, shards=None)
+
+  def with_shards(
+    self,
+    config: config_lib.TrainConfig,
+    splits: Mapping[str, shards_lib.Split],
+  ) -> "TrainData":
+    """This data for the run `config`, its lists in the shards `splits`."""
+    return dataclasses.replace(
+      self, config=config, lists=shards_lib.Lists(splits), shards=splits
     )
 
   def describe(self) -> dict[str, Any]:
@@ -149,8 +272,8 @@ def _list(values):
   return list(values) if values is not None else None
 
 
-def _dtype(column):
-  return np.str_ if column.dtype.kind in "OUS" else column.dtype
+def _numpy(dtype: str):
+  return np.str_ if dtype == "string" else np.dtype(dtype)
 
 
 def _eligible(data, cold_items):
@@ -254,12 +377,23 @@ def prepare(
         config.seed,
       ).tolist()
     )
+  # The derived columns are added as lists are read (`derived.py`); here
+  # only each catalogue item's sampling probability is kept.
   q = add_draw_columns(
-    lists["train"], config, data, _eligible(data, cold), propensities
+    dict(lists["train"]), config, data, _eligible(data, cold), propensities
   )
-  for name, table in lists.items():
-    if name != "train" and propensities is not None:
-      _add_weights(table, config, spec, propensities)
+  stats = stats_lib.compute_stats(
+    spec, data.split("train"), config.model.text_max_tokens
+  )
   return TrainData(
-    config, data, lists, cold, propensities, sampler, train_rows, q
+    config,
+    data,
+    lists,
+    cold,
+    propensities,
+    sampler,
+    train_rows,
+    q,
+    stats=stats,
+    summary=data.summary(),
   )

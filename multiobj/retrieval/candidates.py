@@ -83,7 +83,25 @@ def sampling_probability(
     the most frequent item has 1); items that can never be a candidate get
     the smallest positive probability, so the log is finite.
   """
-  n = len(valid)
+  positives, unclicked, row = candidate_counts(
+    valid, positive, item_ids, catalogue_ids
+  )
+  q = item_probability(
+    positives, unclicked, len(valid), hard_negatives, uniform_per_list, eligible
+  )
+  slots = np.where(row >= 0, q[row], q.min())
+  return slots.astype(np.float32), q.astype(np.float32)
+
+
+def candidate_counts(
+  valid: np.ndarray,
+  positive: np.ndarray,
+  item_ids: np.ndarray,
+  catalogue_ids: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """([C] positives of each catalogue item, [C] its unclicked impressions,
+  [num_lists, list_size] each slot's catalogue row, -1 for none): what
+  `item_probability` needs, summable over pieces of a log."""
   order = np.argsort(catalogue_ids, kind="stable")
   sorted_ids = catalogue_ids[order]
   # Each slot's catalogue row; ids not in the catalogue (padding) are -1.
@@ -94,12 +112,25 @@ def sampling_probability(
     rows = row[where & (row >= 0)]
     return np.bincount(rows, minlength=len(catalogue_ids)).astype(np.float64)
 
-  expected = counts(positive) / n
+  return counts(positive), counts(valid & ~positive), row
+
+
+def item_probability(
+  positives: np.ndarray,
+  unclicked: np.ndarray,
+  lists: int,
+  hard_negatives: bool = False,
+  uniform_per_list: int = 0,
+  eligible: np.ndarray | None = None,
+) -> np.ndarray:
+  """[C] each catalogue item's probability among retrieval candidates, from
+  its counts over `lists` training lists (`sampling_probability`)."""
+  expected = positives / lists
   if hard_negatives:
-    expected += counts(valid & ~positive) / n
+    expected += unclicked / lists
   if uniform_per_list:
     if eligible is None:
-      eligible = np.ones(len(catalogue_ids), bool)
+      eligible = np.ones(len(positives), bool)
     expected += np.where(eligible, uniform_per_list / eligible.sum(), 0.0)
   if not expected.any():
     expected = np.ones_like(expected)
@@ -111,8 +142,7 @@ def sampling_probability(
     # unchanged, so the most frequent item gets 1 instead. (Only then, so
     # runs whose q is above the clip keep their exact numbers.)
     q = q / q.max()
-  slots = np.where(row >= 0, q[row], q.min())
-  return slots.astype(np.float32), q.astype(np.float32)
+  return q
 
 
 def with_uniform_draws(

@@ -114,11 +114,22 @@ def cleanup(directory: str, model_dir: str) -> None:
     shutil.rmtree(directory, ignore_errors=True)
 
 
-def autoshard_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:
-  """Shards a distributed dataset by element: in-memory and generated
-  datasets have no files to shard by."""
+def num_workers(strategy: tf.distribute.Strategy) -> int:
+  """Processes training together (1 but for a multi-worker strategy)."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not resolver.task_type:
+    return 1
+  cluster = resolver.cluster_spec().as_dict()
+  return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+
+
+def autoshard(dataset: tf.data.Dataset, by_files: bool) -> tf.data.Dataset:
+  """Shards a distributed dataset between workers: by file (each worker
+  reads its own shards, so none reads the whole log) or, for datasets with
+  too few files, in memory or generated, by element."""
+  policy = tf.data.experimental.AutoShardPolicy
   options = tf.data.Options()
   options.experimental_distribute.auto_shard_policy = (
-    tf.data.experimental.AutoShardPolicy.DATA
+    policy.FILE if by_files else policy.DATA
   )
   return dataset.with_options(options)

@@ -18,11 +18,10 @@ import tensorflow as tf
 from absl import logging
 
 from multiobj import config as config_lib
-from multiobj.data import dataset as dataset_lib
 from multiobj.data import loaders
-from multiobj.model import features as features_lib
 from multiobj.model import model as model_lib
 from multiobj.model import trunks
+from multiobj.prepare import cache
 from multiobj.prepare import train_data as train_data_lib
 from multiobj.train import callbacks as callbacks_lib
 from multiobj.train import distribution, run_dir
@@ -114,26 +113,23 @@ def fit(
   os.makedirs(directory, exist_ok=True)
   run_dir.start_history(directory)
 
-  logging.info("Loading dataset %r.", config.data.dataset)
-  data = train_data_lib.prepare(loaders.load(config.data, config.seed), config)
-  config = data.config
-  summary = data.data.summary()
+  data = cache.prepared(
+    config,
+    config.prepare.cache_dir or os.path.join(directory, run_dir.PREPARED),
+  )
+  config, summary, stats = data.config, data.summary, data.stats
   logging.info("Dataset: %s", json.dumps(summary))
   if "test" not in data.lists:
     raise ValueError(
       f"Dataset {data.data.spec.name!r} has no 'test' split to evaluate on."
     )
   spec = data.data.spec
-  stats = features_lib.compute_stats(
-    spec, data.data.split("train"), config.model.text_max_tokens
-  )
   with strategy.scope():
     model = model_lib.build(spec, stats, config)
   run_dir.write_description(directory, config, spec, stats)
   logging.info(
-    "Training %d epochs on %d lists (%d rows).",
+    "Training %d epochs on %d rows.",
     config.fit.epochs,
-    dataset_lib.num_rows(data.lists["train"]),
     summary["train"]["rows"],
   )
   history, best_epoch, fit_seconds = _fit(
@@ -161,19 +157,27 @@ def fit(
 def _fit(model, data, directory, strategy, chief, verbose):
   """`Model.fit` with the run's callbacks; (history, best epoch, seconds)."""
   config = data.config
-  train, valid = data.train_dataset(), None
+  workers = distribution.num_workers(strategy)
+  # With enough shards, each worker reads its own; otherwise each reads all
+  # and keeps its share of the batches.
+  by_files = data.by_files(workers)
+  train, valid = data.train_dataset(workers), None
+  steps = data.steps_per_epoch(workers) if by_files else None
   if "valid" in data.lists:
     valid = data.eval_dataset("valid")
   if strategy.num_replicas_in_sync > 1 or not chief:
-    train = distribution.autoshard_by_data(train)
+    train = distribution.autoshard(train, by_files)
     if valid is not None:
-      valid = distribution.autoshard_by_data(valid)
+      valid = distribution.autoshard(valid, False)
     logging.info(
       "Training on %d replicas (%s strategy); each batch of %d lists is "
-      "split between them.",
+      "split between them%s.",
       strategy.num_replicas_in_sync,
       config.fit.strategy,
       config.fit.batch_size,
+      f"; each worker reads its own shards, {steps} steps an epoch"
+      if by_files
+      else "",
     )
   checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
   manager = tf.train.CheckpointManager(
@@ -194,6 +198,7 @@ def _fit(model, data, directory, strategy, chief, verbose):
     train,
     validation_data=valid,
     epochs=config.fit.epochs,
+    steps_per_epoch=steps,
     callbacks=callbacks,
     verbose=verbose,
   )

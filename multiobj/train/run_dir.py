@@ -8,6 +8,8 @@
                        each epoch), and the test metrics under test/;
   history.jsonl        one line an epoch while training: every loss and
                        weight, training and validation;
+  prepared/            the prepared lists, unless the run names a cache
+                       elsewhere (`prepare/cache.py`);
   metrics.json         every metric and its baseline, per-epoch history,
                        effective task weights, data summary, timing, machine
                        (written once the run is evaluated, `experiment.py`).
@@ -36,6 +38,7 @@ CHECKPOINTS = "checkpoints"
 TENSORBOARD = "tensorboard"
 HISTORY = "history.jsonl"
 METRICS = "metrics.json"
+PREPARED = "prepared"
 
 
 def write_description(

@@ -36,6 +36,7 @@ SINGLE_ROLES = (
   "timestamp",
   "position",
   "randomized",
+  "truth",
 )
 ROLES = (*spec_lib.ROLES, "label", *SINGLE_ROLES)
 TABLE = {
@@ -70,6 +71,9 @@ COLUMNS = {
   **{role: FEATURE_COLUMN for role in spec_lib.ROLES},
   **{"label": LABEL_COLUMN, "item_id": ID_COLUMN, "user_id": ID_COLUMN},
   **{"list_id": _COLUMN, "timestamp": _COLUMN, "randomized": _COLUMN},
+  # Ground truth (a simulator's relevance): never an input; evaluation
+  # reports NDCG against it.
+  "truth": _COLUMN,
   # The slot an item was shown at: a context feature, and what position-bias
   # propensities are estimated over.
   "position": {

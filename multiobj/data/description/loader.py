@@ -46,6 +46,21 @@ def load(
   Returns:
     The `dataset.Dataset`, checked by `validation.check`.
   """
+  check, parsed = parse(path, data_dir)
+  data = _build(check, parsed, seed)
+  try:
+    validation.check(data, data.objectives)
+  except ValueError as e:
+    raise ValueError(f"{path}: {e}") from None
+  return data
+
+
+def parse(
+  path: str, data_dir: str | None = None
+) -> tuple[keys.Checker, dict[str, Any]]:
+  """The description at `path`, every key checked, nothing read yet:
+  (its checker, which words messages; {spec, labels, tables, objectives,
+  split, negatives, info})."""
   try:
     with open(path, encoding="utf-8") as f:
       raw = json.load(f)
@@ -56,12 +71,17 @@ def load(
       f"{path}: line {e.lineno}, column {e.colno}: invalid JSON: {e.msg}."
     ) from None
   check = keys.Checker(path)
-  data = _build(check, _parse(check, raw, data_dir), seed)
+  return check, _parse(check, raw, data_dir)
+
+
+def table_paths(path: str, data_dir: str | None = None) -> list[str]:
+  """The paths (files, folders or globs) of the tables the description at
+  `path` reads; [] if it cannot be parsed (`load` then says why)."""
   try:
-    validation.check(data, data.objectives)
-  except ValueError as e:
-    raise ValueError(f"{path}: {e}") from None
-  return data
+    _, parsed = parse(path, data_dir)
+  except ValueError:
+    return []
+  return [t["path"] for t in parsed["tables"].values()]
 
 
 def _parse(check, raw, data_dir) -> dict[str, Any]:

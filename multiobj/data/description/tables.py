@@ -81,11 +81,20 @@ def read_side(check, tables, spec, name, id_name, role="candidate"):
 def read_rows(check, d, key, users):
   """A file of rows: its columns, the users' features joined, labels made;
   and where they came from (a `Where`)."""
-  spec, table = d["spec"], d["tables"][key]
-  raw, where = read(check, table)
+  raw, where = read(check, d["tables"][key])
+  return rows_from(d, key, raw, where, users), where
+
+
+def rows_from(d, key, raw, where, users):
+  """Raw columns of the table `key` (a whole file or a piece of one)
+  converted: its columns typed, the users' features joined, labels made."""
+  spec = d["spec"]
   take = {c: "id" for c in (spec.item_id, spec.user_id, spec.list_id) if c}
   if spec.timestamp:
     take[spec.timestamp] = "timestamp"
+  for c in (spec.randomized, spec.truth):
+    if c:
+      take[c] = "numeric"
   for f in spec.features:
     elsewhere = f.role == "candidate" and "catalogue" in d["tables"]
     if f.name not in take and not elsewhere and f.name not in (users or {}):
@@ -108,7 +117,7 @@ def read_rows(check, d, key, users):
     if "threshold" in c:
       value = (value >= c["threshold"]).astype(np.float32)
     part[c["name"]] = value
-  return {n: part[n] for n in spec.columns() if n in part}, where
+  return {n: part[n] for n in spec.columns() if n in part}
 
 
 def convert(where, name, column, how):

@@ -31,7 +31,16 @@ The ground truth stays in the data (`true_relevance`, `examination`,
 column `randomized` marks the randomisation bucket; unlike the truth, a real
 log has it too.
 Everything is drawn from one seed: the same config gives the same data.
+
+The population (users, items, their activity) is drawn once; the requests
+are drawn in chunks of at most `REQUESTS_PER_CHUNK` (`chunks`), each in its
+own time window, so a log of any size can be written chunk by chunk
+(`shards.write_shards`) in bounded memory. `generate` concatenates the
+chunks; a log of one chunk is drawn exactly as before chunks existed.
 """
+
+import dataclasses
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -45,26 +54,125 @@ from multiobj.data.synthetic.config import (
   SyntheticConfig,
 )
 
+# Requests drawn at once; a chunk of rows is this times `list_size` rows.
+REQUESTS_PER_CHUNK = 100_000
 _LATENT_DIM = 16
 _CHUNK = 2048  # Requests scored against the whole catalogue at once.
 _POOL = 50  # Candidates the logging ranker orders per request.
+_TOPICS = list(population.TOPICS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Population:
+  """Who comes to the feed and what it can show; drawn once per log.
+
+  Attributes:
+    users: {name: [num_users, ...]}, see `population.draw_users`.
+    items: {name: [num_items, ...]}, see `population.draw_items`.
+    activity: [num_users] how often each user comes back (relative weights).
+    rng_state: The state of the generator after these draws. Chunk 0
+      continues it, so a log of one chunk is drawn from one stream in one
+      order, the order the log had before it was drawn in chunks.
+  """
+
+  users: dict[str, np.ndarray]
+  items: dict[str, np.ndarray]
+  activity: np.ndarray
+  rng_state: dict
+
+
+def draw_population(config: SyntheticConfig) -> Population:
+  """Topic centers, users, items and user activity, from `config.seed`."""
+  rng = np.random.default_rng(config.seed)
+  centers = population.unit_rows(rng.normal(size=(len(_TOPICS), _LATENT_DIM)))
+  users = population.draw_users(rng, config.num_users, centers)
+  items = population.draw_items(rng, config.num_items, centers, _TOPICS)
+  activity = rng.lognormal(0.0, 1.0, config.num_users)
+  return Population(users, items, activity, rng.bit_generator.state)
+
+
+def num_chunks(config: SyntheticConfig) -> int:
+  """How many chunks `chunks` yields: at most `REQUESTS_PER_CHUNK` each."""
+  return -(-config.num_requests // REQUESTS_PER_CHUNK)
+
+
+def chunks(
+  config: SyntheticConfig, pop: Population | None = None
+) -> Iterator[dataset_lib.Table]:
+  """The log's rows, a chunk of requests at a time, oldest first.
+
+  The `num_chunks(config)` chunks hold nearly equal numbers of requests
+  (sizes differ by at most one) and split the `num_days` into equal time
+  windows, chunk c drawing its request times uniformly in window c, so the
+  requests are uniform in time over the whole log and time increases across
+  chunks. Chunk 0 continues the population's generator; chunk c >= 1 draws
+  from its own `np.random.default_rng([config.seed, c])`, so each chunk can
+  be drawn without the ones before it, and memory depends on the chunk size,
+  not on `num_requests`. `request_id` counts requests over the whole log.
+
+  The false-click rate is solved per chunk: `click_noise` is a share of
+  clicks in expectation, so each chunk meets it in expectation on its own.
+
+  Args:
+    config: The log.
+    pop: Its population, `draw_population(config)`; drawn when not given.
+
+  Yields:
+    {column: [rows]}, the columns of `generate`'s splits, one row per shown
+    item, requests in time order.
+  """
+  pop = pop if pop is not None else draw_population(config)
+  count = num_chunks(config)
+  span = config.num_days * 86400
+  for c in range(count):
+    if c == 0:  # The population's generator, from where it stopped.
+      rng = np.random.default_rng(config.seed)
+      rng.bit_generator.state = pop.rng_state
+    else:
+      rng = np.random.default_rng([config.seed, c])
+    start = c * config.num_requests // count
+    stop = (c + 1) * config.num_requests // count
+    window = (c * span // count, (c + 1) * span // count)
+    yield _draw_chunk(rng, config, pop, start, stop - start, window)
+
+
+def catalogue(pop: Population) -> dataset_lib.Table:
+  """Every item, one row each: id, category, price, title."""
+  items = pop.items
+  return {
+    "item_id": np.arange(len(items["title"]), dtype=np.int64),
+    "category": np.asarray(_TOPICS, dtype=object)[items["category"]],
+    "price": items["price"].astype(np.float32),
+    "title": items["title"],
+  }
 
 
 def generate(
   config: SyntheticConfig = SyntheticConfig(),
 ) -> dataset_lib.Dataset:
-  """Draws the log described by `config`, split by time."""
-  rng = np.random.default_rng(config.seed)
-  topics = list(population.TOPICS)
-  centers = population.unit_rows(rng.normal(size=(len(topics), _LATENT_DIM)))
+  """Draws the log described by `config` in memory, split by time."""
+  pop = draw_population(config)
+  parts = list(chunks(config, pop))
+  rows = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+  del parts
+  return dataset_lib.Dataset(
+    objectives=tuple(objectives_lib.select(DEFAULT_OBJECTIVES)),
+    spec=SPEC,
+    splits=splits_lib.split_by_time(
+      rows, SPEC, valid_share=config.valid_share, test_share=config.test_share
+    ),
+    catalogue=catalogue(pop),
+  )
 
-  users = population.draw_users(rng, config.num_users, centers)
-  items = population.draw_items(rng, config.num_items, centers, topics)
-  requests = _draw_requests(rng, config, users)
+
+def _draw_chunk(rng, config, pop, start, n, window):
+  """The rows of requests start..start + n - 1, times in `window`."""
+  users, items = pop.users, pop.items
+  requests = _draw_requests(rng, config, pop, n, window)
   shown, relevance = _log_impressions(
     rng, config, users, items, requests["user"], requests["device"]
   )
-  n, k = shown.shape
+  k = shown.shape[1]
   # The randomisation bucket shows the same items in a uniformly random order.
   randomized = rng.random(n) < config.randomized_share
   order = np.where(
@@ -74,22 +182,22 @@ def generate(
   relevance = np.take_along_axis(relevance, order, 1)
   feedback = _feedback(rng, config, users, items, requests, shown, relevance)
 
-  request_id = np.repeat(np.arange(n), k)
-  uid = requests["user"][request_id]
+  request = np.repeat(np.arange(n), k)  # Within the chunk.
+  uid = requests["user"][request]
   item = shown.reshape(-1)
-  rows = {
-    "request_id": request_id.astype(np.int64),
-    "timestamp": requests["time"][request_id].astype(np.int64),
+  return {
+    "request_id": (request + start).astype(np.int64),
+    "timestamp": requests["time"][request].astype(np.int64),
     "user_id": uid.astype(np.int64),
     "country": np.asarray(population.COUNTRIES, dtype=object)[
       users["country"][uid]
     ],
     "device": np.asarray(population.DEVICES, dtype=object)[
-      requests["device"][request_id]
+      requests["device"][request]
     ],
     "age": users["age"][uid].astype(np.float32),
     "item_id": item.astype(np.int64),
-    "category": np.asarray(topics, dtype=object)[items["category"][item]],
+    "category": np.asarray(_TOPICS, dtype=object)[items["category"][item]],
     "price": items["price"][item].astype(np.float32),
     "title": items["title"][item],
     "position": feedback.pop("position").reshape(-1).astype(np.int64),
@@ -99,34 +207,18 @@ def generate(
       for name, column in feedback.items()
     },
   }
-  catalogue = {
-    "item_id": np.arange(config.num_items, dtype=np.int64),
-    "category": np.asarray(topics, dtype=object)[items["category"]],
-    "price": items["price"].astype(np.float32),
-    "title": items["title"],
-  }
-  return dataset_lib.Dataset(
-    objectives=tuple(objectives_lib.select(DEFAULT_OBJECTIVES)),
-    spec=SPEC,
-    splits=splits_lib.split_by_time(
-      rows, SPEC, valid_share=config.valid_share, test_share=config.test_share
-    ),
-    catalogue=catalogue,
-  )
 
 
-def _draw_requests(rng, config, users):
+def _draw_requests(rng, config, pop, n, window):
   """Requests: active users come back more often; time increases."""
-  activity = rng.lognormal(0.0, 1.0, config.num_users)
-  user = rng.choice(
-    config.num_users, config.num_requests, p=activity / activity.sum()
-  )
-  time = np.sort(rng.integers(0, config.num_days * 86400, config.num_requests))
-  primary = rng.random(config.num_requests) < 0.85
+  activity = pop.activity
+  user = rng.choice(config.num_users, n, p=activity / activity.sum())
+  time = np.sort(rng.integers(window[0], window[1], n))
+  primary = rng.random(n) < 0.85
   device = np.where(
     primary,
-    users["device"][user],
-    rng.integers(0, len(population.DEVICES), config.num_requests),
+    pop.users["device"][user],
+    rng.integers(0, len(population.DEVICES), n),
   )
   return {"user": user, "time": time, "device": device}
 

@@ -1,0 +1,177 @@
+"""Pass 1 of preparing a log in pieces: the rows into partitions by list.
+
+The rows are read piece by piece (`data.pieces`), each piece typed, joined
+and checked as the description says (a message names the file and the row
+in it, whichever piece it is in), and appended to one of P partition files
+(Arrow IPC) by a hash of its list id, so every impression list is whole in
+one partition. Each list's id, length and first time are kept (24 bytes a
+list): the split is made from them (`stream.py`).
+"""
+
+import dataclasses
+import math
+import os
+import time
+
+import numpy as np
+import pyarrow as pa
+from absl import logging
+
+from multiobj.data import dataset as dataset_lib
+from multiobj.data import pieces, readers, validation
+from multiobj.data.description import loader
+from multiobj.data.description import tables as tables_lib
+from multiobj.prepare import lists as lists_lib
+
+# Megabytes of file read at a time.
+PIECE_MB = 32
+# A log without list ids: each row is a list, its id its row number.
+ROW = "__row"
+# Bytes in memory per byte of file, by format: a rough bound, to choose P.
+_EXPANSION = {"parquet": 8.0, "csv": 3.0, "jsonl": 2.0}
+
+
+def estimated_mb(path: str, data_dir: str | None) -> float:
+  """About how much memory the rows of the description at `path` take
+  once read (from the size of their files)."""
+  _, d = loader.parse(path, data_dir)
+  table = d["tables"]["rows"]
+  total = 0.0
+  for file in readers.expand(table["path"]):
+    kind = os.path.splitext(file)[1].lower().lstrip(".")
+    factor = _EXPANSION.get(
+      "parquet" if kind in ("parquet", "pq") else kind, 3.0
+    )
+    total += os.path.getsize(file) * factor
+  return total / 2**20
+
+
+class Piece(tables_lib.Where):
+  """Names file and row of a piece's rows in messages."""
+
+  def __init__(self, check, table, file, start):
+    super().__init__(check, table)
+    self.file, self.start = file, start
+
+  def __str__(self) -> str:
+    return f"{self.prefix}: {self.file}"
+
+  def row(self, index: int) -> tuple[str, int]:
+    return str(self), self.start + index + 1
+
+
+@dataclasses.dataclass
+class Index:
+  """Every list of the log: sorted ids, rows, time of its first row."""
+
+  keys: np.ndarray
+  rows: np.ndarray
+  first_time: np.ndarray
+
+
+def partition(config, check, d, users, catalogue, work):
+  """Pass 1: the rows into partition files by list; the lists' index."""
+  spec, table = d["spec"], d["tables"]["rows"]
+  objectives = config.objectives
+  keep = sorted(
+    set(lists_lib.columns_for(spec, objectives, with_truth=False))
+    | set(lists_lib.columns_for(spec, objectives, with_truth=True))
+  )
+  keep += [spec.list_id] if spec.list_id else [ROW]
+  budget = config.prepare.memory_mb
+  count = max(
+    1,
+    math.ceil(estimated_mb(check.file, config.data.data_dir) / (budget / 3)),
+  )
+  paths = [os.path.join(work, f"part-{p:05d}.arrow") for p in range(count)]
+  writers, schema = None, None
+  keys, rows, times = [], [], []
+  seen, last = 0, time.time()
+  read = dict(table["read"], block_mb=PIECE_MB)
+  for file, start, raw in pieces.batches(table["path"], **read):
+    where = Piece(check, table, file, start)
+    part = tables_lib.rows_from(d, "rows", raw, where, users)
+    at = tables_lib.join(
+      where, part[spec.item_id], catalogue[spec.item_id], "item",
+      d["tables"]["catalogue"],
+    )  # fmt: skip
+    for f in spec.features_of("candidate"):
+      part[f.name] = catalogue[f.name][at]
+    validation.check_rows(
+      part,
+      spec.columns(),
+      objectives,
+      str(where),
+      lambda i, start=start: f"row {start + i + 1}",
+    )
+    n = dataset_lib.num_rows(part)
+    part[ROW] = np.arange(seen, seen + n)
+    key = part[spec.list_id] if spec.list_id else part[ROW]
+    moment = (
+      part[spec.timestamp] if spec.timestamp else np.arange(seen, seen + n)
+    )
+    unique, first, counts = np.unique(
+      key, return_index=True, return_counts=True
+    )
+    keys.append(unique), rows.append(counts), times.append(moment[first])
+    batch = pa.table({c: part[c] for c in keep})
+    if schema is None:
+      schema = batch.schema
+      writers = [pa.ipc.new_file(p, schema) for p in paths]
+    batch = _conform(batch, schema, where)
+    bucket = _bucket(key, count)
+    for p, writer in enumerate(writers):
+      chosen = np.flatnonzero(bucket == p)
+      if len(chosen):
+        writer.write_table(batch.take(chosen))
+    seen += n
+    if time.time() - last > 10:
+      logging.info("Prepared data: pass 1, %d rows read.", seen)
+      last = time.time()
+  if writers is None:
+    raise ValueError(f"{check.file}: rows: {table['path']}: no rows.")
+  for writer in writers:
+    writer.close()
+  return _merge_index(keys, rows, times), paths
+
+
+def _conform(batch, schema, where):
+  """The piece with the first piece's column types, or an error naming the
+  column whose values changed kind (numbers, then text)."""
+  if batch.schema.equals(schema):
+    return batch
+  columns = []
+  for field in schema:
+    column = batch[field.name]
+    if column.type != field.type:
+      try:
+        column = column.cast(field.type)
+      except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise ValueError(
+          f"{where}: column {field.name!r} holds {column.type} values from "
+          f"row {where.start + 1}, but {field.type} before; give the column "
+          "one kind of value throughout the log."
+        ) from None
+    columns.append(column)
+  return pa.table(columns, schema=schema)
+
+
+def _bucket(key: np.ndarray, count: int) -> np.ndarray:
+  """The partition of each list id (any stable hash will do)."""
+  if count == 1:
+    return np.zeros(len(key), np.int64)
+  if key.dtype.kind in "iu":
+    mixed = key.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    return ((mixed >> np.uint64(33)) % np.uint64(count)).astype(np.int64)
+  unique, inverse = np.unique(key, return_inverse=True)
+  hashes = np.array([hash(str(k)) for k in unique], dtype=np.int64)
+  return (hashes % count)[inverse]
+
+
+def _merge_index(keys, rows, times):
+  key = np.concatenate(keys)
+  unique, first, inverse = np.unique(
+    key, return_index=True, return_inverse=True
+  )
+  counts = np.bincount(inverse, weights=np.concatenate(rows)).astype(np.int64)
+  return Index(unique, counts, np.concatenate(times)[first])

@@ -1,0 +1,175 @@
+"""Feature statistics from the training split: what preprocessing learns.
+
+`compute_stats` reads the training rows once: the vocabulary of every id,
+category and text feature and the mean and variance of every numeric one.
+Preparation computes them (they are part of the prepared data, so a cached
+log is never read again for them); the model's `FeatureEncoder`
+(`model/features.py`) builds its layers from them, and they are saved beside
+the checkpoint (`feature_stats.json`), so a model is rebuilt exactly from its
+directory.
+"""
+
+import dataclasses
+import json
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import tensorflow as tf
+
+from multiobj.data import dataset as dataset_lib
+from multiobj.data import spec as spec_lib
+
+
+@dataclasses.dataclass
+class FeatureStats:
+  """Vocabularies and moments of the features, from the training split."""
+
+  vocabularies: dict[str, list[Any]]
+  moments: dict[str, tuple[float, float]]
+
+  def to_json(self) -> str:
+    return json.dumps(dataclasses.asdict(self), indent=1, default=_json_default)
+
+  @classmethod
+  def from_json(cls, text: str) -> "FeatureStats":
+    data = json.loads(text)
+    return cls(
+      vocabularies=data["vocabularies"],
+      moments={k: tuple(v) for k, v in data["moments"].items()},
+    )
+
+
+def _json_default(value):
+  if isinstance(value, np.generic):
+    return value.item()
+  raise TypeError(f"Not JSON serialisable: {value!r}")
+
+
+def compute_stats(
+  spec: spec_lib.DatasetSpec, rows: dataset_lib.Table, text_max_tokens: int
+) -> FeatureStats:
+  """Reads vocabularies and moments of every feature from `rows`.
+
+  Id and category vocabularies are ordered by frequency, then value. Text
+  vocabularies keep the `text_max_tokens` most frequent tokens of the
+  distinct texts (each title counted once, however often it was shown).
+  """
+  counter = Counter(spec, text_max_tokens)
+  counter.add(rows)
+  return counter.result()
+
+
+class Counter:
+  """`compute_stats` over rows that come in pieces (a log read out of
+  core): counts of every value, and (count, mean, squared deviations) of
+  every numeric feature merged piece by piece (Chan et al.'s update), so memory grows
+  with the vocabularies, not the rows. One piece gives exactly
+  `compute_stats`' figures."""
+
+  def __init__(self, spec: spec_lib.DatasetSpec, text_max_tokens: int):
+    self.spec, self.text_max_tokens = spec, text_max_tokens
+    self._counts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    self._moments: dict[str, tuple[int, float, float]] = {}
+    self._texts: dict[str, np.ndarray] = {}
+
+  def add(self, rows: dataset_lib.Table) -> None:
+    """Counts the features of `rows`."""
+    for feature in self.spec.features:
+      column, name = rows[feature.name], feature.name
+      if feature.kind in ("id", "category", "multi_category"):
+        if feature.kind == "multi_category":
+          column = _split_values(column, feature.separator)
+        values, counts = _value_counts(column)
+        if name in self._counts:
+          values, counts = _merge(self._counts[name], (values, counts))
+        self._counts[name] = (values, counts)
+      elif feature.kind == "numeric":
+        x = transform(feature, column.astype(np.float64))
+        piece = (len(x), float(x.mean()), float(x.var()))
+        if name in self._moments:
+          piece = _combine(self._moments[name], piece)
+        self._moments[name] = piece
+      elif feature.kind == "text":
+        texts = np.unique(column.astype(str))
+        if name in self._texts:
+          texts = np.union1d(self._texts[name], texts)
+        self._texts[name] = texts
+
+  def result(self) -> FeatureStats:
+    vocabularies, moments = {}, {}
+    for feature in self.spec.features:
+      name = feature.name
+      if name in self._counts:
+        values, counts = self._counts[name]
+        order = np.argsort(-counts, kind="stable")
+        vocabularies[name] = [_plain(v) for v in values[order]]
+      elif name in self._moments:
+        _, mean, var = self._moments[name]
+        moments[name] = (mean, var)
+      elif name in self._texts:
+        vocabularies[name] = _text_vocabulary(
+          self._texts[name], self.text_max_tokens
+        )
+    return FeatureStats(vocabularies, moments)
+
+
+def _value_counts(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """`np.unique(column, return_counts=True)`; text is counted by pyarrow
+  (ten times faster than sorting Python strings), then the distinct values
+  sorted as NumPy sorts them."""
+  if column.dtype.kind != "O" or not len(column):
+    return np.unique(column, return_counts=True)
+  try:
+    found = pc.value_counts(pa.array(column, type=pa.string()))
+  except (pa.ArrowInvalid, pa.ArrowTypeError):
+    return np.unique(column, return_counts=True)  # Not all text.
+  values = found.field("values").to_numpy(zero_copy_only=False)
+  counts = found.field("counts").to_numpy().astype(np.int64)
+  order = np.argsort(values)
+  return values[order], counts[order]
+
+
+def _merge(a, b):
+  """Counts of values (sorted, unique) `a` and `b` added."""
+  values = np.concatenate([a[0], b[0]])
+  counts = np.concatenate([a[1], b[1]])
+  unique, inverse = np.unique(values, return_inverse=True)
+  return unique, np.bincount(inverse, weights=counts).astype(np.int64)
+
+
+def _combine(a, b):
+  """(count, mean, variance) of two pieces together."""
+  (na, ma, va), (nb, mb, vb) = a, b
+  n = na + nb
+  delta = mb - ma
+  m2 = va * na + vb * nb + delta**2 * na * nb / n
+  return n, ma + delta * nb / n, m2 / n
+
+
+def _split_values(column, separator):
+  values = [
+    v for text in column.astype(str) for v in text.split(separator) if v
+  ]
+  return np.asarray(values or [""], dtype=object)
+
+
+def _plain(value):
+  return value.item() if isinstance(value, np.generic) else value
+
+
+def transform(feature, x):
+  """A numeric feature's `transform` on NumPy or TF values."""
+  # The standardisation of "zscore" and "log1p" is the Normalization layer's.
+  if feature.transform == "log1p":
+    if isinstance(x, np.ndarray):
+      return np.log1p(np.maximum(x, 0.0))
+    return tf.math.log1p(tf.maximum(x, 0.0))
+  return x
+
+
+def _text_vocabulary(column, max_tokens):
+  layer = tf.keras.layers.TextVectorization(max_tokens=max_tokens + 2)
+  layer.adapt(np.unique(column.astype(str)), batch_size=4096)
+  return layer.get_vocabulary(include_special_tokens=False)[:max_tokens]
