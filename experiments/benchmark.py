@@ -8,6 +8,12 @@ With --scale it measures the data path instead (`ingest_benchmark.py`):
 
   python -m experiments.benchmark --scale --scale_rows=1000000,10000000
 
+and with --scale_training preparation and training of the synthetic log at
+each size (`scale_benchmark.py`):
+
+  python -m experiments.benchmark --scale_training \
+      --scale_rows=1000000,10000000,100000000 --scale_cold_rows=1000000
+
 The plain model is what one would write by hand from the TensorFlow
 Recommenders multitask tutorial for the same data: the same features,
 vocabularies, layer sizes and losses (retrieval with logQ correction and
@@ -25,6 +31,7 @@ least disturbed; the ratio of medians is printed beside it.
 import json
 import multiprocessing
 import resource
+import shlex
 import statistics
 import time
 
@@ -33,7 +40,13 @@ import tensorflow as tf
 from absl import app, flags
 
 import objectives
-from experiments import common, ingest_benchmark, plain_model, synthetic_flags
+from experiments import (
+  common,
+  ingest_benchmark,
+  plain_model,
+  scale_benchmark,
+  synthetic_flags,
+)
 from multiobj import config as config_lib
 from multiobj.data import synthetic
 from multiobj.model import features
@@ -62,6 +75,22 @@ _SCALE = flags.DEFINE_boolean(
 )
 _SCALE_ROWS = flags.DEFINE_list(
   "scale_rows", ["1000000"], "With --scale: log sizes, in rows."
+)
+_SCALE_TRAINING = flags.DEFINE_boolean(
+  "scale_training",
+  False,
+  "Measure preparation and training at the sizes of --scale_rows instead "
+  "(`scale_benchmark.py`): peak memory, rows/s, time to the first step.",
+)
+_SCALE_COLD_ROWS = flags.DEFINE_list(
+  "scale_cold_rows",
+  [],
+  "With --scale_training: sizes also trained without a cache.",
+)
+_SCALE_FLAGS = flags.DEFINE_string(
+  "scale_flags",
+  "",
+  "With --scale_training: flags given to every prepare and train command.",
 )
 _SCALE_DIR = flags.DEFINE_string(
   "scale_dir",
@@ -190,6 +219,17 @@ def run(
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  if _SCALE_TRAINING.value:
+    results = scale_benchmark.run(
+      [int(r) for r in _SCALE_ROWS.value],
+      [int(r) for r in _SCALE_COLD_ROWS.value],
+      _SCALE_DIR.value,
+      common.PREPARE_MEMORY_MB.value,
+      shlex.split(_SCALE_FLAGS.value),
+    )
+    print(json.dumps(results, indent=1))
+    print(scale_benchmark.table(results))
+    return
   if _SCALE.value:
     try:
       sizes = [int(r) for r in _SCALE_ROWS.value]

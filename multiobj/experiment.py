@@ -16,8 +16,8 @@ from typing import Any
 
 from multiobj import config as config_lib
 from multiobj.evaluate import report
+from multiobj.train import callbacks, run_dir
 from multiobj.train import fit as fit_lib
-from multiobj.train import run_dir
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +38,9 @@ class RunResult:
     data: Rows, lists and label means per split; negatives, cold items,
       propensities; the dataset's info.
     flags: The command-line flags, verbatim.
-    timing: fit_seconds, train_rows_per_second, total_seconds.
+    timing: fit_seconds, train_rows_per_second, total_seconds, and
+      first_step_seconds (from the start of the process to the end of the
+      first training step: reading, preparing, building, tracing).
     machine: Platform, processor, CPUs, Python and TensorFlow versions.
   """
 
@@ -116,9 +118,17 @@ def run(
       "fit_seconds": fitted.fit_seconds,
       "train_rows_per_second": rows * config.fit.epochs / fitted.fit_seconds,
       "total_seconds": time.time() - fitted.started,
+      **_first_step(fitted),
     },
     machine=run_dir.machine(),
   )
   run_dir.write_test_summaries(config.model_dir, metrics, config.fit.epochs)
   run_dir.write_json(config.model_dir, run_dir.METRICS, result.to_json())
   return result
+
+
+def _first_step(fitted) -> dict[str, float]:
+  start = callbacks.process_start()
+  if start is None or fitted.first_step is None:
+    return {}
+  return {"first_step_seconds": fitted.first_step - start}

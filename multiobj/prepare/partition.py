@@ -117,7 +117,12 @@ def partition(config, check, d, users, catalogue, work):
     batch = pa.table({c: part[c] for c in keep})
     if schema is None:
       schema = batch.schema
-      writers = [pa.ipc.new_file(p, schema) for p in paths]
+      writers = [
+        pa.ipc.new_file(
+          p, schema, options=pa.ipc.IpcWriteOptions(compression="lz4")
+        )
+        for p in paths
+      ]
     batch = _conform(batch, schema, where)
     bucket = _bucket(key, count)
     for p, writer in enumerate(writers):

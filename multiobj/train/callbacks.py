@@ -11,6 +11,7 @@ early stopping  with `early_stopping`, Keras' early stopping on the
 """
 
 import os
+import time
 from collections.abc import Sequence
 
 import tensorflow as tf
@@ -37,6 +38,32 @@ class EarlyStopping(tf.keras.callbacks.EarlyStopping):
   def on_epoch_end(self, epoch, logs=None):
     self._last_epoch = epoch
     super().on_epoch_end(epoch, logs)
+
+
+class FirstStep(tf.keras.callbacks.Callback):
+  """Notes when the first training step ends (`at`, seconds since the
+  epoch): reading, preparing, building and tracing are all behind it."""
+
+  def __init__(self):
+    super().__init__()
+    self.at = None
+
+  def on_train_batch_end(self, batch, logs=None):
+    if self.at is None:
+      self.at = time.time()
+
+
+def process_start() -> float | None:
+  """When this process started (seconds since the epoch), or None where
+  /proc does not say (not Linux)."""
+  try:
+    with open("/proc/self/stat") as f:
+      ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+    with open("/proc/uptime") as f:
+      uptime = float(f.read().split()[0])
+  except (OSError, ValueError, IndexError):
+    return None
+  return time.time() - uptime + ticks / os.sysconf("SC_CLK_TCK")
 
 
 def build(

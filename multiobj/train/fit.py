@@ -45,6 +45,8 @@ class FitResult:
     summary: Rows, lists and label means per split.
     fit_seconds: Time in `Model.fit`.
     started: When `fit` started (seconds since the epoch).
+    first_step: When the first training step ended (seconds since the
+      epoch).
   """
 
   config: config_lib.TrainConfig
@@ -58,6 +60,7 @@ class FitResult:
   summary: dict[str, Any]
   fit_seconds: float
   started: float
+  first_step: float | None = None
 
   @property
   def epochs(self) -> int:
@@ -132,7 +135,7 @@ def fit(
     config.fit.epochs,
     summary["train"]["rows"],
   )
-  history, best_epoch, fit_seconds = _fit(
+  history, best_epoch, fit_seconds, first_step = _fit(
     model, data, directory, strategy, chief, verbose
   )
   if not chief:
@@ -151,11 +154,13 @@ def fit(
     summary=summary,
     fit_seconds=fit_seconds,
     started=started,
+    first_step=first_step,
   )
 
 
 def _fit(model, data, directory, strategy, chief, verbose):
-  """`Model.fit` with the run's callbacks; (history, best epoch, seconds)."""
+  """`Model.fit` with the run's callbacks; (history, best epoch, seconds,
+  when the first step ended)."""
   config = data.config
   workers = distribution.num_workers(strategy)
   # With enough shards, each worker reads its own; otherwise each reads all
@@ -193,13 +198,14 @@ def _fit(model, data, directory, strategy, chief, verbose):
   )
   if verbose is None:
     verbose = 1 if sys.stdout.isatty() else 2
+  first = callbacks_lib.FirstStep()
   began = time.time()
   history = model.fit(
     train,
     validation_data=valid,
     epochs=config.fit.epochs,
     steps_per_epoch=steps,
-    callbacks=callbacks,
+    callbacks=[*callbacks, first],
     verbose=verbose,
   )
   seconds = time.time() - began
@@ -211,4 +217,4 @@ def _fit(model, data, directory, strategy, chief, verbose):
     logging.info(
       "Kept the weights of epoch %d (best validation loss).", best_epoch
     )
-  return history.history, best_epoch, seconds
+  return history.history, best_epoch, seconds, first.at
