@@ -87,6 +87,12 @@ _SCALE_COLD_ROWS = flags.DEFINE_list(
   [],
   "With --scale_training: sizes also trained without a cache.",
 )
+_SCALE_WORKERS_ROWS = flags.DEFINE_integer(
+  "scale_workers_rows",
+  0,
+  "With --scale_training: the size (one of --scale_rows) also trained by "
+  "two workers on localhost, each reading half of the shards; 0 for none.",
+)
 _SCALE_FLAGS = flags.DEFINE_string(
   "scale_flags",
   "",
@@ -227,6 +233,13 @@ def main(argv):
       common.PREPARE_MEMORY_MB.value,
       shlex.split(_SCALE_FLAGS.value),
     )
+    if _SCALE_WORKERS_ROWS.value:
+      workers = scale_benchmark.two_workers(
+        _SCALE_WORKERS_ROWS.value,
+        _SCALE_DIR.value,
+        shlex.split(_SCALE_FLAGS.value),
+      )
+      results["two_workers"] = workers
     print(json.dumps(results, indent=1))
     print(scale_benchmark.table(results))
     return

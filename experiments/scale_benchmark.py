@@ -10,7 +10,9 @@ For each size of the synthetic log (`--scale_rows`, impressions), under
             resident memory, training rows/s, the time from the start of the
             process to the end of the first step (cached);
   cold      at the sizes in --scale_cold_rows, the same training without a
-            cache: its time to the first step includes the preparation.
+            cache: its time to the first step includes the preparation;
+  workers   at the size in --scale_workers_rows, two workers on localhost
+            (--strategy=multi_worker), each reading half of the shards.
 
 Called by `python -m experiments.benchmark --scale_training`; writes
 scale_training.json in --scale_dir and prints a markdown table. Every
@@ -22,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -134,6 +137,8 @@ def table(results: dict) -> str:
     "|---|---|---|---|---|---|---|",
   ]
   for rows, r in results.items():
+    if rows == "two_workers":
+      continue
     cold = r.get("cold", {}).get("first_step_seconds")
     lines.append(
       f"| {int(rows):,} | {r['prepare']['seconds']:.0f} "
@@ -143,3 +148,79 @@ def table(results: dict) -> str:
       f"| {'' if cold is None else f'{cold:.1f}'} |"
     )
   return "\n".join(lines)
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def two_workers(
+  rows: int, directory: str, flags: list[str]
+) -> dict[str, object]:
+  """Two workers on localhost (`--strategy=multi_worker`) training one
+  epoch on the cache of `rows` impressions that `run` prepared, each
+  reading its own shards: each one's peak memory and wall time, rows/s,
+  and the metrics beside those of one worker."""
+  cache = os.path.join(directory, f"cache_{rows}")
+  model_dir = os.path.join(directory, f"workers_{rows}")
+  shutil.rmtree(model_dir, ignore_errors=True)
+  addresses = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
+  processes, logs = [], []
+  began = time.time()
+  for index in range(2):
+    env = dict(
+      os.environ,
+      TF_CONFIG=json.dumps(
+        {
+          "cluster": {"worker": addresses},
+          "task": {"type": "worker", "index": index},
+        }
+      ),
+    )
+    log = os.path.join(directory, f"workers_{rows}_{index}.log")
+    logs.append(log)
+    with open(log, "w") as out:
+      processes.append(
+        subprocess.Popen(
+          [
+            *_TIME,
+            sys.executable,
+            "-m",
+            "experiments.train",
+            f"--cache_dir={cache}",
+            f"--model_dir={model_dir}",
+            "--strategy=multi_worker",
+            "--epochs=1",
+            f"--synthetic_requests={max(1, rows // 10)}",
+            *flags,
+          ],
+          stdout=out,
+          stderr=subprocess.STDOUT,
+          env=env,
+        )
+      )
+  for process in processes:
+    process.wait()
+  seconds = time.time() - began
+  out = {"seconds": seconds, "workers": []}
+  for process, log in zip(processes, logs, strict=True):
+    with open(log) as f:
+      text = f.read()
+    if process.returncode:
+      raise RuntimeError(f"a worker failed; see {log}:\n{text[-2000:]}")
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+    out["workers"].append({"peak_mb": int(peak.group(1)) / 1024})
+  metrics = _metrics(model_dir)
+  out["timing"] = metrics["timing"]
+  out["metrics"] = {
+    k: metrics["metrics"][k]
+    for k in ("retrieval_recall@100", "click_auc", "purchase_auc")
+    if k in metrics["metrics"]
+  }
+  single = _metrics(os.path.join(directory, f"run_{rows}"))
+  out["one_worker_metrics"] = {
+    k: single["metrics"][k] for k in out["metrics"] if k in single["metrics"]
+  }
+  return out

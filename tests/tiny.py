@@ -7,6 +7,7 @@ from multiobj import config as config_lib
 from multiobj.data import synthetic
 from multiobj.model import features as features_lib
 from multiobj.model import model as model_lib
+from multiobj.prepare import lists as lists_lib
 from multiobj.prepare import train_data
 
 TINY = synthetic.SyntheticConfig(
@@ -35,6 +36,8 @@ def model(data: train_data.TrainData) -> model_lib.MultiObjectiveModel:
 
 
 def batch(data: train_data.TrainData, lists: int = 16) -> dict[str, tf.Tensor]:
-  """The first `lists` training lists as one batch."""
-  table = data.lists["train"]
-  return {k: tf.constant(v[:lists]) for k, v in table.items()}
+  """The first `lists` training lists as one batch, with the columns the
+  input pipeline derives (`prepare/derived.py`)."""
+  table = {k: v[:lists] for k, v in data.lists["train"].items()}
+  dataset = lists_lib.make_dataset(table, lists, shuffle=False, seed=0)
+  return next(iter(data.with_derived(dataset, "train")))

@@ -12,12 +12,17 @@ tf.data pipeline, from small tables, rather than stored:
 
 So a cache of lists serves runs that differ in these settings, and the
 values are those `candidates.sampling_probability` and
-`propensity.weights` give on the lists in memory, to the last bit.
+`propensity.weights` give on the lists in memory, to the last bit. Logs of
+positives only draw new negatives each epoch in memory; `add_draw_columns`
+adds both columns to each draw there.
 """
 
 import numpy as np
 import tensorflow as tf
 
+from multiobj import config as config_lib
+from multiobj.data import dataset as dataset_lib
+from multiobj.prepare import lists as lists_lib
 from multiobj.prepare import propensity as propensity_lib
 from multiobj.retrieval import candidates
 
@@ -79,3 +84,43 @@ def add(
     return batch
 
   return dataset.map(derive, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def add_draw_columns(
+  lists: dataset_lib.Table,
+  config: config_lib.TrainConfig,
+  data: dataset_lib.Dataset,
+  eligible: np.ndarray,
+  propensities: tuple[float, ...] | None,
+) -> np.ndarray | None:
+  """Adds to a draw of training lists the columns that depend on it: each
+  slot's retrieval sampling probability and the inverse-propensity weights.
+  Returns each catalogue item's sampling probability (None without a
+  retrieval objective)."""
+  q = None
+  retrieval = [o for o in config.objectives if o.kind == "retrieval"]
+  if retrieval:
+    valid = lists[lists_lib.MASK] > 0
+    item_id = data.spec.item_id
+    slots, q = candidates.sampling_probability(
+      valid,
+      (lists[retrieval[0].label] > 0) & valid,
+      lists[item_id],
+      data.catalogue[item_id],
+      config.retrieval.hard_negatives,
+      config.retrieval.uniform_negatives,
+      eligible,
+    )
+    lists[candidates.SAMPLING_PROBABILITY] = slots
+  if propensities is not None:
+    _add_weights(lists, config, data.spec, propensities)
+  return q
+
+
+def _add_weights(table, config, spec, propensities):
+  table[propensity_lib.IPW] = propensity_lib.weights(
+    np.asarray(propensities),
+    table[spec.position],
+    table[config.prepare.propensity_label],
+    config.prepare.max_ipw_weight,
+  )

@@ -250,17 +250,40 @@ def _file_blocks(name, columns):
   return tf.data.TFRecordDataset(name).map(_parser(columns))
 
 
+class CorruptShard(ValueError):
+  """A shard whose records fail their checksums."""
+
+
+def find_corrupt(files: Sequence[str]) -> CorruptShard | None:
+  """The error naming the first of `files` with a corrupt record (each
+  record's checksums are read), or None."""
+  for file in files:
+    try:
+      for _ in tf.data.TFRecordDataset(file):
+        pass
+    except tf.errors.DataLossError as e:
+      return CorruptShard(
+        f"{file}: corrupt ({e.message.split(' [Op:')[0].split('}} ')[-1]}); "
+        "the cache cannot be used: prepare the data again "
+        "(python -m experiments.prepare --overwrite, or delete the cache)."
+      )
+  return None
+
+
 def read(
   files: Sequence[str], columns: Columns, limit: int | None = None
 ) -> dataset_lib.Table:
   """The lists of `files` (the first `limit` of them), in order, as NumPy
   columns."""
   parts, count = [], 0
-  for block in blocks(files, columns):
-    if limit is not None and count >= limit:
-      break
-    parts.append({k: v.numpy() for k, v in block.items()})
-    count += len(parts[-1][next(iter(columns))])
+  try:
+    for block in blocks(files, columns):
+      if limit is not None and count >= limit:
+        break
+      parts.append({k: v.numpy() for k, v in block.items()})
+      count += len(parts[-1][next(iter(columns))])
+  except tf.errors.DataLossError:
+    raise find_corrupt(files) from None
   if not parts:
     return {
       name: np.zeros((0, *shape), dtype=_numpy_dtype(dtype))

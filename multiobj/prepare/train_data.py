@@ -121,17 +121,17 @@ class TrainData:
         lists=train.lists,
         repeat=self.by_files(workers),
       )
-      return self._with_uniform_draws(self._derive(dataset, "train"))
+      return self._with_uniform_draws(self.with_derived(dataset, "train"))
     if self.sampler is None:
       dataset = lists_lib.make_dataset(
         self.lists["train"], fit.batch_size, shuffle=True, seed=self.config.seed
       )
-      return self._with_uniform_draws(self._derive(dataset, "train"))
+      return self._with_uniform_draws(self.with_derived(dataset, "train"))
     epochs = itertools.count(1)
 
     def batches():
       draw = self.sampler.add(self.train_rows, self.config.seed + next(epochs))
-      add_draw_columns(
+      derived.add_draw_columns(
         draw, self.config, self.data, self.eligible(), self.propensities
       )
       order = np.random.default_rng(self.config.seed).permutation(
@@ -170,9 +170,11 @@ class TrainData:
       dataset = lists_lib.make_dataset(
         self.lists[split], self.config.fit.batch_size, shuffle=False, seed=0
       )
-    return self._derive(dataset, split)
+    return self.with_derived(dataset, split)
 
-  def _derive(self, dataset, split):
+  def with_derived(
+    self, dataset: tf.data.Dataset, split: str
+  ) -> tf.data.Dataset:
     """Adds the columns derived from statistics (`derived.py`): sampling
     probabilities to training batches, inverse-propensity weights to all."""
     train = split == "train" and self.retrieval is not None
@@ -233,6 +235,15 @@ class TrainData:
     table = self.lists[split]
     return {k: v[:limit] for k, v in table.items() if k not in dropped}
 
+  def corrupt_shard(self) -> Exception:
+    """The error naming a corrupt shard of these lists (after TensorFlow
+    reported a record failing its checksums)."""
+    for split in (self.shards or {}).values():
+      found = shards_lib.find_corrupt(split.files)
+      if found is not None:
+        return found
+    return shards_lib.CorruptShard("a shard is corrupt; prepare again.")
+
   def list_columns(self, split: str) -> shards_lib.Columns:
     """The dtype name and per-list shape of each column of `split`."""
     if self.shards is not None:
@@ -278,46 +289,6 @@ def _numpy(dtype: str):
 
 def _eligible(data, cold_items):
   return ~np.isin(data.catalogue[data.spec.item_id], cold_items)
-
-
-def add_draw_columns(
-  lists: dataset_lib.Table,
-  config: config_lib.TrainConfig,
-  data: dataset_lib.Dataset,
-  eligible: np.ndarray,
-  propensities: tuple[float, ...] | None,
-) -> np.ndarray | None:
-  """Adds to a draw of training lists the columns that depend on it: each
-  slot's retrieval sampling probability and the inverse-propensity weights.
-  Returns each catalogue item's sampling probability (None without a
-  retrieval objective)."""
-  q = None
-  retrieval = [o for o in config.objectives if o.kind == "retrieval"]
-  if retrieval:
-    valid = lists[lists_lib.MASK] > 0
-    item_id = data.spec.item_id
-    slots, q = candidates.sampling_probability(
-      valid,
-      (lists[retrieval[0].label] > 0) & valid,
-      lists[item_id],
-      data.catalogue[item_id],
-      config.retrieval.hard_negatives,
-      config.retrieval.uniform_negatives,
-      eligible,
-    )
-    lists[candidates.SAMPLING_PROBABILITY] = slots
-  if propensities is not None:
-    _add_weights(lists, config, data.spec, propensities)
-  return q
-
-
-def _add_weights(table, config, spec, propensities):
-  table[propensity_lib.IPW] = propensity_lib.weights(
-    np.asarray(propensities),
-    table[spec.position],
-    table[config.prepare.propensity_label],
-    config.prepare.max_ipw_weight,
-  )
 
 
 def prepare(
@@ -379,7 +350,7 @@ def prepare(
     )
   # The derived columns are added as lists are read (`derived.py`); here
   # only each catalogue item's sampling probability is kept.
-  q = add_draw_columns(
+  q = derived.add_draw_columns(
     dict(lists["train"]), config, data, _eligible(data, cold), propensities
   )
   stats = stats_lib.compute_stats(

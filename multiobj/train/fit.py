@@ -200,14 +200,18 @@ def _fit(model, data, directory, strategy, chief, verbose):
     verbose = 1 if sys.stdout.isatty() else 2
   first = callbacks_lib.FirstStep()
   began = time.time()
-  history = model.fit(
-    train,
-    validation_data=valid,
-    epochs=config.fit.epochs,
-    steps_per_epoch=steps,
-    callbacks=[*callbacks, first],
-    verbose=verbose,
-  )
+  try:
+    history = model.fit(
+      train,
+      validation_data=valid,
+      epochs=config.fit.epochs,
+      steps_per_epoch=steps,
+      callbacks=[*callbacks, first],
+      verbose=verbose,
+    )
+  except tf.errors.DataLossError:
+    # A shard fails its checksums: name it (no corrupt record is used).
+    raise data.corrupt_shard() from None
   seconds = time.time() - began
   best_epoch = len(history.epoch)
   if stopper is not None:

@@ -4,6 +4,7 @@ columns, know their first row, and name a bad line wherever it is."""
 import csv
 import json
 import os
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -75,7 +76,8 @@ class BatchesTest(parameterized.TestCase):
     for name, column in expected.items():
       self.assertEqual(got[name].dtype, column.dtype, name)
       if column.dtype == object:
-        self.assertEqual(got[name].tolist(), column.tolist(), name)
+        self.assertTrue(all(type(v) is str for v in got[name].flat), name)
+        np.testing.assert_array_equal(got[name], column, err_msg=name)
       else:
         np.testing.assert_array_equal(got[name], column, err_msg=name)
 
@@ -193,7 +195,7 @@ class BatchesTest(parameterized.TestCase):
       f.write(newline.join(lines) + newline)
     read = []
     with self.assertRaisesRegex(
-      ValueError, "^" + path + r": line 2501: Expecting value\.$"
+      ValueError, "^" + re.escape(path) + r": line 2501: Expecting value\.$"
     ):
       for piece in pieces.batches(path, block_mb=BLOCK_MB):
         read.append(piece)
@@ -208,7 +210,7 @@ class BatchesTest(parameterized.TestCase):
     with open(path, "w") as f:
       f.write("\n".join(lines) + "\n")
     with self.assertRaisesRegex(
-      ValueError, "^" + path + r": line 2001 is not a JSON object"
+      ValueError, "^" + re.escape(path) + r": line 2001 is not a JSON object"
     ):
       list(pieces.batches(path, block_mb=BLOCK_MB))
 

@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
-from multiobj.prepare import derived, train_data
+from multiobj.prepare import derived
 from multiobj.prepare import lists as lists_lib
 from multiobj.prepare import propensity as propensity_lib
 from multiobj.retrieval import candidates
@@ -126,11 +126,11 @@ class DerivedTest(tf.test.TestCase, parameterized.TestCase):
     data = self.data
     self.assertLen(data.propensities, 10)
     lists = dict(self.lists)
-    q = train_data.add_draw_columns(
+    q = derived.add_draw_columns(
       lists, data.config, data.data, data.eligible(), data.propensities
     )
     got = _batches(
-      data._derive(
+      data.with_derived(
         tf.data.Dataset.from_tensor_slices(self.lists).batch(64), "train"
       )
     )
@@ -140,7 +140,7 @@ class DerivedTest(tf.test.TestCase, parameterized.TestCase):
       self.assertTrue(np.array_equal(got[name], lists[name]), name)
     # Validation batches get weights, not sampling probabilities.
     valid = _batches(
-      data._derive(
+      data.with_derived(
         tf.data.Dataset.from_tensor_slices(self.lists).batch(64), "valid"
       )
     )

@@ -80,10 +80,10 @@ class MirroredTest(tf.test.TestCase):
 
 
 class MultiWorkerTest(tf.test.TestCase):
-  def test_two_workers_on_localhost_train_one_epoch(self):
-    model_dir = os.path.join(self.get_temp_dir(), "run")
+  def _two_workers(self, model_dir, *flags):
+    """Runs experiments.train on two workers on localhost; their outputs."""
     scratch = os.path.join(self.get_temp_dir(), "scratch")
-    os.makedirs(scratch)
+    os.makedirs(scratch, exist_ok=True)
     workers = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
     processes = []
     for index in range(2):
@@ -111,6 +111,7 @@ class MultiWorkerTest(tf.test.TestCase):
             "--synthetic_items=200",
             "--epochs=1",
             "--batch_size=32",
+            *flags,
           ],
           cwd=ROOT,
           env=env,
@@ -129,6 +130,13 @@ class MultiWorkerTest(tf.test.TestCase):
             p.kill()
       outputs.append(out)
       self.assertEqual(process.returncode, 0, out[-3000:])
+    # The other worker's scratch directory is gone.
+    self.assertEqual(os.listdir(scratch), [])
+    return outputs
+
+  def test_two_workers_on_localhost_train_one_epoch(self):
+    model_dir = os.path.join(self.get_temp_dir(), "run")
+    outputs = self._two_workers(model_dir)
     self.assertIn("Worker done after 1 epochs", outputs[1])
     # One set of checkpoints, written by the chief, one epoch.
     checkpoints = sorted(os.listdir(os.path.join(model_dir, "checkpoints")))
@@ -140,8 +148,41 @@ class MultiWorkerTest(tf.test.TestCase):
       metrics = json.load(f)
     self.assertEqual(metrics["replicas"], 2)
     self.assertEqual(len(metrics["history"]["loss"]), 1)
-    # The other worker's scratch directory is gone.
-    self.assertEqual(os.listdir(scratch), [])
+
+  def test_two_workers_each_read_their_own_shards(self):
+    # A cache of several training shards, prepared once for both workers.
+    cache = os.path.join(self.get_temp_dir(), "cache")
+    size = [
+      "--synthetic_requests=600",
+      "--synthetic_users=300",
+      "--synthetic_items=200",
+    ]
+    prepared = subprocess.run(
+      [
+        sys.executable, "-m", "experiments.prepare", f"--cache_dir={cache}",
+        "--shard_mb=0.02", *size,
+      ],
+      cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    self.assertEqual(prepared.returncode, 0, prepared.stderr[-3000:])
+    with open(os.path.join(cache, "manifest.json")) as f:
+      train = json.load(f)["splits"]["train"]
+    lists = [s["lists"] for s in train["shards"]]
+    self.assertGreaterEqual(len(lists), 2)
+    model_dir = os.path.join(self.get_temp_dir(), "shards_run")
+    outputs = self._two_workers(model_dir, f"--cache_dir={cache}")
+    # Each worker reads every other shard; an epoch is as many steps as the
+    # worker with fewer lists has (16 lists a step each: 32 between two).
+    steps = min(sum(lists[0::2]), sum(lists[1::2])) // 16
+    for out in outputs:
+      self.assertIn(
+        f"each worker reads its own shards, {steps} steps an epoch", out
+      )
+      self.assertIn("Prepared data: reusing the cache", out)
+    with open(os.path.join(model_dir, "metrics.json")) as f:
+      metrics = json.load(f)
+    self.assertEqual(metrics["replicas"], 2)
+    self.assertTrue(0 < metrics["metrics"]["click_auc"] < 1)
 
   def test_multi_worker_needs_tf_config(self):
     saved = os.environ.pop("TF_CONFIG", None)
