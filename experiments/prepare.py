@@ -9,7 +9,7 @@ It reads the raw log (in memory, or in pieces beyond --prepare_memory_mb),
 groups it into impression lists, splits it, computes the feature statistics
 and writes the lists as sharded TFRecord files with a manifest
 (`multiobj/prepare/cache.py`). Every flag that shapes the lists (dataset,
-data files, objectives' columns, --max_list_size, --propensity, negatives,
+data files, objectives' columns, --propensity, negatives, cold start,
 --seed) is part of the cache's fingerprint: a run with other values prepares
 again, and its log says which value changed. Flags of the model and of
 training do not matter here.

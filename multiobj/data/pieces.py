@@ -91,7 +91,9 @@ def _csv_pieces(path, delimiter, header, columns, encoding, block_mb):
         encoding=readers.arrow_encoding(encoding),
         block_size=int(block_mb * 2**20),
       ),
-      parse_options=pa_csv.ParseOptions(delimiter=delimiter),
+      parse_options=pa_csv.ParseOptions(
+        delimiter=delimiter, newlines_in_values=True
+      ),
       convert_options=pa_csv.ConvertOptions(
         column_types={k: pa.string() for k in keys},
         strings_can_be_null=False,
@@ -133,7 +135,8 @@ def _jsonl_pieces(path, encoding, block_mb):
           raise ValueError(
             f"{path}: cannot decode as {encoding}: {e.reason}."
           ) from None
-        values = line_reader.jsonl_lines(path, text.splitlines(), line)
+        # JSON strings may hold U+2028 and the like: lines end at \n only.
+        values = line_reader.jsonl_lines(path, text.split("\n"), line)
         table = pa.table({n: infer.python_values(v) for n, v in values.items()})
       if table.num_rows:
         yield table

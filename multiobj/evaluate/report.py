@@ -83,22 +83,26 @@ def test_metrics(
   """(metrics, baselines, counts) of `model` on the test split of its data,
   with the dataset's full-ranking protocol if it names one.
 
-  Memory stays bounded whatever the log's size: the model is scored on the
-  first `TEST_LISTS` test lists, and the baselines learn from the first
-  `BASELINE_LISTS` training lists (all of them, below those sizes; lists
-  are in no order of time or user, so beyond them these are samples).
+  Memory stays bounded whatever the log's size: the model is scored on all
+  test lists, or beyond `TEST_LISTS` on an even sample of that many (every
+  k-th list), and the baselines learn from the training lists, or beyond
+  `BASELINE_LISTS` an even sample of them, without their features.
   Counts say how many lists, rows and positives each metric rests on.
   """
-  lists, catalogue = data.head("test", TEST_LISTS), data.data.catalogue
+  lists, catalogue = data.sample("test", TEST_LISTS), data.data.catalogue
   total = data.num_lists("test")
   if total > TEST_LISTS:
-    logging.info("Scoring the first %d of %d test lists.", TEST_LISTS, total)
+    logging.info(
+      "Scoring an even sample of %d of the %d test lists.",
+      dataset_lib.num_rows(lists),
+      total,
+    )
   objectives = data.config.objectives
   metrics = model_metrics(model, lists, catalogue, cold_items=data.cold_items)
   baseline = baselines_lib.baseline_metrics(
     objectives,
     data.data.spec,
-    data.head("train", BASELINE_LISTS, features=False),
+    data.sample("train", BASELINE_LISTS, features=False),
     lists,
     catalogue,
     cold_items=data.cold_items,

@@ -45,9 +45,9 @@ from absl import logging
 
 import multiobj
 from multiobj import config as config_lib
-from multiobj.data import loaders, readers, synthetic
+from multiobj.data import loaders, readers
 from multiobj.prepare import lists as lists_lib
-from multiobj.prepare import partition, resolve, shards, stream
+from multiobj.prepare import resolve, shards, stream
 from multiobj.prepare import train_data as train_data_lib
 
 FORMAT = "multiobj.prepared"
@@ -64,6 +64,8 @@ _NOT_INPUTS = {
   "cache_dir",
   "shard_mb",
   "memory_mb",
+  # Inverse-propensity weights are derived as lists are read.
+  "max_ipw_weight",
 }
 
 
@@ -107,7 +109,12 @@ def inputs(config: config_lib.TrainConfig) -> dict[str, Any]:
     if k not in _NOT_INPUTS
   }
   files = []
-  for path in data_files(config.data):
+  paths = data_files(config.data)
+  if config.prepare.propensity.startswith("file:"):
+    paths.append(config.prepare.propensity[len("file:") :])
+  for path in paths:
+    if not os.path.exists(path):
+      continue  # Reading it says so.
     stat = os.stat(path)
     files.append([os.path.abspath(path), stat.st_size, stat.st_mtime_ns])
   data = dataclasses.asdict(config.data)
@@ -126,12 +133,23 @@ def inputs(config: config_lib.TrainConfig) -> dict[str, Any]:
 
 
 def list_inputs(config: config_lib.TrainConfig) -> dict[str, Any]:
-  """What the lists must hold for `config`'s resolved objectives."""
+  """The labels the prepared statistics were taken on, for `config`'s
+  resolved objectives: the retrieval objective's (logQ counts) and the one
+  propensities are estimated from; None where the run has none."""
   retrieval = [o.label for o in config.objectives if o.kind == "retrieval"]
+  propensity = config.prepare.propensity != "none"
   return {
     "retrieval_label": retrieval[0] if retrieval else None,
-    "propensity_label": config.prepare.propensity_label,
+    "propensity_label": config.prepare.propensity_label if propensity else None,
   }
+
+
+def _lists_differ(cached: dict[str, Any], wanted: dict[str, Any]) -> str:
+  """Why statistics prepared for `cached` do not serve `wanted`, or ""."""
+  for key, value in wanted.items():
+    if value is not None and cached.get(key) != value:
+      return f"{key} was {cached.get(key)!r}, now {value!r}"
+  return ""
 
 
 def fingerprint(value: Any) -> str:
@@ -160,48 +178,6 @@ def prepared(
   return found
 
 
-# Memory of a synthetic impression in a table, ids, text and labels.
-_SYNTHETIC_ROW_BYTES = 400
-
-
-def in_pieces(config: config_lib.TrainConfig) -> bool:
-  """Whether the log is prepared in pieces (`stream.py`): a described log,
-  or the synthetic one, expected to take more memory than the
-  preparation's budget."""
-  data = config.data
-  if data.dataset == "synthetic":
-    rows = data.synthetic.num_requests * data.synthetic.list_size
-    expected = rows * _SYNTHETIC_ROW_BYTES / 2**20
-  elif data.dataset == "json":
-    expected = partition.estimated_mb(data.dataset_spec, data.data_dir)
-  else:
-    return False
-  return expected > config.prepare.memory_mb
-
-
-def _in_pieces(config, scratch):
-  """`stream.prepare`; a synthetic log is first written as Parquet shards
-  (in `scratch`, removed with it), then read like any described log."""
-  logging.info(
-    "Prepared data: the log exceeds --prepare_memory_mb=%d; preparing it "
-    "in pieces.",
-    config.prepare.memory_mb,
-  )
-  streamed = config
-  if config.data.dataset == "synthetic":
-    path = synthetic.write_shards(
-      config.data.synthetic, os.path.join(scratch, "log")
-    )
-    streamed = config.replace(dataset="json", dataset_spec=path)
-  data, splits = stream.prepare(streamed, scratch)
-  if streamed is not config:
-    shutil.rmtree(os.path.join(scratch, "log"))
-    data = dataclasses.replace(
-      data, config=dataclasses.replace(data.config, data=config.data)
-    )
-  return data, splits
-
-
 def write(config: config_lib.TrainConfig, directory: str) -> None:
   """Prepares the data of `config` and writes it as the cache in
   `directory` (replacing an old one)."""
@@ -209,8 +185,8 @@ def write(config: config_lib.TrainConfig, directory: str) -> None:
   os.makedirs(parent, exist_ok=True)
   scratch = tempfile.mkdtemp(prefix=".preparing-", dir=parent)
   try:
-    if in_pieces(config):
-      data, splits = _in_pieces(config, scratch)
+    if stream.in_pieces(config):
+      data, splits = stream.prepare_log(config, scratch)
     else:
       data = train_data_lib.prepare(
         loaders.load(config.data, config.seed), config
@@ -225,7 +201,7 @@ def write(config: config_lib.TrainConfig, directory: str) -> None:
       data = data.without_lists()
     _finish(scratch, data, splits, config)
     os.chmod(scratch, 0o755)
-    _replace(scratch, directory)
+    _replace(scratch, directory, config)
   finally:
     shutil.rmtree(scratch, ignore_errors=True)
 
@@ -260,9 +236,14 @@ def _finish(scratch, data, splits, config):
     json.dump(manifest, f, indent=1)
 
 
-def _replace(scratch, directory):
-  """Moves `scratch` to `directory`; an old cache there goes first."""
+def _replace(scratch, directory, config):
+  """Moves `scratch` to `directory`. A cache there that matches `config`
+  stands (another run prepared it meanwhile, and may be reading it); any
+  other goes first."""
   if os.path.exists(directory):
+    if load(directory, config)[0] is not None:
+      logging.info("Prepared data: another run wrote %s first.", directory)
+      return
     old = tempfile.mkdtemp(
       prefix=".replaced-", dir=os.path.dirname(os.path.abspath(directory))
     )
@@ -321,16 +302,17 @@ def load(
   raw = inputs(config)
   if manifest["fingerprint"] != fingerprint(raw):
     return None, "cache is stale: " + _difference(manifest["inputs"], raw)
-  with open(os.path.join(directory, STATE), "rb") as f:
-    state: train_data_lib.TrainData = pickle.load(f)
+  try:
+    with open(os.path.join(directory, STATE), "rb") as f:
+      state: train_data_lib.TrainData = pickle.load(f)
+  except (OSError, EOFError, pickle.UnpicklingError, AttributeError) as e:
+    return None, f"cache refused: {directory}/{STATE} cannot be read ({e})"
   run = dataclasses.replace(
     config, prepare=resolve.resolve(config.prepare, state.data)
   )
-  wanted = list_inputs(run)
-  if manifest["list_inputs"] != wanted:
-    return None, "cache is stale: " + _difference(
-      manifest["list_inputs"], wanted
-    )
+  differ = _lists_differ(manifest["list_inputs"], list_inputs(run))
+  if differ:
+    return None, f"cache is stale: {differ}"
   for name, split in manifest["splits"].items():
     needed = lists_lib.columns_for(
       state.data.spec, run.objectives, with_truth=name != "train"

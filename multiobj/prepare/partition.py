@@ -12,9 +12,11 @@ import dataclasses
 import math
 import os
 import time
+import zlib
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 from absl import logging
 
 from multiobj.data import dataset as dataset_lib
@@ -78,13 +80,7 @@ def partition(config, check, d, users, catalogue, work):
     | set(lists_lib.columns_for(spec, objectives, with_truth=True))
   )
   keep += [spec.list_id] if spec.list_id else [ROW]
-  budget = config.prepare.memory_mb
-  count = max(
-    1,
-    math.ceil(estimated_mb(check.file, config.data.data_dir) / (budget / 3)),
-  )
-  paths = [os.path.join(work, f"part-{p:05d}.arrow") for p in range(count)]
-  writers, schema = None, None
+  writers, schema, count = None, None, 1
   keys, rows, times = [], [], []
   seen, last = 0, time.time()
   read = dict(table["read"], block_mb=PIECE_MB)
@@ -117,6 +113,13 @@ def partition(config, check, d, users, catalogue, work):
     batch = pa.table({c: part[c] for c in keep})
     if schema is None:
       schema = batch.schema
+      count = _count(table["path"], n, batch.nbytes, config.prepare.memory_mb)
+      logging.info(
+        "Prepared data: %d partitions of about %d MB each.",
+        count,
+        config.prepare.memory_mb // 3,
+      )
+      paths = [os.path.join(work, f"part-{p:05d}.arrow") for p in range(count)]
       writers = [
         pa.ipc.new_file(
           p, schema, options=pa.ipc.IpcWriteOptions(compression="lz4")
@@ -138,6 +141,21 @@ def partition(config, check, d, users, catalogue, work):
   for writer in writers:
     writer.close()
   return _merge_index(keys, rows, times), paths
+
+
+def _count(path: str, rows: int, nbytes: int, budget_mb: int) -> int:
+  """Partitions for a log whose first piece holds `rows` rows taking
+  `nbytes` in Arrow, so that each is about a third of `budget_mb` (grouping
+  a partition into lists needs about three times its rows' memory)."""
+  files = readers.expand(path)
+  parquet = [f for f in files if f.lower().endswith((".parquet", ".pq"))]
+  if len(parquet) == len(files):
+    total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+  else:  # Rows per byte of the first piece, over every file's bytes.
+    first = min(os.path.getsize(files[0]), PIECE_MB * 2**20)
+    total = rows / max(first, 1) * sum(os.path.getsize(f) for f in files)
+  memory = total * nbytes / max(rows, 1)
+  return max(1, math.ceil(memory / (budget_mb * 2**20 / 3)))
 
 
 def _conform(batch, schema, where):
@@ -162,14 +180,15 @@ def _conform(batch, schema, where):
 
 
 def _bucket(key: np.ndarray, count: int) -> np.ndarray:
-  """The partition of each list id (any stable hash will do)."""
+  """The partition of each list id: a hash stable across processes (so the
+  same log gives the same shards every time)."""
   if count == 1:
     return np.zeros(len(key), np.int64)
   if key.dtype.kind in "iu":
     mixed = key.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     return ((mixed >> np.uint64(33)) % np.uint64(count)).astype(np.int64)
   unique, inverse = np.unique(key, return_inverse=True)
-  hashes = np.array([hash(str(k)) for k in unique], dtype=np.int64)
+  hashes = np.array([zlib.crc32(str(k).encode()) for k in unique], np.int64)
   return (hashes % count)[inverse]
 
 

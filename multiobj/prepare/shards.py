@@ -271,17 +271,24 @@ def find_corrupt(files: Sequence[str]) -> CorruptShard | None:
 
 
 def read(
-  files: Sequence[str], columns: Columns, limit: int | None = None
+  files: Sequence[str],
+  columns: Columns,
+  limit: int | None = None,
+  stride: int = 1,
 ) -> dataset_lib.Table:
-  """The lists of `files` (the first `limit` of them), in order, as NumPy
-  columns."""
-  parts, count = [], 0
+  """The lists of `files` in order as NumPy columns: every `stride`-th one
+  (the first, the 1 + stride-th, ...), at most `limit` of them."""
+  parts, count, seen = [], 0, 0
   try:
     for block in blocks(files, columns):
       if limit is not None and count >= limit:
         break
-      parts.append({k: v.numpy() for k, v in block.items()})
-      count += len(parts[-1][next(iter(columns))])
+      size = int(block[next(iter(columns))].shape[0])
+      keep = np.arange(-seen % stride, size, stride)
+      seen += size
+      if len(keep):
+        parts.append({k: v.numpy()[keep] for k, v in block.items()})
+        count += len(keep)
   except tf.errors.DataLossError:
     raise find_corrupt(files) from None
   if not parts:

@@ -81,6 +81,8 @@ class Counter:
       if feature.kind in ("id", "category", "multi_category"):
         if feature.kind == "multi_category":
           column = _split_values(column, feature.separator)
+          if not len(column):
+            continue  # No value in this piece.
         values, counts = _value_counts(column)
         if name in self._counts:
           values, counts = _merge(self._counts[name], (values, counts))
@@ -101,7 +103,9 @@ class Counter:
     vocabularies, moments = {}, {}
     for feature in self.spec.features:
       name = feature.name
-      if name in self._counts:
+      if feature.kind == "multi_category" and name not in self._counts:
+        vocabularies[name] = [""]  # No value at all, as `compute_stats`.
+      elif name in self._counts:
         values, counts = self._counts[name]
         order = np.argsort(-counts, kind="stable")
         vocabularies[name] = [_plain(v) for v in values[order]]
@@ -152,7 +156,7 @@ def _split_values(column, separator):
   values = [
     v for text in column.astype(str) for v in text.split(separator) if v
   ]
-  return np.asarray(values or [""], dtype=object)
+  return np.asarray(values, dtype=object)
 
 
 def _plain(value):

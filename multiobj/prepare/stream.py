@@ -24,11 +24,12 @@ about the log's size in Arrow on disk and are removed at the end. A log of
 one partition gives the lists preparation in memory gives, in the same
 order. Not here (they need the whole log in memory, and say so): sampled
 negatives, cold-start items, a split given as files. Propensities are
-estimated on the first `PROPENSITY_LISTS` training lists.
+estimated on an even sample of `PROPENSITY_LISTS` training lists.
 """
 
 import dataclasses
 import os
+import shutil
 import time
 
 import numpy as np
@@ -37,7 +38,7 @@ from absl import logging
 
 from multiobj import config as config_lib
 from multiobj.data import dataset as dataset_lib
-from multiobj.data import validation
+from multiobj.data import synthetic, validation
 from multiobj.data.description import loader
 from multiobj.data.description import tables as tables_lib
 from multiobj.prepare import lists as lists_lib
@@ -48,6 +49,50 @@ from multiobj.prepare import train_data as train_data_lib
 from multiobj.retrieval import candidates
 
 PROPENSITY_LISTS = 500_000
+
+
+# Memory of a synthetic impression in a table, ids, text and labels.
+_SYNTHETIC_ROW_BYTES = 400
+
+
+def in_pieces(config: config_lib.TrainConfig) -> bool:
+  """Whether the log is prepared in pieces (`stream.py`): a described log,
+  or the synthetic one, expected to take more memory than the
+  preparation's budget."""
+  data = config.data
+  if data.dataset == "synthetic":
+    rows = data.synthetic.num_requests * data.synthetic.list_size
+    expected = rows * _SYNTHETIC_ROW_BYTES / 2**20
+  elif data.dataset == "json":
+    expected = partition.estimated_mb(data.dataset_spec, data.data_dir)
+  else:
+    return False
+  return expected > config.prepare.memory_mb
+
+
+def prepare_log(
+  config: config_lib.TrainConfig, scratch: str
+) -> tuple[train_data_lib.TrainData, dict[str, shards.Split]]:
+  """`stream.prepare`; a synthetic log is first written as Parquet shards
+  (in `scratch`, removed with it), then read like any described log."""
+  logging.info(
+    "Prepared data: the log exceeds --prepare_memory_mb=%d; preparing it "
+    "in pieces.",
+    config.prepare.memory_mb,
+  )
+  streamed = config
+  if config.data.dataset == "synthetic":
+    path = synthetic.write_shards(
+      config.data.synthetic, os.path.join(scratch, "log")
+    )
+    streamed = config.replace(dataset="json", dataset_spec=path)
+  data, splits = prepare(streamed, scratch)
+  if streamed is not config:
+    shutil.rmtree(os.path.join(scratch, "log"))
+    data = dataclasses.replace(
+      data, config=dataclasses.replace(data.config, data=config.data)
+    )
+  return data, splits
 
 
 def prepare(
@@ -254,7 +299,9 @@ def _state(config, stub, totals):
   propensities = None
   if config.prepare.propensity != "none":
     train = totals["splits"]["train"]
-    sample = shards.read(train.files, train.columns, PROPENSITY_LISTS)
+    sample = shards.read(
+      train.files, train.columns, stride=-(-train.lists // PROPENSITY_LISTS)
+    )
     propensities = tuple(
       propensity_lib.estimate(
         config.prepare.propensity,

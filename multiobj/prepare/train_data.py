@@ -105,10 +105,11 @@ class TrainData:
       // per_worker,
     )
 
-  def train_dataset(self, workers: int = 1) -> tf.data.Dataset:
+  def train_dataset(self, workers: int = 1, worker: int = 0) -> tf.data.Dataset:
     """Shuffled training batches; sampled negatives are drawn each epoch.
-    When `workers` each read their own shards (`by_files`), the lists
-    repeat without end: an epoch is `steps_per_epoch` steps."""
+    When `workers` each read their own shards (`by_files`), this is those of
+    `worker` (every `workers`-th file), repeated without end: an epoch is
+    `steps_per_epoch` steps."""
     fit = self.config.fit
     if self.sampler is None and self.shards is not None:
       train = self.shards["train"]
@@ -120,6 +121,8 @@ class TrainData:
         seed=self.config.seed,
         lists=train.lists,
         repeat=self.by_files(workers),
+        workers=workers if self.by_files(workers) else 1,
+        worker=worker if self.by_files(workers) else 0,
       )
       return self._with_uniform_draws(self.with_derived(dataset, "train"))
     if self.sampler is None:
@@ -217,23 +220,23 @@ class TrainData:
       return self.shards[split].lists
     return dataset_lib.num_rows(self.lists[split])
 
-  def head(
+  def sample(
     self, split: str, limit: int, features: bool = True
   ) -> dataset_lib.Table:
-    """The first `limit` lists of `split` (all of a smaller one), in
-    memory; without `features`, only ids, labels and bookkeeping columns.
-    Lists are in no particular order of time or user, so this is a sample
-    of the split when it is longer."""
+    """`split`'s lists in memory: all of them, or beyond `limit` an even
+    sample of about `limit` (every k-th list, read in one pass over the
+    shards); without `features`, only ids, labels and bookkeeping columns."""
     spec = self.data.spec
     dropped = set()
     if not features:
       dropped = {f.name for f in spec.features} - {spec.item_id, spec.user_id}
-    if self.shards is not None and limit < self.shards[split].lists:
+    stride = -(-self.num_lists(split) // limit)
+    if self.shards is not None and stride > 1:
       found = self.shards[split]
       columns = {k: v for k, v in found.columns.items() if k not in dropped}
-      return shards_lib.read(found.files, columns, limit)
+      return shards_lib.read(found.files, columns, stride=stride)
     table = self.lists[split]
-    return {k: v[:limit] for k, v in table.items() if k not in dropped}
+    return {k: v[::stride] for k, v in table.items() if k not in dropped}
 
   def corrupt_shard(self) -> Exception:
     """The error naming a corrupt shard of these lists (after TensorFlow

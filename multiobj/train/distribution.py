@@ -123,13 +123,24 @@ def num_workers(strategy: tf.distribute.Strategy) -> int:
   return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
 
 
-def autoshard(dataset: tf.data.Dataset, by_files: bool) -> tf.data.Dataset:
-  """Shards a distributed dataset between workers: by file (each worker
-  reads its own shards, so none reads the whole log) or, for datasets with
-  too few files, in memory or generated, by element."""
+def worker_index(strategy: tf.distribute.Strategy) -> int:
+  """This process's place among the workers (the chief first)."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not resolver.task_type:
+    return 0
+  chiefs = len(resolver.cluster_spec().as_dict().get("chief", []))
+  if resolver.task_type == "chief":
+    return 0
+  return chiefs + resolver.task_id
+
+
+def autoshard(dataset: tf.data.Dataset, sharded: bool) -> tf.data.Dataset:
+  """How tf.distribute shards a dataset between workers: not at all when
+  the dataset is this worker's own already (`sharded`: its own shard
+  files), else by element (each worker keeps its share of the batches)."""
   policy = tf.data.experimental.AutoShardPolicy
   options = tf.data.Options()
   options.experimental_distribute.auto_shard_policy = (
-    policy.FILE if by_files else policy.DATA
+    policy.OFF if sharded else policy.DATA
   )
   return dataset.with_options(options)

@@ -166,7 +166,8 @@ def _fit(model, data, directory, strategy, chief, verbose):
   # With enough shards, each worker reads its own; otherwise each reads all
   # and keeps its share of the batches.
   by_files = data.by_files(workers)
-  train, valid = data.train_dataset(workers), None
+  train = data.train_dataset(workers, distribution.worker_index(strategy))
+  valid = None
   steps = data.steps_per_epoch(workers) if by_files else None
   if "valid" in data.lists:
     valid = data.eval_dataset("valid")

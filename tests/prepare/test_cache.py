@@ -13,7 +13,7 @@ import tensorflow as tf
 import multiobj
 from multiobj import config as config_lib
 from multiobj.data import loaders, synthetic
-from multiobj.prepare import cache, train_data
+from multiobj.prepare import cache, stream, train_data
 from tests.data.test_description import write_shop
 from tests.prepare.test_stream import _canonical
 
@@ -130,8 +130,8 @@ class CacheTest(tf.test.TestCase):
     # 3,000 rows of about 400 bytes exceed 1 MB: the log is written as
     # Parquet shards and streamed, never loaded whole.
     config = self.config.replace(memory_mb=1)
-    self.assertTrue(cache.in_pieces(config))
-    self.assertFalse(cache.in_pieces(self.config))
+    self.assertTrue(stream.in_pieces(config))
+    self.assertFalse(stream.in_pieces(self.config))
     with _no_loading():
       data = self._prepared(config)
     self.assertEqual(os.listdir(self.folder), ["cache"])

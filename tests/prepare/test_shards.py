@@ -230,14 +230,13 @@ class ShardsTest(tf.test.TestCase):
   def test_repeat_streams_lists_without_end(self):
     _, files = self._write(shard_mb=1e-6)
     dataset = shards.dataset(
-      files, self.columns, 100, shuffle_buffer=300, seed=1, lists=N,
-      repeat=True,
-    )  # fmt: skip
+      files, self.columns, 100, shuffle_buffer=300, seed=1, repeat=True
+    )
     self.assertEqual(
       dataset.cardinality().numpy(), tf.data.INFINITE_CARDINALITY
     )
-    # 25 batches of 100 hold two and a half passes; every list is in each
-    # of the first two passes (the batches never mix passes of unequal size).
+    # 25 batches of 100 lists: two and a half passes, the first ten batches
+    # one whole pass, the next ten another.
     ids = np.concatenate(_ids(dataset.take(25)))
     self.assertLen(ids, 2500)
     np.testing.assert_array_equal(np.sort(ids[:N]), np.arange(N))

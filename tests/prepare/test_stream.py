@@ -177,8 +177,8 @@ class SyntheticLogTest(StreamTestCase):
     # Beyond --prepare_memory_mb the cache never loads the log whole.
     directory = os.path.join(self.create_tempdir().full_path, "cache")
     config = self.config.replace(memory_mb=1, epochs=1, batch_size=256)
-    self.assertTrue(cache.in_pieces(config))
-    self.assertFalse(cache.in_pieces(self.config))
+    self.assertTrue(stream.in_pieces(config))
+    self.assertFalse(stream.in_pieces(self.config))
     with mock.patch.object(loaders, "load", side_effect=AssertionError):
       with mock.patch.object(partition, "PIECE_MB", PIECE_MB):
         data = cache.prepared(config, directory)
