@@ -7,6 +7,8 @@ feature at its serving value, since ranking by the logged position would
 replay the production ranker's order. `predict` gives both.
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 import tensorflow as tf
 
@@ -26,6 +28,22 @@ def predict(
     (predictions of every ranking head on logged and on serving context,
      [num_lists, D] query embeddings).
   """
+  dataset = lists_lib.make_dataset(lists, batch_size, shuffle=False, seed=0)
+  predicted, query, _ = predict_dataset(model, dataset, keep=())
+  return predicted, query
+
+
+def predict_dataset(
+  model, dataset: tf.data.Dataset, keep: Sequence[str]
+) -> tuple[Predictions, np.ndarray, dataset_lib.Table]:
+  """Runs the model over the batches of `dataset` (streamed: lists of any
+  number), keeping of each batch only the columns in `keep` (labels, ids,
+  masks; not the features).
+
+  Returns:
+    (predictions as `predict`'s, query embeddings, {column in `keep`: its
+    values, text decoded}).
+  """
 
   @tf.function(reduce_retracing=True)
   def forward(batch):
@@ -33,9 +51,10 @@ def predict(
     outputs = model(model.serving_inputs(batch), training=False)
     return logged, model.predictions(outputs), outputs["query_embedding"]
 
-  chunks = []
-  for batch in lists_lib.make_dataset(lists, batch_size, shuffle=False, seed=0):
+  chunks, kept = [], []
+  for batch in dataset:
     chunks.append(tf.nest.map_structure(lambda t: t.numpy(), forward(batch)))
+    kept.append({k: batch[k].numpy() for k in keep if k in batch})
   logged, serving, query = (
     tf.nest.map_structure(
       lambda *xs: np.concatenate(xs), *[c[i] for c in chunks]
@@ -45,4 +64,11 @@ def predict(
   predictions = {
     name: {"logged": logged[name], "serving": serving[name]} for name in logged
   }
-  return predictions, query
+  table = {}
+  for name in kept[0] if kept else ():
+    value = np.concatenate([k[name] for k in kept])
+    if value.dtype.kind in "OS":
+      flat = [v.decode("utf-8") for v in value.reshape(-1)]
+      value = np.array(flat, dtype=object).reshape(value.shape)
+    table[name] = value
+  return predictions, query, table

@@ -60,6 +60,21 @@ def model_metrics(
   """Every metric of every objective of `model` on `lists`; with
   `cold_items`, retrieval also on the pairs of those items alone."""
   predicted, query = predictions.predict(model, lists, batch_size)
+  return predicted_metrics(
+    model, predicted, query, lists, catalogue, cold_items
+  )
+
+
+def predicted_metrics(
+  model,
+  predicted: predictions.Predictions,
+  query: np.ndarray,
+  lists: dataset_lib.Table,
+  catalogue: dataset_lib.Table,
+  cold_items: np.ndarray | None = None,
+) -> dict[str, float]:
+  """`model_metrics` from the model's predictions on `lists` (which need
+  their labels, ids and masks only)."""
   out = heads.head_metrics(model.objective_list, model.spec, lists, predicted)
   objective = model.retrieval_objective
   if objective is not None:
@@ -89,16 +104,25 @@ def test_metrics(
   `BASELINE_LISTS` an even sample of them, without their features.
   Counts say how many lists, rows and positives each metric rests on.
   """
-  lists, catalogue = data.sample("test", TEST_LISTS), data.data.catalogue
+  catalogue, spec = data.data.catalogue, data.data.spec
   total = data.num_lists("test")
-  if total > TEST_LISTS:
+  stride = -(-total // TEST_LISTS)
+  if stride > 1:
     logging.info(
-      "Scoring an even sample of %d of the %d test lists.",
-      dataset_lib.num_rows(lists),
+      "Scoring an even sample of the %d test lists (every %d-th).",
       total,
+      stride,
     )
+  # Streamed: of each batch only what the metrics read is kept.
+  features = {f.name for f in spec.features} - {spec.item_id, spec.user_id}
+  keep = [c for c in data.list_columns("test") if c not in features]
+  predicted, query, lists = predictions.predict_dataset(
+    model, data.eval_dataset("test", batch_size=256, stride=stride), keep
+  )
   objectives = data.config.objectives
-  metrics = model_metrics(model, lists, catalogue, cold_items=data.cold_items)
+  metrics = predicted_metrics(
+    model, predicted, query, lists, catalogue, data.cold_items
+  )
   baseline = baselines_lib.baseline_metrics(
     objectives,
     data.data.spec,

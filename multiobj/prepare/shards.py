@@ -192,6 +192,7 @@ def dataset(
   worker: int = 0,
   lists: int | None = None,
   repeat: bool = False,
+  stride: int = 1,
 ) -> tf.data.Dataset:
   """Batches of lists streamed from shards.
 
@@ -210,6 +211,7 @@ def dataset(
       its batches (progress bars count them, and Keras iterates it as it
       does data in memory).
     repeat: Repeat the lists without end (epochs then count steps).
+    stride: Unshuffled, every `stride`-th list only (an even sample).
   """
   files = list(files)[worker::workers]
   if not files:
@@ -220,6 +222,9 @@ def dataset(
   count = lists if workers == 1 else None
   if not shuffle_buffer:
     lists = blocks(files, columns).unbatch()
+    if stride > 1:
+      lists = lists.shard(stride, 0)
+      count = None if count is None else -(-count // stride)
   else:
     names = tf.data.Dataset.from_tensor_slices(files)
     if len(files) > 1:

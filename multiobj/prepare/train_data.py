@@ -159,20 +159,21 @@ class TrainData:
     )
     return self._with_uniform_draws(dataset.prefetch(tf.data.AUTOTUNE))
 
-  def eval_dataset(self, split: str) -> tf.data.Dataset:
-    """The batches of `split` in order, e.g. for validation."""
+  def eval_dataset(
+    self, split: str, batch_size: int | None = None, stride: int = 1
+  ) -> tf.data.Dataset:
+    """The batches of `split` in order, e.g. for validation (of
+    `batch_size` lists, the run's by default); with `stride`, every
+    `stride`-th list only (an even sample)."""
+    batch_size = batch_size or self.config.fit.batch_size
     if self.shards is not None:
       found = self.shards[split]
       dataset = shards_lib.dataset(
-        found.files,
-        found.columns,
-        self.config.fit.batch_size,
-        lists=found.lists,
+        found.files, found.columns, batch_size, lists=found.lists, stride=stride
       )
     else:
-      dataset = lists_lib.make_dataset(
-        self.lists[split], self.config.fit.batch_size, shuffle=False, seed=0
-      )
+      table = {k: v[::stride] for k, v in self.lists[split].items()}
+      dataset = lists_lib.make_dataset(table, batch_size, shuffle=False, seed=0)
     return self.with_derived(dataset, split)
 
   def with_derived(

@@ -9,6 +9,7 @@ from unittest import mock
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 import multiobj
 from multiobj import config as config_lib
@@ -35,6 +36,10 @@ def _no_loading():
 class CacheTest(tf.test.TestCase):
   def setUp(self):
     super().setUp()
+    # The tests read INFO logs; another test may have lowered absl's level.
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity(logging.INFO)
+    self.addCleanup(logging.set_verbosity, verbosity)
     self.folder = self.create_tempdir().full_path
     self.directory = os.path.join(self.folder, "cache")
     self.config = config_lib.TrainConfig(

@@ -13,6 +13,7 @@ from unittest import mock
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 from absl.testing import parameterized
 
 from multiobj import config as config_lib
@@ -80,6 +81,13 @@ class StreamTestCase(tf.test.TestCase, parameterized.TestCase):
       self.assertEqual(got[name].dtype, column.dtype, name)
       self.assertEqual(got[name].shape, column.shape, name)
       np.testing.assert_array_equal(got[name], column, err_msg=name)
+
+  def setUp(self):
+    super().setUp()
+    # The tests read INFO logs; another test may have lowered absl's level.
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity(logging.INFO)
+    self.addCleanup(logging.set_verbosity, verbosity)
 
   def streamed(self, config, directory):
     """`stream.prepare` in small pieces: (the data, {split: its lists read
