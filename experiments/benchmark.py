@@ -93,6 +93,12 @@ _SCALE_WORKERS_ROWS = flags.DEFINE_integer(
   "With --scale_training: the size (one of --scale_rows) also trained by "
   "two workers on localhost, each reading half of the shards; 0 for none.",
 )
+_SCALE_SWEEP_ROWS = flags.DEFINE_integer(
+  "scale_sweep_rows",
+  0,
+  "With --scale_training: a log size on which an 8-trial sweep runs with a "
+  "shared cache and with each trial preparing its own; 0 for none.",
+)
 _SCALE_FLAGS = flags.DEFINE_string(
   "scale_flags",
   "",
@@ -225,6 +231,12 @@ def run(
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  if _SCALE_TRAINING.value and _SCALE_SWEEP_ROWS.value:
+    results = scale_benchmark.sweep(
+      _SCALE_SWEEP_ROWS.value, 8, _SCALE_DIR.value
+    )
+    print(json.dumps(results, indent=1))
+    return
   if _SCALE_TRAINING.value:
     results = scale_benchmark.run(
       [int(r) for r in _SCALE_ROWS.value],

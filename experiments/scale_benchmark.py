@@ -12,7 +12,9 @@ For each size of the synthetic log (`--scale_rows`, impressions), under
   cold      at the sizes in --scale_cold_rows, the same training without a
             cache: its time to the first step includes the preparation;
   workers   at the size in --scale_workers_rows, two workers on localhost
-            (--strategy=multi_worker), each reading half of the shards.
+            (--strategy=multi_worker), each reading half of the shards;
+  sweep     alone, with --scale_sweep_rows: 8 trials with a shared cache
+            against 8 that each prepare the log.
 
 Called by `python -m experiments.benchmark --scale_training`; writes
 scale_training.json in --scale_dir and prints a markdown table. Every
@@ -223,4 +225,32 @@ def two_workers(
   out["one_worker_metrics"] = {
     k: single["metrics"][k] for k in out["metrics"] if k in single["metrics"]
   }
+  return out
+
+
+def sweep(rows: int, trials: int, directory: str) -> dict[str, float]:
+  """A sweep of `trials` trials over the learning rate on `rows`
+  impressions, twice: trials sharing one cache (the sweep's default) and
+  each trial preparing its own (`--cache_dir=` empty); wall time of each."""
+  os.makedirs(directory, exist_ok=True)
+  out = {}
+  for name, cache in (("shared_cache", None), ("per_trial", "")):
+    output = os.path.join(directory, f"sweep_{rows}_{name}")
+    shutil.rmtree(output, ignore_errors=True)
+    trial_flags = f"--synthetic_requests={max(1, rows // 10)} --epochs=1"
+    if cache is not None:
+      trial_flags += " --cache_dir="
+    out[name] = _run(
+      [
+        "experiments.sweep",
+        f"--output_dir={output}",
+        "--space=learning_rate=loguniform(1e-4,1e-2)",
+        "--directions=click_auc:max",
+        "--sampler=random",
+        f"--trials={trials}",
+        f"--trial_flags={trial_flags}",
+      ],
+      os.path.join(directory, f"sweep_{rows}_{name}.log"),
+    )
+  out["ratio"] = out["per_trial"]["seconds"] / out["shared_cache"]["seconds"]
   return out
