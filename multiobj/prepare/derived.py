@@ -83,7 +83,7 @@ def add(
       )
     return batch
 
-  return dataset.map(derive, num_parallel_calls=tf.data.AUTOTUNE)
+  return dataset.map(derive, num_parallel_calls=2)
 
 
 def add_draw_columns(

@@ -113,11 +113,11 @@ def partition(config, check, d, users, catalogue, work):
     batch = pa.table({c: part[c] for c in keep})
     if schema is None:
       schema = batch.schema
-      count = _count(table["path"], n, batch.nbytes, config.prepare.memory_mb)
+      count = _count(table["path"], n, _memory(batch), config.prepare.memory_mb)
       logging.info(
-        "Prepared data: %d partitions of about %d MB each.",
+        "Prepared data: %d partitions of at most about %d MB each.",
         count,
-        config.prepare.memory_mb // 3,
+        config.prepare.memory_mb // 4,
       )
       paths = [os.path.join(work, f"part-{p:05d}.arrow") for p in range(count)]
       writers = [
@@ -143,10 +143,22 @@ def partition(config, check, d, users, catalogue, work):
   return _merge_index(keys, rows, times), paths
 
 
+def _memory(batch: pa.Table) -> int:
+  """Bytes the rows of `batch` take in NumPy: Arrow's, and a Python string
+  object (about 60 bytes, and a pointer) for each text value."""
+  text = sum(
+    batch.num_rows
+    for field in batch.schema
+    if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
+  )
+  return batch.nbytes + 64 * text
+
+
 def _count(path: str, rows: int, nbytes: int, budget_mb: int) -> int:
   """Partitions for a log whose first piece holds `rows` rows taking
-  `nbytes` in Arrow, so that each is about a third of `budget_mb` (grouping
-  a partition into lists needs about three times its rows' memory)."""
+  `nbytes` in NumPy, so that each is about a quarter of `budget_mb`
+  (grouping a partition into lists, and writing them, needs about four
+  times its rows' memory)."""
   files = readers.expand(path)
   parquet = [f for f in files if f.lower().endswith((".parquet", ".pq"))]
   if len(parquet) == len(files):
@@ -155,7 +167,7 @@ def _count(path: str, rows: int, nbytes: int, budget_mb: int) -> int:
     first = min(os.path.getsize(files[0]), PIECE_MB * 2**20)
     total = rows / max(first, 1) * sum(os.path.getsize(f) for f in files)
   memory = total * nbytes / max(rows, 1)
-  return max(1, math.ceil(memory / (budget_mb * 2**20 / 3)))
+  return max(1, math.ceil(memory / (budget_mb * 2**20 / 4)))
 
 
 def _conform(batch, schema, where):

@@ -29,6 +29,11 @@ from multiobj.data import dataset as dataset_lib
 
 # Lists per record.
 BLOCK = 256
+# Blocks parsed at once, and batches read ahead: fixed, not tf.data's
+# autotuning, whose buffers grow over a long epoch (with the RAM of the
+# machine, not of the data), so reading holds the same memory at any size.
+_PARALLEL = 2
+_PREFETCH = 2
 
 # {column: (dtype name, shape of one list's value)}
 Columns = dict[str, tuple[str, tuple[int, ...]]]
@@ -178,7 +183,7 @@ def _parser(columns: Columns):
 def blocks(files: Sequence[str], columns: Columns) -> tf.data.Dataset:
   """The blocks of `files`, in order."""
   return tf.data.TFRecordDataset(list(files)).map(
-    _parser(columns), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    _parser(columns), num_parallel_calls=_PARALLEL, deterministic=True
   )
 
 
@@ -233,9 +238,9 @@ def dataset(
       )
     lists = names.interleave(
       lambda f: _file_blocks(f, columns),
-      cycle_length=min(2, len(files)),
+      cycle_length=min(_PARALLEL, len(files)),
       block_length=1,
-      num_parallel_calls=tf.data.AUTOTUNE,
+      num_parallel_calls=min(_PARALLEL, len(files)),
       deterministic=True,
     ).unbatch()
     lists = lists.shuffle(
@@ -248,7 +253,7 @@ def dataset(
     batches = batches.apply(
       tf.data.experimental.assert_cardinality(-(-count // batch_size))
     )
-  return batches.prefetch(tf.data.AUTOTUNE)
+  return batches.prefetch(_PREFETCH)
 
 
 def _file_blocks(name, columns):
