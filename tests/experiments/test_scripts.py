@@ -14,6 +14,8 @@ SCRIPTS = (
   "denoising",
   "reproduce",
   "benchmark",
+  "prepare",
+  "write_synthetic",
 )
 
 
