@@ -66,6 +66,8 @@ _NOT_INPUTS = {
   "memory_mb",
   # Inverse-propensity weights are derived as lists are read.
   "max_ipw_weight",
+  # Compared resolved, and only when there are propensities (list_inputs).
+  "propensity_label",
 }
 
 

@@ -197,6 +197,21 @@ class CacheTest(tf.test.TestCase):
     self.assertEqual(data.config.model_dir, self.config.model_dir)
     self.assertListsEqual(data.lists["train"], first.lists["train"])
 
+  def test_a_propensity_label_without_propensities_reuses_the_cache(self):
+    # The command line's default label is "click", the library's "": without
+    # --propensity the label shapes nothing.
+    self._prepared()
+    with _no_loading():
+      self._prepared(self.config.replace(propensity_label="click"))
+    found, why = cache.load(
+      self.directory,
+      self.config.replace(propensity="randomized", propensity_label="click"),
+    )
+    self.assertIsNone(found)
+    self.assertEqual(
+      why, "cache is stale: prepare.propensity was 'none', now 'randomized'"
+    )
+
   def test_fewer_objectives_on_the_same_columns_reuse_the_cache(self):
     # A click-only run reads no column the cached lists lack (the module's
     # rule), so a sweep over objectives reads the raw log once.
