@@ -42,6 +42,7 @@ from absl import app, flags
 import objectives
 from experiments import (
   common,
+  data_path_flags,
   ingest_benchmark,
   plain_model,
   scale_benchmark,
@@ -242,7 +243,7 @@ def main(argv):
       [int(r) for r in _SCALE_ROWS.value],
       [int(r) for r in _SCALE_COLD_ROWS.value],
       _SCALE_DIR.value,
-      common.PREPARE_MEMORY_MB.value,
+      data_path_flags.PREPARE_MEMORY_MB.value,
       shlex.split(_SCALE_FLAGS.value),
     )
     if _SCALE_WORKERS_ROWS.value:

@@ -9,7 +9,7 @@ import importlib
 from absl import flags
 
 import objectives
-from experiments import deprecated_flags, synthetic_flags
+from experiments import data_path_flags, deprecated_flags, synthetic_flags
 from multiobj import config as config_lib
 from multiobj.data import loaders, synthetic
 from multiobj.model import trunks
@@ -231,34 +231,6 @@ CPU_DEVICES = flags.DEFINE_integer(
 SEED = flags.DEFINE_integer(
   "seed", 0, "Seed of the model's initialisation and shuffling."
 )
-CACHE_DIR = flags.DEFINE_string(
-  "cache_dir",
-  "",
-  "Where the prepared lists are cached (python -m experiments.prepare writes "
-  "it); a run whose data and preparation flags match reuses it and never "
-  "reads the raw log. Empty: the run directory's prepared/.",
-)
-PREPARE_MEMORY_MB = flags.DEFINE_integer(
-  "prepare_memory_mb",
-  config_lib.PrepareConfig.memory_mb,
-  "Memory budget of data preparation, in MB: a log expected to take more is "
-  "prepared in pieces, out of core, spilling to disk.",
-  lower_bound=1,
-)
-SHARD_MB = flags.DEFINE_float(
-  "shard_mb",
-  config_lib.PrepareConfig.shard_mb,
-  "Size of a shard of prepared lists, in MB (workers of --strategy="
-  "multi_worker each read their own shards).",
-  lower_bound=0.001,
-)
-SHUFFLE_BUFFER = flags.DEFINE_integer(
-  "shuffle_buffer",
-  config_lib.FitConfig.shuffle_buffer,
-  "Training lists shuffled together; a log with fewer lists is shuffled "
-  "whole each epoch. Memory grows with it, not with the log.",
-  lower_bound=1,
-)
 MODEL_DIR = flags.DEFINE_string(
   "model_dir",
   None,
@@ -281,6 +253,7 @@ BLEND = flags.DEFINE_string(
 # The synthetic log's flags and the deprecated aliases are shared flags too
 # (key flags of this module).
 flags.adopt_module_key_flags(synthetic_flags)
+flags.adopt_module_key_flags(data_path_flags)
 flags.adopt_module_key_flags(deprecated_flags)
 
 
@@ -373,9 +346,9 @@ def config_from_flags() -> config_lib.TrainConfig:
       propensity=PROPENSITY.value,
       propensity_label=PROPENSITY_LABEL.value,
       max_ipw_weight=MAX_IPW_WEIGHT.value,
-      cache_dir=CACHE_DIR.value,
-      shard_mb=SHARD_MB.value,
-      memory_mb=PREPARE_MEMORY_MB.value,
+      cache_dir=data_path_flags.CACHE_DIR.value,
+      shard_mb=data_path_flags.SHARD_MB.value,
+      memory_mb=data_path_flags.PREPARE_MEMORY_MB.value,
     ),
     model=config_lib.ModelConfig(
       embedding_dim=EMBEDDING_DIM.value,
@@ -399,7 +372,7 @@ def config_from_flags() -> config_lib.TrainConfig:
       weighting=WEIGHTING.value,
       strategy=STRATEGY.value,
       cpu_devices=CPU_DEVICES.value,
-      shuffle_buffer=SHUFFLE_BUFFER.value,
+      shuffle_buffer=data_path_flags.SHUFFLE_BUFFER.value,
     ),
     seed=SEED.value,
   )

@@ -20,7 +20,7 @@ import time
 
 from absl import app, flags, logging
 
-from experiments import common
+from experiments import common, data_path_flags
 from multiobj.prepare import cache
 
 OVERWRITE = flags.DEFINE_boolean(
@@ -32,7 +32,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
   logging.set_verbosity(logging.INFO)
-  if not common.CACHE_DIR.value:
+  if not data_path_flags.CACHE_DIR.value:
     raise app.UsageError("--cache_dir is required: where to write the cache.")
   config = common.config_from_flags()
   directory = config.prepare.cache_dir
