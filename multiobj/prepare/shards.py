@@ -348,6 +348,11 @@ class Lists(Mapping):
       self._read[split] = read(found.files, found.columns)
     return self._read[split]
 
+  def __contains__(self, split: object) -> bool:
+    # Mapping's own `in` would read the split: a test split of millions of
+    # lists loaded only to say that it exists.
+    return split in self.splits
+
   def __iter__(self):
     return iter(self.splits)
 

@@ -261,6 +261,9 @@ class ShardsTest(tf.test.TestCase):
     lists = shards.Lists({"train": split})
     self.assertEqual(list(lists), ["train"])
     self.assertLen(lists, 1)
+    self.assertIn("train", lists)
+    self.assertNotIn("test", lists)
+    self.assertEqual(lists._read, {})  # `in` reads nothing.
     first = lists["train"]
     self.assertIs(lists["train"], first)
     self.assertTablesEqual(first, self.table)
