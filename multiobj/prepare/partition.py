@@ -6,11 +6,19 @@ in it, whichever piece it is in), and appended to one of P partition files
 (Arrow IPC) by a hash of its list id, so every impression list is whole in
 one partition. Each list's id, length and first time are kept (24 bytes a
 list): the split is made from them (`stream.py`).
+
+`--prepare_memory_mb` bounds the whole process: what it holds before the
+first row is read (TensorFlow, pyarrow, the catalogue: measured), the index
+of the lists (estimated from the first piece), and the partitions, each
+sized so that grouping it (about four times its rows' memory) fits in
+what remains.
 """
 
 import dataclasses
 import math
 import os
+import resource
+import sys
 import time
 import zlib
 
@@ -31,6 +39,11 @@ PIECE_MB = 32
 ROW = "__row"
 # Bytes in memory per byte of file, by format: a rough bound, to choose P.
 _EXPANSION = {"parquet": 8.0, "csv": 3.0, "jsonl": 2.0}
+# Bytes a list of the index takes in pass 2: its id, rows and first time,
+# and its split (`stream.py`).
+_INDEX_BYTES = 32
+# The least a partition may be given, in MB.
+_LEAST_PARTITION_MB = 16
 
 
 def estimated_mb(path: str, data_dir: str | None) -> float:
@@ -83,6 +96,7 @@ def partition(config, check, d, users, catalogue, work):
   writers, schema, count = None, None, 1
   keys, rows, times = [], [], []
   seen, last = 0, time.time()
+  before_mb = resident_mb()
   read = dict(table["read"], block_mb=PIECE_MB)
   for file, start, raw in pieces.batches(table["path"], **read):
     where = Piece(check, table, file, start)
@@ -113,11 +127,20 @@ def partition(config, check, d, users, catalogue, work):
     batch = pa.table({c: part[c] for c in keep})
     if schema is None:
       schema = batch.schema
-      count = _count(table["path"], n, _memory(batch), config.prepare.memory_mb)
+      total = _total_rows(table["path"], n)
+      partition_mb = _partition_mb(
+        config.prepare.memory_mb, before_mb, total * len(unique) / n
+      )
+      count = max(
+        1, math.ceil(total * _memory(batch) / n / 2**20 / partition_mb)
+      )
       logging.info(
-        "Prepared data: %d partitions of at most about %d MB each.",
+        "Prepared data: %d partitions of at most about %d MB each (of "
+        "--prepare_memory_mb=%d, %d MB held before reading).",
         count,
-        config.prepare.memory_mb // 4,
+        partition_mb,
+        config.prepare.memory_mb,
+        before_mb,
       )
       paths = [os.path.join(work, f"part-{p:05d}.arrow") for p in range(count)]
       writers = [
@@ -154,20 +177,49 @@ def _memory(batch: pa.Table) -> int:
   return batch.nbytes + 64 * text
 
 
-def _count(path: str, rows: int, nbytes: int, budget_mb: int) -> int:
-  """Partitions for a log whose first piece holds `rows` rows taking
-  `nbytes` in NumPy, so that each is about a quarter of `budget_mb`
-  (grouping a partition into lists, and writing them, needs about four
-  times its rows' memory)."""
+def resident_mb() -> float:
+  """This process's resident memory now, in MB (its peak so far where
+  /proc is missing)."""
+  try:
+    with open("/proc/self/statm") as f:
+      return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+  except (OSError, ValueError, IndexError):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def _partition_mb(budget_mb: int, before_mb: float, lists: float) -> float:
+  """The megabytes of rows a partition may hold: a quarter of what the
+  budget leaves once the process (`before_mb`) and the index of `lists`
+  lists are counted (grouping a partition into lists, and writing them,
+  needs about four times its rows' memory).
+
+  Raises:
+    ValueError: if that leaves less than the least a partition needs.
+  """
+  index_mb = lists * _INDEX_BYTES / 2**20
+  partition_mb = (budget_mb - before_mb - index_mb) / 4
+  if partition_mb < _LEAST_PARTITION_MB:
+    least = before_mb + index_mb + 4 * _LEAST_PARTITION_MB
+    raise ValueError(
+      f"--prepare_memory_mb={budget_mb} is too small for this log: the "
+      f"process holds {before_mb:.0f} MB before reading it (TensorFlow, "
+      f"pyarrow, the catalogue) and the index of its about {lists:,.0f} "
+      f"lists takes {index_mb:.0f} MB; give at least {math.ceil(least)}."
+    )
+  return partition_mb
+
+
+def _total_rows(path: str, rows: int) -> float:
+  """The rows of the log at `path` (from Parquet's metadata), or an
+  estimate from its first piece's `rows` (rows per byte of that piece, over
+  every file's bytes)."""
   files = readers.expand(path)
   parquet = [f for f in files if f.lower().endswith((".parquet", ".pq"))]
   if len(parquet) == len(files):
-    total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-  else:  # Rows per byte of the first piece, over every file's bytes.
-    first = min(os.path.getsize(files[0]), PIECE_MB * 2**20)
-    total = rows / max(first, 1) * sum(os.path.getsize(f) for f in files)
-  memory = total * nbytes / max(rows, 1)
-  return max(1, math.ceil(memory / (budget_mb * 2**20 / 4)))
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+  first = min(os.path.getsize(files[0]), PIECE_MB * 2**20)
+  return rows / max(first, 1) * sum(os.path.getsize(f) for f in files)
 
 
 def _conform(batch, schema, where):

@@ -181,14 +181,18 @@ def _splits(check, d, index, seed):
     cut = n - num_test - int(round(n * split["valid"]))
     if cut < 1:
       check.fail("split", f"{n} lists are too few to split.")
-    return np.where(rank < cut, 0, np.where(rank < n - num_test, 1, 2))
+    return np.where(rank < cut, 0, np.where(rank < n - num_test, 1, 2)).astype(
+      np.int8
+    )
   seed = seed if split["seed"] is None else split["seed"]
   rank = np.random.default_rng(seed).permutation(n)
   num_test = max(1, int(round(n * split["test"])))
   cut = num_test + int(round(n * split["valid"]))
   if cut >= n:
     check.fail("split", f"{n} lists are too few to split.")
-  return np.where(rank >= cut, 0, np.where(rank >= num_test, 1, 2))
+  return np.where(rank >= cut, 0, np.where(rank >= num_test, 1, 2)).astype(
+    np.int8
+  )
 
 
 _NAMES = ("train", "valid", "test")

@@ -16,6 +16,7 @@ from multiobj import config as config_lib
 from multiobj.data import loaders, synthetic
 from multiobj.prepare import cache, stream, train_data
 from tests.data.test_description import write_shop
+from tests.prepare import test_stream
 from tests.prepare.test_stream import _canonical
 
 LOG = synthetic.SyntheticConfig(
@@ -137,7 +138,7 @@ class CacheTest(tf.test.TestCase):
     config = self.config.replace(memory_mb=1)
     self.assertTrue(stream.in_pieces(config))
     self.assertFalse(stream.in_pieces(self.config))
-    with _no_loading():
+    with _no_loading(), test_stream.small_pieces():
       data = self._prepared(config)
     self.assertEqual(os.listdir(self.folder), ["cache"])
     memory = train_data.prepare(synthetic.generate(LOG), config)

@@ -2,6 +2,7 @@
 statistics and logQ of preparation in memory, and messages that name the
 file and row wherever a piece is."""
 
+import contextlib
 import dataclasses
 import glob
 import os
@@ -28,6 +29,18 @@ LOG = synthetic.SyntheticConfig(
 # synthetic log's 30,000), CSV pieces of about 330 rows.
 PIECE_MB = 0.01
 SPLITS = ("train", "valid", "test")
+
+
+@contextlib.contextmanager
+def small_pieces():
+  """Pieces of PIECE_MB, and a budget that counts the rows alone (not the
+  process's own memory), so that 1 MB gives partitions of a quarter MB."""
+  with (
+    mock.patch.object(partition, "PIECE_MB", PIECE_MB),
+    mock.patch.object(partition, "resident_mb", return_value=0.0),
+    mock.patch.object(partition, "_LEAST_PARTITION_MB", 0.01),
+  ):
+    yield
 
 
 def _config(path, directory, **changes):
@@ -94,7 +107,7 @@ class StreamTestCase(tf.test.TestCase, parameterized.TestCase):
     back}, the partitions it used)."""
     scratch = os.path.join(directory, "scratch")
     os.makedirs(scratch)
-    with mock.patch.object(partition, "PIECE_MB", PIECE_MB):
+    with small_pieces():
       with self.assertLogs(level="INFO") as logs:
         data, splits = stream.prepare(config, scratch)
     done = [m for m in logs.output if "pass 1 done" in m]
@@ -188,7 +201,7 @@ class SyntheticLogTest(StreamTestCase):
     self.assertTrue(stream.in_pieces(config))
     self.assertFalse(stream.in_pieces(self.config))
     with mock.patch.object(loaders, "load", side_effect=AssertionError):
-      with mock.patch.object(partition, "PIECE_MB", PIECE_MB):
+      with small_pieces():
         data = cache.prepared(config, directory)
     self.assertEqual(
       cache.read_manifest(directory)["splits"]["train"]["lists"], 2400
@@ -248,7 +261,7 @@ class DescribedCsvTest(StreamTestCase):
       f"{path}: rows: {os.path.join(self.folder, 'rows.csv')}: label 'click' "
       "of objective 'click' must be 0 or 1; row 7001 has 2.0 (1 such rows)."
     )
-    with mock.patch.object(partition, "PIECE_MB", PIECE_MB):
+    with small_pieces():
       with self.assertRaises(ValueError) as raised:
         stream.prepare(config, self.folder)
     self.assertEqual(str(raised.exception), expected)
@@ -259,7 +272,7 @@ class DescribedCsvTest(StreamTestCase):
     for i in range(8001, len(rows)):
       rows[i] = "r" + rows[i]
     path = write_shop(self.folder, rows="\n".join(rows) + "\n")
-    with mock.patch.object(partition, "PIECE_MB", PIECE_MB):
+    with small_pieces():
       with self.assertRaisesRegex(
         ValueError,
         f"^{re.escape(path)}: rows: "
@@ -291,7 +304,11 @@ class DescribedCsvTest(StreamTestCase):
       config = config_lib.TrainConfig(model_dir={other!r}).replace(
         dataset="json", dataset_spec={path!r}, memory_mb=1
       )
-      with mock.patch.object(partition, "PIECE_MB", {PIECE_MB}):
+      with (
+        mock.patch.object(partition, "PIECE_MB", {PIECE_MB}),
+        mock.patch.object(partition, "resident_mb", return_value=0.0),
+        mock.patch.object(partition, "_LEAST_PARTITION_MB", 0.01),
+      ):
         stream.prepare(config, {other!r})
       """
     )
@@ -335,6 +352,22 @@ class DescribedCsvTest(StreamTestCase):
       "--prepare_memory_mb to prepare it in memory.",
     ):
       stream.prepare(config, self.folder)
+
+  def test_a_budget_below_what_the_process_holds_is_refused(self):
+    # 900 MB held, 2,000,000 lists of 32 bytes (61 MB) and four partitions
+    # of at least 16 MB: 1,025.04 MB, so 1,026.
+    with self.assertRaisesWithLiteralMatch(
+      ValueError,
+      "--prepare_memory_mb=1000 is too small for this log: the process "
+      "holds 900 MB before reading it (TensorFlow, pyarrow, the catalogue) "
+      "and the index of its about 2,000,000 lists takes 61 MB; give at "
+      "least 1026.",
+    ):
+      partition._partition_mb(1000, 900.0, 2_000_000)
+    # What the process and the index leave, in quarters.
+    self.assertAlmostEqual(
+      partition._partition_mb(2048, 448.0, 2**20 * 10), (2048 - 448 - 320) / 4
+    )
 
 
 if __name__ == "__main__":
