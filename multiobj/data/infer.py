@@ -80,6 +80,16 @@ def strings(values: pa.Array) -> np.ndarray:
   # of the rule's (never "1_000" or "0x10"); the regular expressions below
   # decide the rest: spaces, "+5", integers too long for int64. (A failing
   # cast costs as much as parsing the column: try the one likely to pass.)
+  head = present.slice(0, 1000)
+  if pc.all(pc.match_substring_regex(head, "^[0-9]+$")).as_py():
+    try:  # Integers parse once, not as floats and then again.
+      integers = pc.cast(present, pa.int64()).to_numpy()
+    except pa.ArrowInvalid:
+      pass
+    else:
+      if not missing.any():
+        return integers
+      return _with_nan(integers, missing)
   try:
     floats = pc.cast(present, pa.float64()).to_numpy()
   except pa.ArrowInvalid:
@@ -158,4 +168,11 @@ def _text_of(value):
 
 
 def _text(values: pa.Array) -> np.ndarray:
-  return values.to_numpy(zero_copy_only=False).astype(object)
+  """An object array of the str values. Each distinct value becomes one
+  Python string, shared by its rows: ids, categories and titles repeat, and
+  making a string per row was most of the time of reading them."""
+  if values.null_count or not len(values):
+    return values.to_numpy(zero_copy_only=False).astype(object)
+  encoded = pc.dictionary_encode(values)
+  distinct = encoded.dictionary.to_numpy(zero_copy_only=False).astype(object)
+  return distinct[encoded.indices.to_numpy()]

@@ -40,6 +40,24 @@ class ReadTableTest(parameterized.TestCase):
       list(readers.read_table(path)["id"]), ["123456789012345678901234", "5"]
     )
 
+  def test_columns_typed_on_every_value_not_the_first_ones(self):
+    # 1,200 integers, then: a number with a point, a missing value, or text
+    # (the reader tries integers first when the first 1,000 values are).
+    ints = [str(i % 7) for i in range(1200)]
+    rows = zip(
+      ints + ["2.5"], ints + [""], ints + ["x"], ints + ["12"], strict=True
+    )
+    path = self._write(
+      "t.csv", "f,nan,text,int\n" + "".join(",".join(r) + "\n" for r in rows)
+    )
+    table = readers.read_table(path)
+    expected = np.array([i % 7 for i in range(1200)], np.float64)
+    np.testing.assert_array_equal(table["f"], np.append(expected, 2.5))
+    np.testing.assert_array_equal(table["nan"], np.append(expected, np.nan))
+    self.assertEqual(list(table["text"]), ints + ["x"])
+    self.assertEqual(table["int"].dtype, np.int64)
+    np.testing.assert_array_equal(table["int"], np.append(expected, 12))
+
   def test_csv_without_header(self):
     path = self._write("t.csv", "1,a\n2,b\n")
     table = readers.read_table(path, header=False, columns=["n", "s"])
