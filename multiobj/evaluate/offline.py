@@ -1,7 +1,9 @@
 """The full offline evaluation of a trained run, beyond the training report.
 
-`evaluate_run(config)` reloads a run from its directory, rebuilds the evaluation
-split exactly as training did, and scores:
+`evaluate_run(config)` reloads a run from its directory, reads the evaluation
+split from the run's prepared cache (preparing it as training did if the
+cache is gone), and scores, on all of its lists or beyond
+`report.TEST_LISTS` an even sample of them, as the training report does:
 
   ranking heads   AUC, GAUC (per user, impression-weighted), log loss,
                   expected calibration error, NDCG@5/10, MRR@10, MAP@10
@@ -27,12 +29,13 @@ import os
 from typing import Any
 
 import numpy as np
+from absl import logging
 
-from multiobj.data import loaders
+from multiobj.data import dataset as dataset_lib
 from multiobj.evaluate import baselines as baselines_lib
 from multiobj.evaluate import full_ranking, heads, plots, report, retrieval
 from multiobj.evaluate import predictions as predictions_lib
-from multiobj.prepare import train_data as train_data_lib
+from multiobj.prepare import cache
 from multiobj.serve import blend as blend_lib
 from multiobj.train import run_dir
 
@@ -142,13 +145,25 @@ def evaluate_run(config: EvaluationConfig) -> dict[str, Any]:
   """Evaluates `config.model_dir`; writes and returns eval.json's content
   (with "table", the printed table, besides)."""
   model, run = run_dir.load_model(config.model_dir)
-  data = train_data_lib.prepare(loaders.load(run.data, run.seed), run)
+  data = cache.prepared(
+    run,
+    run.prepare.cache_dir or os.path.join(config.model_dir, run_dir.PREPARED),
+  )
   if config.split not in data.lists:
     raise ValueError(
       f"{config.model_dir}: dataset {data.data.spec.name!r} has no split "
       f"{config.split!r}; splits: {', '.join(data.lists)}."
     )
-  lists, spec = data.lists[config.split], data.data.spec
+  spec, total = data.data.spec, data.num_lists(config.split)
+  lists = data.sample(config.split, report.TEST_LISTS)
+  if dataset_lib.num_rows(lists) < total:
+    logging.info(
+      "Scoring an even sample of %d of the %d %s lists.",
+      dataset_lib.num_rows(lists),
+      total,
+      config.split,
+    )
+  train = data.sample("train", report.BASELINE_LISTS, features=False)
   objectives = [
     dataclasses.replace(o, metrics=_available(FULL_METRICS[o.kind], spec))
     for o in model.ranking_objectives
@@ -162,7 +177,7 @@ def evaluate_run(config: EvaluationConfig) -> dict[str, Any]:
   baseline = baselines_lib.baseline_metrics(
     retrieval_objectives + objectives,
     spec,
-    data.lists["train"],
+    train,
     lists,
     data.data.catalogue,
   )
@@ -174,7 +189,9 @@ def evaluate_run(config: EvaluationConfig) -> dict[str, Any]:
     metrics.update(blend_metrics(model, blend, lists, predictions))
   curves = {}
   if model.retrieval_objective is not None:
-    curves = _retrieval(model, data, config, query, metrics, baseline, details)
+    curves = _retrieval(
+      model, data.data, lists, train, config, query, metrics, baseline, details
+    )
   full, full_baseline = full_ranking.protocol_metrics(model, data.data)
   metrics.update(full)
   baseline.update(full_baseline)
@@ -193,6 +210,7 @@ def evaluate_run(config: EvaluationConfig) -> dict[str, Any]:
     "baselines": baseline,
     "details": details,
     "counts": heads.count(objectives, lists),
+    "lists": {"scored": dataset_lib.num_rows(lists), "of": total},
     "blend": str(blend) if blend else None,
     "split": config.split,
     "config": dataclasses.asdict(config),
@@ -207,13 +225,16 @@ def evaluate_run(config: EvaluationConfig) -> dict[str, Any]:
   return result
 
 
-def _retrieval(model, data, config, query, metrics, baseline, details):
-  """Adds per-user and per-pair retrieval metrics, and the popularity
-  baseline's; returns the recall curves to plot."""
-  spec, catalogue = data.data.spec, data.data.catalogue
-  lists, objective = data.lists[config.split], model.retrieval_objective
+def _retrieval(
+  model, data, lists, train, config, query, metrics, baseline, details
+):
+  """Adds per-user and per-pair retrieval metrics on `lists`, and the
+  popularity baseline's (learnt from the `train` lists); returns the recall
+  curves to plot."""
+  spec, catalogue = data.spec, data.catalogue
+  objective = model.retrieval_objective
   popularity, users = retrieval.popularity(
-    spec, data.lists["train"], objective.label, catalogue[spec.item_id]
+    spec, train, objective.label, catalogue[spec.item_id]
   )
   embeddings = retrieval.catalogue_embeddings(model, catalogue)
   found, extra = retrieval.user_metrics(

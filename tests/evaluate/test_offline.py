@@ -5,6 +5,7 @@ import io
 import json
 import os
 import shlex
+from unittest import mock
 
 import tensorflow as tf
 from absl import flags
@@ -13,8 +14,8 @@ from absl.testing import flagsaver
 from experiments import evaluate as evaluate_script
 from multiobj import experiment
 from multiobj.config import TrainConfig
-from multiobj.data import synthetic
-from multiobj.evaluate import heads, offline, predictions
+from multiobj.data import loaders, synthetic
+from multiobj.evaluate import heads, offline, predictions, report
 from multiobj.serve import blend as blend_lib
 from tests import tiny
 
@@ -112,6 +113,26 @@ class OfflineEvaluationTest(tf.test.TestCase):
       metrics["blend_click_ndcg@10"], metrics["click_ndcg@10"], places=6
     )
     self.assertAlmostEqual(metrics["blend_purchase_ndcg@10"] >= 0, True)
+
+  def test_reads_the_runs_cache_and_samples_beyond_the_limit(self):
+    # The run's prepared cache is read, never the raw log; beyond
+    # report.TEST_LISTS lists, an even sample of them (every k-th) is scored.
+    with (
+      mock.patch.object(loaders, "load", side_effect=AssertionError("read")),
+      mock.patch.object(report, "TEST_LISTS", 50),
+    ):
+      result = offline.evaluate_run(
+        offline.EvaluationConfig(
+          model_dir=self.model_dir,
+          scann=False,
+          plots=False,
+          output_dir=self.create_tempdir().full_path,
+        )
+      )
+    total = result["lists"]["of"]
+    self.assertGreater(total, 100)
+    self.assertEqual(result["lists"]["scored"], -(-total // -(-total // 50)))
+    self.assertEqual(result["counts"]["lists"], result["lists"]["scored"])
 
   def test_bad_input(self):
     with self.assertRaisesRegex(
