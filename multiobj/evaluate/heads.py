@@ -135,6 +135,17 @@ def score(
     details: Receives GAUC's skipped users and the calibration bins.
   """
   logged, serving = prediction["logged"], prediction["serving"]
+  for context, scores in prediction.items():
+    bad = where & ~np.isfinite(scores)
+    if bad.any():
+      row = int(np.flatnonzero(bad.any(axis=1))[0])
+      raise ValueError(
+        f"{name}: {int(bad.sum())} of {int(where.sum())} {context} scores "
+        f"are NaN or infinite (the first in list {row}, "
+        f"{scores[row][bad[row]][0]}); metrics would rank them arbitrarily. "
+        "A model whose weights diverged, non-finite inputs, or a blend that "
+        "overflows give such scores."
+      )
   pointwise = {
     "auc": metrics_lib.auc,
     "logloss": metrics_lib.logloss,

@@ -1,4 +1,7 @@
-"""What runs at the end of each epoch of `Model.fit`.
+"""What runs at the end of each step and epoch of `Model.fit`.
+
+finite loss     each step: a loss that is NaN or infinite stops the run
+                with `DivergenceError`, naming the task and the step;
 
 tensorboard     each task's loss and effective weight;
 weighting       the strategy's epoch hook (DWA reads the epoch's losses);
@@ -10,6 +13,7 @@ early stopping  with `early_stopping`, Keras' early stopping on the
                 validation loss, keeping the best epoch's weights.
 """
 
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -38,6 +42,53 @@ class EarlyStopping(tf.keras.callbacks.EarlyStopping):
   def on_epoch_end(self, epoch, logs=None):
     self._last_epoch = epoch
     super().on_epoch_end(epoch, logs)
+
+
+class DivergenceError(RuntimeError):
+  """Training reached a loss that is not finite: the run has no result."""
+
+
+class FiniteLoss(tf.keras.callbacks.Callback):
+  """Raises `DivergenceError` at the first step whose loss is NaN or infinite,
+  naming the tasks whose loss is, the epoch and the step. (Keras's
+  TerminateOnNaN only stops: the run would then write metrics of a model
+  whose weights are NaN, and exit 0.)
+
+  Args:
+    tasks: The objectives' names; their losses are logged as `{name}_loss`.
+    learning_rate: The run's, for the message.
+  """
+
+  def __init__(self, tasks: Sequence[str], learning_rate: float):
+    super().__init__()
+    self.tasks, self.learning_rate = list(tasks), learning_rate
+    self.epoch = 0
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self.epoch = epoch
+
+  def on_train_batch_end(self, batch, logs=None):
+    logs = logs or {}
+    if "loss" not in logs or math.isfinite(float(logs["loss"])):
+      return
+    bad = [
+      f"{name} ({float(logs[f'{name}_loss'])})"
+      for name in self.tasks
+      if f"{name}_loss" in logs
+      and not math.isfinite(float(logs[f"{name}_loss"]))
+    ]
+    what = (
+      f"the loss of {', '.join(bad)}"
+      if bad
+      else f"the weighted sum of the losses ({float(logs['loss'])}), every "
+      "task's own loss finite (a weight is not)"
+    )
+    raise DivergenceError(
+      f"Training diverged at epoch {self.epoch + 1}, step {batch + 1}: "
+      f"{what} is not finite. No result was written. Lower --learning_rate "
+      f"(it is {self.learning_rate:g}), or look for extreme values in the "
+      "labels, weights or numeric features."
+    )
 
 
 class FirstStep(tf.keras.callbacks.Callback):
@@ -72,10 +123,12 @@ def build(
   directory: str,
   manager: tf.train.CheckpointManager,
   early_stopping: int,
+  learning_rate: float,
 ) -> tuple[list[tf.keras.callbacks.Callback], EarlyStopping | None]:
   """The callbacks of one run writing to `directory`, and the early stopper
   (None when `early_stopping` is 0)."""
   callbacks = [
+    FiniteLoss([o.name for o in objectives], learning_rate),
     # Every 50 steps and every epoch: each task's loss and effective weight.
     tf.keras.callbacks.TensorBoard(
       os.path.join(directory, run_dir.TENSORBOARD), update_freq=50

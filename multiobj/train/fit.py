@@ -195,7 +195,12 @@ def _fit(model, data, directory, strategy, chief, verbose):
       f"{data.data.spec.name!r} has none."
     )
   callbacks, stopper = callbacks_lib.build(
-    model, config.objectives, directory, manager, config.fit.early_stopping
+    model,
+    config.objectives,
+    directory,
+    manager,
+    config.fit.early_stopping,
+    config.fit.learning_rate,
   )
   if verbose is None:
     verbose = 1 if sys.stdout.isatty() else 2

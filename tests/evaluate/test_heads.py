@@ -68,5 +68,47 @@ class ConditionalAucTest(absltest.TestCase):
     self.assertNotIn("click_auc_given_click", out)
 
 
+class NonFiniteScoresTest(absltest.TestCase):
+  def test_are_refused_not_ranked(self):
+    lists = {
+      lists_lib.MASK: np.array([[1, 1, 0], [1, 1, 1]], np.float32),
+      "click": np.array([[1, 0, 0], [0, 1, 0]], np.float32),
+    }
+    where = lists[lists_lib.MASK] > 0
+    scores = np.array([[0.5, 0.1, np.nan], [0.2, np.inf, np.nan]])
+    finite = np.nan_to_num(scores, nan=0.0, posinf=1.0)
+    # A NaN in a padded slot does not count.
+    self.assertIn(
+      "click_auc",
+      heads.score(
+        "click",
+        ("auc",),
+        lists["click"],
+        where,
+        {"logged": np.where(where, finite, np.nan), "serving": finite},
+        synthetic.SPEC,
+        lists,
+        {},
+      ),
+    )
+    with self.assertRaisesWithLiteralMatch(
+      ValueError,
+      "blend_click: 2 of 5 logged scores are NaN or infinite (the first in "
+      "list 1, inf); metrics would rank them arbitrarily. A model whose "
+      "weights diverged, non-finite inputs, or a blend that overflows give "
+      "such scores.",
+    ):
+      heads.score(
+        "blend_click",
+        ("auc",),
+        lists["click"],
+        where,
+        {"logged": scores, "serving": finite},
+        synthetic.SPEC,
+        lists,
+        {},
+      )
+
+
 if __name__ == "__main__":
   absltest.main()
