@@ -84,10 +84,21 @@ def start_history(directory: str) -> None:
 
 
 def write_json(directory: str, name: str, value: Any) -> None:
+  """Writes `value` as `directory/name` atomically: a process killed while
+  writing leaves the old file (or none), never a truncated one."""
   path = os.path.join(directory, name)
-  with open(path, "w") as f:
-    # NaN (a metric undefined on this data) is written as null: strict JSON.
-    json.dump(plain(value), f, indent=1, allow_nan=False)
+  # NaN (a metric undefined on this data) is written as null: strict JSON.
+  text = json.dumps(plain(value), indent=1, allow_nan=False)
+  scratch = f"{path}.{os.getpid()}.tmp"
+  try:
+    with open(scratch, "w") as f:
+      f.write(text)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(scratch, path)
+  finally:
+    if os.path.exists(scratch):
+      os.remove(scratch)
   logging.info("Wrote %s.", path)
 
 
