@@ -92,6 +92,14 @@ def run(
     verbose: Keras verbosity (`train.fit.fit`).
   """
   fitted = fit_lib.fit(config, verbose=verbose)
+  try:
+    return _evaluate(config, fitted, flags)
+  finally:
+    run_dir.Lock.release_held(fitted.directory)
+
+
+def _evaluate(config, fitted, flags) -> RunResult | WorkerResult:
+  """Scores the fitted run on the test split and writes metrics.json."""
   if not fitted.chief:
     return WorkerResult(fitted.config, fitted.epochs)
   metrics, baselines, counts = report.test_metrics(fitted.model, fitted.data)

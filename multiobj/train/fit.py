@@ -99,10 +99,17 @@ def fit(
 ) -> FitResult:
   """Fits the model `config` describes and writes its run directory.
 
+  The directory stays locked (`run_dir.Lock`) until the caller releases it
+  once the run is written (`experiment.run`), or this process ends.
+
   Args:
     config: The run.
     verbose: Keras verbosity; by default a progress bar on a terminal and
       one line per epoch otherwise.
+
+  Raises:
+    run_dir.RunInUseError: if another process is writing the directory.
+    callbacks.DivergenceError: if a loss is not finite.
   """
   check(config)
   started = time.time()
@@ -113,7 +120,15 @@ def fit(
   tf.keras.utils.set_random_seed(config.seed)
   chief = distribution.is_chief(strategy)
   directory = distribution.worker_dir(config.model_dir, strategy)
-  os.makedirs(directory, exist_ok=True)
+  lock = run_dir.Lock(directory)
+  try:
+    return _fit_locked(config, strategy, chief, directory, started, verbose)
+  except BaseException:
+    lock.release()
+    raise
+
+
+def _fit_locked(config, strategy, chief, directory, started, verbose):
   run_dir.start_history(directory)
 
   data = cache.prepared(

@@ -12,7 +12,9 @@
                        elsewhere (`prepare/cache.py`);
   metrics.json         every metric and its baseline, per-epoch history,
                        effective task weights, data summary, timing, machine
-                       (written once the run is evaluated, `experiment.py`).
+                       (written once the run is evaluated, `experiment.py`);
+  .lock                held by the process writing the run (`Lock`): who
+                       holds it, for the message a second writer gets.
 
 Other workers of a multi-worker run write to a scratch directory instead
 (`distribution.worker_dir`).
@@ -21,7 +23,14 @@ Other workers of a multi-worker run write to a scratch directory instead
 import json
 import os
 import platform
+import socket
+import time
 from typing import Any
+
+try:
+  import fcntl
+except ImportError:  # Not POSIX: runs are not locked.
+  fcntl = None
 
 import numpy as np
 import tensorflow as tf
@@ -38,6 +47,74 @@ CHECKPOINTS = "checkpoints"
 TENSORBOARD = "tensorboard"
 HISTORY = "history.jsonl"
 METRICS = "metrics.json"
+LOCK = ".lock"
+
+
+class RunInUseError(RuntimeError):
+  """Another process is writing the run directory."""
+
+
+class Lock:
+  """This process's exclusive lock on a run directory (`flock` on its
+  `.lock`): held while the process lives, released by the OS when it dies
+  however it dies, so a killed run never leaves a stale lock. Taking the
+  lock of a directory this process holds already returns the same lock.
+
+  Raises:
+    RunInUseError: naming the holder (pid, host, since when) when another
+      process holds it.
+  """
+
+  _held: dict[str, "Lock"] = {}
+
+  def __new__(cls, directory: str):
+    key = os.path.realpath(directory)
+    if key in cls._held:
+      return cls._held[key]
+    lock = super().__new__(cls)
+    lock.directory, lock._key, lock._fd = directory, key, None
+    if fcntl is not None:
+      lock._take()
+    cls._held[key] = lock
+    return lock
+
+  def _take(self):
+    os.makedirs(self.directory, exist_ok=True)
+    fd = os.open(os.path.join(self.directory, LOCK), os.O_RDWR | os.O_CREAT)
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      holder = os.read(fd, 500).decode(errors="replace").strip()
+      os.close(fd)
+      raise RunInUseError(
+        f"{self.directory} is in use by another run ("
+        f"{holder or 'a process that has not said who it is'}); wait for "
+        "it to end, or give another --model_dir."
+      ) from None
+    os.ftruncate(fd, 0)
+    os.write(
+      fd,
+      f"pid {os.getpid()} on {socket.gethostname()} since "
+      f"{time.strftime('%Y-%m-%d %H:%M:%S')}".encode(),
+    )
+    self._fd = fd
+
+  @classmethod
+  def release_held(cls, directory: str) -> None:
+    """Releases this process's lock of `directory`, if it holds one."""
+    held = cls._held.get(os.path.realpath(directory))
+    if held is not None:
+      held.release()
+
+  def release(self) -> None:
+    """Lets another process write the directory."""
+    if self._fd is not None:
+      fcntl.flock(self._fd, fcntl.LOCK_UN)
+      os.close(self._fd)
+      self._fd = None
+    Lock._held.pop(self._key, None)
+
+
 PREPARED = "prepared"
 
 
