@@ -16,6 +16,7 @@ from absl import app, flags, logging
 
 from experiments import common
 from multiobj.evaluate import offline
+from multiobj.serve import blend as blend_lib
 
 _SPLIT = flags.DEFINE_string("split", "test", "The split to evaluate on.")
 _KS = flags.DEFINE_list(
@@ -60,6 +61,11 @@ def main(argv):
     ks = tuple(int(k) for k in _KS.value)
   except ValueError:
     raise app.UsageError(f"--ks: not integers: {','.join(_KS.value)}") from None
+  if common.BLEND.value:
+    try:  # Its syntax and constants, before the model loads.
+      blend_lib.Blend.parse(common.BLEND.value, None)
+    except ValueError as e:
+      raise app.UsageError(f"--blend: {e}.") from None
   run(
     offline.EvaluationConfig(
       model_dir=common.MODEL_DIR.value,

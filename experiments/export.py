@@ -77,15 +77,20 @@ class ExportConfig:
   index: str = "brute_force"
 
 
+def _check_blend(text, heads):
+  try:
+    blend_lib.Blend.parse(text, heads)
+  except ValueError as e:
+    raise ValueError(f"--blend: {e}.") from None
+
+
 def run(config: ExportConfig) -> dict[str, Any]:
   """Exports and returns serving.json's content."""
+  if config.blend:  # Its syntax and constants, before the model loads.
+    _check_blend(config.blend, None)
   model, train_config = run_dir.load_model(config.model_dir)
   if config.blend:
-    heads = [o.name for o in model.ranking_objectives]
-    try:
-      blend_lib.Blend.parse(config.blend, heads)
-    except ValueError as e:
-      raise ValueError(f"--blend: {e}.") from None
+    _check_blend(config.blend, [o.name for o in model.ranking_objectives])
   if config.catalogue:
     catalogue = export.check_catalogue(
       model, readers.read_table(config.catalogue), config.catalogue

@@ -144,6 +144,8 @@ def blend_metrics(model, blend, lists, predictions) -> dict[str, float]:
 def evaluate_run(config: EvaluationConfig) -> dict[str, Any]:
   """Evaluates `config.model_dir`; writes and returns eval.json's content
   (with "table", the printed table, besides)."""
+  if config.blend:  # Its syntax and constants, before the model loads.
+    blend_lib.Blend.parse(config.blend, None)
   model, run = run_dir.load_model(config.model_dir)
   data = cache.prepared(
     run,

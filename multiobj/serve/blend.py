@@ -30,14 +30,15 @@ turns finite predictions into inf or NaN:
             with a non-integer exponent has no real power and counts as 0.
 
 EPSILON = 2^-20 (about 9.5e-7) is exact in float32, and so is -1 + EPSILON,
-so both paths clamp at the same value. Overflow of huge finite values (past
-float32's 3.4e38 on the TensorFlow path, e.g. dwell^100) is not guarded.
+so both paths clamp at the same value. A number or a part made of numbers
+alone (10^10^10) beyond float32's 3.4e38 is refused when the blend is
+parsed; overflow of huge finite predictions (past 3.4e38 on the TensorFlow
+path, e.g. dwell^100) is not guarded. A blend holds at most MAX_TOKENS
+tokens and nests parentheses at most MAX_DEPTH deep.
 """
 
 from __future__ import annotations
 
-import functools
-import operator
 import re
 import typing
 from collections.abc import Mapping, Sequence
@@ -45,8 +46,14 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-EPSILON = 2.0**-20
-MAX_EXP = 80.0
+from multiobj.serve import blend_ops
+
+EPSILON, MAX_EXP = blend_ops.EPSILON, blend_ops.MAX_EXP
+# Bounds of a blend's text: tokens (numbers, names, operators), and how
+# deep parentheses nest.
+MAX_TOKENS = 200
+MAX_DEPTH = 32
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Name: (fewest, most) arguments; None = any number.
 FUNCTIONS = {
   "log": (1, 1),
@@ -63,7 +70,6 @@ _TOKEN = re.compile(
   r"|(?P<op>[-+*/^(),:])"
 )
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
-_ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul}
 _NEG, _POW, _ATOM = 3, 4, 5
 
 
@@ -98,9 +104,25 @@ class _Parser:
   """Recursive descent over the tokens, one method per precedence level."""
 
   def __init__(self, text: str, heads: Sequence[str]):
-    self.text, self.heads = text, tuple(heads)
+    self.text = text
+    self.heads = None if heads is None else tuple(heads)
     self.tokens, self.i = _tokenize(text), 0
     self.used = {}  # Heads read, in order of first appearance.
+    if len(self.tokens) - 1 > MAX_TOKENS:
+      raise ValueError(
+        f"blend {_short(text)} has {len(self.tokens) - 1} tokens (numbers, "
+        f"names, operators); at most {MAX_TOKENS}"
+      )
+    depth = 0
+    for token in self.tokens:
+      depth += {"(": 1, ")": -1}.get(
+        token.text if token.kind == "op" else "", 0
+      )
+      if depth > MAX_DEPTH:
+        raise ValueError(
+          f"parentheses nested deeper than {MAX_DEPTH} at position "
+          f"{token.position} in {_short(text)}"
+        )
 
   def fail(self, token: _Token, hint: str = "") -> ValueError:
     what = "end of input" if token.kind == "end" else repr(token.text)
@@ -124,14 +146,14 @@ class _Parser:
     if token.kind != "number":
       raise self.fail(token, "; expected a number")
     value = float(token.text)
-    if not np.isfinite(value):
+    if not abs(value) <= _FLOAT32_MAX:
       raise ValueError(f"number {token.text!r} out of range in {self.text!r}")
     return value
 
   def head(self, token: _Token) -> str:
     if token.kind != "name":
       raise self.fail(token, "; expected a head name")
-    if token.text not in self.heads:
+    if self.heads is not None and token.text not in self.heads:
       raise ValueError(
         f"unknown head {token.text!r} at position {token.position} in "
         f"{self.text!r}; known heads: {', '.join(self.heads)}"
@@ -223,6 +245,45 @@ class _Parser:
     return ("call", token.text, tuple(args))
 
 
+def _short(text: str) -> str:
+  """`text` quoted, its middle cut if it is long."""
+  return repr(text if len(text) <= 80 else f"{text[:60]} ... {text[-15:]}")
+
+
+def _children(node: tuple) -> tuple:
+  match node:
+    case ("number", _) | ("head", _) | ("weighted_sum", _):
+      return ()
+    case ("neg", operand):
+      return (operand,)
+    case ("call", _, args):
+      return tuple(args)
+  return node[1:]
+
+
+def _has_head(node: tuple) -> bool:
+  return node[0] in ("head", "weighted_sum") or any(
+    _has_head(c) for c in _children(node)
+  )
+
+
+def _check_constants(node: tuple, text: str) -> None:
+  """Refuses a part of the blend made of constants alone (`10^10^10`) whose
+  value is not finite in float32, where a served blend computes."""
+  if _has_head(node):
+    for child in _children(node):
+      _check_constants(child, text)
+    return
+  with np.errstate(all="ignore"):
+    value = float(blend_ops.evaluate(node, {}, blend_ops.NUMPY_OPS))
+  if not abs(value) <= _FLOAT32_MAX:
+    raise ValueError(
+      f"the constant {_format(node)[0]} in {_short(text)} is {value:g}, "
+      "beyond float32's range (3.4e38): every blended score would be "
+      "infinite or NaN"
+    )
+
+
 def _number_text(value: float) -> str:
   if value.is_integer() and abs(value) < 1e15:
     return str(int(value))
@@ -254,74 +315,6 @@ def _format(node: tuple) -> tuple[str, int]:
   return f"{left} {op} {right if rp > p else f'({right})'}", p
 
 
-def _numpy_divide(a, b):
-  zero = b == 0
-  return np.where(zero, 0.0, a / np.where(zero, 1.0, b))
-
-
-# The primitives of each path; the guards are written once, over them.
-_PRIMITIVES = "equal floor minimum maximum log log1p exp sqrt".split()
-_NUMPY_OPS = {name: getattr(np, name) for name in _PRIMITIVES} | dict(
-  const=np.float64, where=np.where, power=np.power, divide=_numpy_divide
-)
-
-
-def _tf_ops(dtype: tf.DType) -> dict:
-  return {name: getattr(tf.math, name) for name in _PRIMITIVES} | dict(
-    const=lambda value: tf.constant(value, dtype),
-    where=tf.where,
-    power=tf.pow,
-    divide=tf.math.divide_no_nan,
-  )
-
-
-def _power(ops, a, b):
-  zero, one = ops["const"](0.0), ops["const"](1.0)
-  integer = ops["equal"](b, ops["floor"](b))
-  base = ops["where"](integer, a, ops["maximum"](a, zero))
-  pole = ops["equal"](base, zero) & (b < zero)
-  safe = ops["power"](ops["where"](pole, one, base), b)
-  return ops["where"](pole, zero, safe)
-
-
-def _call(function: str, x: list, ops):
-  """`function` of the evaluated arguments `x`, with its guard."""
-  const = ops["const"]
-  if function == "log":
-    return ops["log"](ops["maximum"](x[0], const(EPSILON)))
-  if function == "log1p":
-    return ops["log1p"](ops["maximum"](x[0], const(EPSILON - 1.0)))
-  if function == "exp":
-    return ops["exp"](ops["minimum"](x[0], const(MAX_EXP)))
-  if function == "sqrt":
-    return ops["sqrt"](ops["maximum"](x[0], const(0.0)))
-  if function == "clip":
-    return ops["minimum"](ops["maximum"](x[0], x[1]), x[2])
-  return functools.reduce(ops[function + "imum"], x)  # minimum or maximum.
-
-
-def _evaluate(node, env, ops):
-  match node:
-    case ("number", value):
-      return ops["const"](value)
-    case ("head", name):
-      return env[name]
-    case ("weighted_sum", terms):
-      weighted = (ops["const"](w) * env[h] for h, w in terms)
-      return functools.reduce(operator.add, weighted)
-    case ("neg", operand):
-      return -_evaluate(operand, env, ops)
-    case ("call", function, args):
-      return _call(function, [_evaluate(a, env, ops) for a in args], ops)
-  op, left, right = node
-  a, b = _evaluate(left, env, ops), _evaluate(right, env, ops)
-  if op == "/":
-    return ops["divide"](a, b)
-  if op == "^":
-    return _power(ops, a, b)
-  return _ARITHMETIC[op](a, b)
-
-
 class Blend:
   """A parsed blend: call it on NumPy predictions, or `.tf` on tensors.
 
@@ -337,22 +330,27 @@ class Blend:
     self._tree, self._heads = tree, tuple(heads)
 
   @classmethod
-  def parse(cls, text: str, heads: Sequence[str]) -> Blend:
-    """Parses a weighted sum or an expression over `heads`.
+  def parse(cls, text: str, heads: Sequence[str] | None) -> Blend:
+    """Parses a weighted sum or an expression over `heads` (None: any name
+    is a head, to check a blend before a model names its heads).
 
     Raises:
       ValueError: naming the unknown head or function (with the known ones),
-        or the unexpected token and its 0-based position in `text`.
+        the unexpected token and its 0-based position in `text`, a constant
+        beyond float32's range, more than MAX_TOKENS tokens or parentheses
+        nested deeper than MAX_DEPTH.
     """
     if not isinstance(text, str):
       raise ValueError(f"a blend is a string, got {type(text).__name__}")
     if isinstance(heads, str):
       raise ValueError(f"heads must be a sequence of names, got {heads!r}")
     parser = _Parser(text, heads)
-    blend = cls(parser.parse(), parser.used)
+    tree = parser.parse()
+    _check_constants(tree, text)
+    blend = cls(tree, parser.used)
     if not blend.heads:
       raise ValueError(
-        f"blend {text!r} uses no head; known heads: {', '.join(heads)}"
+        f"blend {text!r} uses no head; known heads: {', '.join(heads or ())}"
       )
     return blend
 
@@ -373,7 +371,7 @@ class Blend:
   def __call__(self, predictions: Mapping[str, np.ndarray]) -> np.ndarray:
     """The blended score, in float64, of `{head: array-like}` predictions."""
     env = self._inputs(predictions, lambda x: np.asarray(x, np.float64))
-    return np.asarray(_evaluate(self._tree, env, _NUMPY_OPS))
+    return np.asarray(blend_ops.evaluate(self._tree, env, blend_ops.NUMPY_OPS))
 
   def __str__(self) -> str:
     return _format(self._tree)[0]
@@ -396,4 +394,4 @@ class Blend:
     wide = any(t.dtype == tf.float64 for t in env.values())
     dtype = tf.float64 if wide else tf.float32
     env = {h: tf.cast(t, dtype) for h, t in env.items()}
-    return _evaluate(self._tree, env, _tf_ops(dtype))
+    return blend_ops.evaluate(self._tree, env, blend_ops.tf_ops(dtype))

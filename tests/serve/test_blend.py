@@ -182,6 +182,47 @@ class BlendTest(tf.test.TestCase, parameterized.TestCase):
       "known heads: click, purchase, dwell",
     )
 
+  def test_constants_beyond_float32_are_refused(self):
+    with self.assertRaisesWithLiteralMatch(
+      ValueError,
+      "the constant 10^10^10 in 'click*10^10^10' is inf, beyond float32's "
+      "range (3.4e38): every blended score would be infinite or NaN",
+    ):
+      _parse("click*10^10^10")
+    with self.assertRaisesRegex(
+      ValueError, r"the constant -2\^200 in 'click \+ -\(2\^200\)' is -1.6"
+    ):
+      _parse("click + -(2^200)")
+    with self.assertRaisesRegex(ValueError, "number '1e39' out of range"):
+      _parse("click * 1e39")
+    # Within range, whatever their form.
+    self.assertEqual(
+      str(_parse("click * 10^30 / 2^(3*4)")), "click * 10^30 / 2^(3 * 4)"
+    )
+
+  def test_size_and_nesting_are_bounded(self):
+    with self.assertRaisesWithLiteralMatch(
+      ValueError,
+      "blend 'click + click + click + click + click + click + click + clic "
+      "... + click + click' has 401 tokens (numbers, names, "
+      "operators); at most 200",
+    ):
+      _parse(" + ".join(["click"] * 201))
+    deep = "(" * 33 + "click" + ")" * 33
+    with self.assertRaisesRegex(
+      ValueError, r"^parentheses nested deeper than 32 at position 32 in '"
+    ):
+      _parse(deep)
+    self.assertEqual(str(_parse("(" * 32 + "click" + ")" * 32)), "click")
+
+  def test_any_head_without_a_model(self):
+    # Heads None: the syntax and constants are checked before a model says
+    # which heads there are.
+    blend = blend_lib.Blend.parse("ctr * price^0.5", None)
+    self.assertEqual(blend.heads, ("ctr", "price"))
+    with self.assertRaisesRegex(ValueError, "the constant"):
+      blend_lib.Blend.parse("ctr * 10^10^10", None)
+
   @parameterized.named_parameters(
     ("empty", "", "empty"),
     ("blank", "   ", "empty"),

@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+from unittest import mock
 
 import numpy as np
 import scann  # noqa: F401  (loading a ScaNN SavedModel needs its ops)
@@ -363,6 +364,18 @@ class ExportScriptTest(tf.test.TestCase):
       "heads: click, dwell, purchase",
     ):
       export_script.run(self._config(blend="click*like"))
+
+  def test_a_blend_that_overflows_is_refused_before_the_model_loads(self):
+    with (
+      mock.patch.object(run_dir, "load_model", side_effect=AssertionError),
+      self.assertRaisesWithLiteralMatch(
+        ValueError,
+        "--blend: the constant 10^10^10 in 'click*10^10^10' is inf, beyond "
+        "float32's range (3.4e38): every blended score would be infinite or "
+        "NaN.",
+      ),
+    ):
+      export_script.run(self._config(blend="click*10^10^10"))
 
   def test_rejects_stray_arguments(self):
     with self.assertRaisesRegex(Exception, "Unexpected arguments: extra"):
