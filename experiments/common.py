@@ -229,7 +229,11 @@ CPU_DEVICES = flags.DEFINE_integer(
   lower_bound=1,
 )
 SEED = flags.DEFINE_integer(
-  "seed", 0, "Seed of the model's initialisation and shuffling."
+  "seed",
+  0,
+  "Seed of the model's initialisation and shuffling.",
+  lower_bound=0,
+  upper_bound=2**32 - 1,
 )
 MODEL_DIR = flags.DEFINE_string(
   "model_dir",

@@ -300,6 +300,12 @@ class TrainConfig:
   fit: FitConfig = FitConfig()
   seed: int = 0
 
+  def __post_init__(self):
+    if not 0 <= self.seed < 2**32:
+      raise ValueError(
+        f"seed must be in [0, 2**32 - 1] (NumPy's range), got {self.seed}."
+      )
+
   def replace(self, **changes: Any) -> "TrainConfig":
     """A copy with `changes`, each a field of TrainConfig or of one slice:
     `config.replace(epochs=2, trunk="mmoe")` changes fit and model."""

@@ -59,6 +59,12 @@ class SlicesTest(parameterized.TestCase):
     ("weighting", {"weighting": "magic"}, "Unknown weighting strategy"),
     ("trunk syntax", {"trunk": "mmoe(("}, "--trunk: cannot read .mmoe"),
     ("funnel space", {"funnels": "purchase:click:esmm"}, "space 'esmm'"),
+    (
+      "seed",
+      {"seed": -1},
+      r"seed must be in \[0, 2\*\*32 - 1\] \(NumPy's range\), got -1\.",
+    ),
+    ("big seed", {"seed": 2**32}, "got 4294967296"),
   )
   def test_bad_values_are_refused_where_set(self, changes, message):
     with self.assertRaisesRegex(ValueError, message):

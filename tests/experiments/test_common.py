@@ -40,6 +40,13 @@ class ConfigFromFlagsTest(absltest.TestCase):
     self.assertEqual((config.fit.epochs, config.fit.weighting), (5, "dwa"))
     self.assertEqual(config.seed, 3)
 
+  def test_a_seed_out_of_numpys_range_names_the_flag(self):
+    with self.assertRaisesRegex(
+      flags.IllegalFlagValueError,
+      r"flag --seed=-1: -1 is not an integer in the range \[0, 4294967295\]",
+    ):
+      _config("--seed=-1")
+
   def test_funnels(self):
     self.assertEqual(
       _config("--funnels=purchase:click:entire").prepare.funnels,
