@@ -466,7 +466,11 @@ class FakeTrainingTest(absltest.TestCase):
       why[0.6], ("FAIL", "exit code 1: ValueError: learning rate 0.6 is cursed")
     )
     self.assertEqual(why[0.7][0], "FAIL")
-    self.assertRegex(why[0.7][1], r"^killed by SIGKILL \(out of memory\?\)")
+    self.assertRegex(
+      why[0.7][1],
+      r"^killed by SIGKILL \(by the kernel's out-of-memory killer or by kill -9; "
+      r"dmesg says which\)",
+    )
     self.assertEqual(why[0.8], ("FAIL", "metric click_auc is NaN"))
     self.assertEqual(
       [r["pareto"] for r in rows if r["state"] == "COMPLETE"], [True]

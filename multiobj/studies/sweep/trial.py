@@ -75,7 +75,12 @@ def train(trial, args, model_dir, config):
     code = process.returncode
     reason = (
       f"killed by {signal.Signals(-code).name}"
-      + (" (out of memory?)" if code == -signal.SIGKILL else "")
+      + (
+        " (by the kernel's out-of-memory killer or by kill -9; dmesg says "
+        "which)"
+        if code == -signal.SIGKILL
+        else ""
+      )
       if code < 0
       else f"exit code {code}"
     )
