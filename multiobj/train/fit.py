@@ -94,6 +94,45 @@ def check(config: config_lib.TrainConfig) -> None:
   trunks.check(config.model.trunk)
 
 
+def check_trainable(config: config_lib.TrainConfig, summary: dict) -> None:
+  """Refuses a run that would train on nothing while its losses look fine:
+  every weight 0, a label without a positive in the training split, or
+  in-batch retrieval with one list a batch.
+
+  Args:
+    config: The run, its objectives resolved.
+    summary: The prepared data's summary (each label's training mean).
+  """
+  objectives = [o for o in config.objectives if o.weight > 0]
+  if not objectives:
+    raise ValueError(
+      "Every objective's weight is 0: the loss is 0 whatever the model, and "
+      "nothing is learnt; give at least one a weight above 0 "
+      "(--objectives=name:weight,...)."
+    )
+  train = summary["train"]
+  for o in objectives:
+    if o.kind != "regression" and train.get(f"mean_{o.label}") == 0:
+      raise ValueError(
+        f"Objective {o.name!r} learns from label {o.label!r}, which has no "
+        f"positive in the training split ({train['rows']} rows): there is "
+        "nothing to learn. Leave it out of --objectives (or give it weight "
+        "0), or check the column."
+      )
+  retrieval = config.retrieval
+  if (
+    config.fit.batch_size == 1
+    and any(o.kind == "retrieval" for o in objectives)
+    and not (retrieval.uniform_negatives or retrieval.hard_negatives)
+  ):
+    raise ValueError(
+      "--batch_size=1 with in-batch retrieval: a batch of one list holds no "
+      "other list's items to serve as negatives, so the retrieval loss is 0 "
+      "every step. Use --batch_size of 2 or more, or add "
+      "--uniform_negatives."
+    )
+
+
 def fit(
   config: config_lib.TrainConfig, verbose: int | None = None
 ) -> FitResult:
@@ -137,6 +176,7 @@ def _fit_locked(config, strategy, chief, directory, started, verbose):
   )
   config, summary, stats = data.config, data.summary, data.stats
   logging.info("Dataset: %s", json.dumps(summary))
+  check_trainable(config, summary)
   if "test" not in data.lists:
     raise ValueError(
       f"Dataset {data.data.spec.name!r} has no 'test' split to evaluate on."

@@ -1,5 +1,6 @@
 """A diverging run stops with `DivergenceError`, naming the task and the step, and
-writes no result."""
+writes no result; a run that would learn nothing is refused before it
+trains."""
 
 import os
 
@@ -8,7 +9,8 @@ import tensorflow as tf
 from multiobj import config as config_lib
 from multiobj import experiment
 from multiobj.data import synthetic
-from multiobj.train import callbacks
+from multiobj.prepare import resolve
+from multiobj.train import callbacks, fit
 
 SMALL = synthetic.SyntheticConfig(num_users=100, num_items=60, num_requests=200)
 
@@ -61,6 +63,52 @@ class DivergingRunTest(tf.test.TestCase):
     ):
       experiment.run(config, verbose=0)
     self.assertFalse(os.path.exists(os.path.join(model_dir, "metrics.json")))
+
+
+class CheckTrainableTest(tf.test.TestCase):
+  SUMMARY = {"train": {"rows": 900, "mean_click": 0.1, "mean_purchase": 0.0}}
+
+  def _config(self, **changes):
+    changes.setdefault("objective_weights", "retrieval:1,click:1,purchase:0")
+    return config_lib.TrainConfig(model_dir="unused").replace(**changes)
+
+  def test_a_trainable_run_passes(self):
+    # purchase has no positive, but weight 0: it only reports.
+    config = _resolved(self._config())
+    fit.check_trainable(config, self.SUMMARY)
+
+  def test_every_weight_zero(self):
+    config = _resolved(self._config(objective_weights="click:0,purchase:0"))
+    with self.assertRaisesRegex(ValueError, "^Every objective's weight is 0"):
+      fit.check_trainable(config, self.SUMMARY)
+
+  def test_a_label_without_positives(self):
+    config = _resolved(self._config(objective_weights="click:1,purchase:2"))
+    with self.assertRaisesWithLiteralMatch(
+      ValueError,
+      "Objective 'purchase' learns from label 'purchase', which has no "
+      "positive in the training split (900 rows): there is nothing to "
+      "learn. Leave it out of --objectives (or give it weight 0), or check "
+      "the column.",
+    ):
+      fit.check_trainable(config, self.SUMMARY)
+
+  def test_in_batch_retrieval_needs_two_lists(self):
+    config = _resolved(self._config(batch_size=1))
+    with self.assertRaisesRegex(
+      ValueError, r"^--batch_size=1 with in-batch retrieval: "
+    ):
+      fit.check_trainable(config, self.SUMMARY)
+    # Sampled negatives give one list its negatives.
+    config = _resolved(self._config(batch_size=1, uniform_negatives=4))
+    fit.check_trainable(config, self.SUMMARY)
+
+
+def _resolved(config):
+  """`config` with its objectives resolved for the synthetic data."""
+  stub = synthetic.generate(SMALL)
+  prepare = resolve.resolve(config.prepare, stub)
+  return config.replace(prepare=prepare)
 
 
 if __name__ == "__main__":
