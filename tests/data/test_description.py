@@ -364,6 +364,18 @@ class DescriptionTest(tf.test.TestCase, parameterized.TestCase):
         r"shop\.json: catalogue: .*items\.csv: column 'item_id': id 1 is on "
         r"rows 1 and 3; each id needs exactly one row",
       ),
+      "inf in the catalogue": (
+        {"items": "item_id,category,price,tags,title\n" + "".join(
+          f"{i},a,{'inf' if i == 7 else i},x,t\n" for i in range(20)
+        )},
+        r"shop\.json: catalogue: .*items\.csv: column 'price' is numeric, "
+        r"but row 8 holds inf, not a finite number in float32 \(1 such rows\)",
+      ),
+      "number beyond float32": (
+        {"rows": self._rows(replace(9, r",[\d.]+$", ",1e39"))},
+        rows_file + r"column 'rating' is numeric, but row 9 holds 1e\+39, not "
+        r"a finite number in float32",
+      ),
       "label out of range": (
         {"rows": self._rows(replace(7, r",\d,([\d.]+),(\d)$", r",2,\1,\2"))},
         r"shop\.json: Dataset 'shop', split '\w+': label 'click' of "

@@ -148,7 +148,19 @@ def convert(where, name, column, how):
       f"({int(missing.sum())} such rows)."
     )
   if numeric:  # Float32 would round seconds since 1970 to minutes.
-    return column.astype(np.float32) if how == "numeric" else column
+    with np.errstate(over="ignore"):  # Beyond float32: refused below.
+      out = column.astype(np.float32) if how == "numeric" else column
+    infinite = ~np.isfinite(out) if out.dtype.kind == "f" else missing
+    if infinite.any():
+      index = int(np.argmax(infinite))
+      file, row = _row(where, index)
+      raise ValueError(
+        f"{file}: column {name!r} is numeric, but row {row} holds "
+        f"{column[index]!r}, not a finite number"
+        f"{' in float32' if how == 'numeric' else ''} "
+        f"({int(infinite.sum())} such rows)."
+      )
+    return out
   if column.dtype.kind == "f" and not missing.any():
     if np.all(column == np.round(column)):
       return column.astype(np.int64)  # Category 3.0 is category 3.
