@@ -263,12 +263,42 @@ def _retrieve_function(model, top_k, dtypes, k, exact):
 
   @tf.function(input_signature=[_spec(dtypes, names, [None])], autograph=False)
   def retrieve(features):
+    features = _checked(features, names, [], names[0])
     scores, ids = top_k(model.query_tower(features), k=k)
     if not exact:
       scores, ids = _fill_misses(scores, ids, k)
     return {"ids": ids, "scores": scores}
 
   return retrieve
+
+
+def _checked(features, query, candidate, reference):
+  """`features` once every input is checked: its rows (and, for candidate
+  inputs, list lengths) match those of `reference`, and its numbers are
+  finite. A failed check names the input (InvalidArgumentError)."""
+  shape = tf.shape(features[reference])
+  checks = []
+  for name in [*query, *candidate]:
+    value = features[name]
+    dims = shape[:1] if name in query else shape
+    checks.append(
+      tf.debugging.assert_equal(
+        tf.shape(value)[: len(value.shape)],
+        dims[: len(value.shape)],
+        # (No quotes: TensorFlow escapes them in an assertion's message.)
+        message=f"input {name}: its shape differs from that of input "
+        f"{reference} ([batch] for query inputs, [batch, list] for "
+        "candidate inputs)",
+      )
+    )
+    if value.dtype.is_floating:
+      checks.append(
+        tf.debugging.assert_all_finite(
+          value, message=f"input {name!r}: a value is NaN or infinite"
+        )
+      )
+  with tf.control_dependencies(checks):
+    return {k: tf.identity(v) for k, v in features.items()}
 
 
 def _fill_misses(scores, ids, k):
@@ -312,6 +342,7 @@ def _rank_function(model, value_model, dtypes):
 
   @tf.function(input_signature=[signature], autograph=False)
   def rank(features):
+    features = _checked(features, query, candidate, model.spec.item_id)
     shape = tf.shape(features[model.spec.item_id])
     inputs = dict(features)
     # The model reads the list's shape from the mask: every slot is an item.

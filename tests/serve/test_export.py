@@ -259,6 +259,44 @@ class ExportTest(tf.test.TestCase):
     self.assertAllClose(ranked["score"], ranked["click"])
     self.assertTrue(np.isfinite(ranked["score"].numpy()).all())
 
+  def test_signatures_name_a_bad_input(self):
+    loaded = tf.saved_model.load(self.export_dir)
+    query = self._query_tensors()
+    candidates = {
+      k: tf.constant(v)
+      for k, v in _candidates(self.catalogue, LISTS, LISTS).items()
+    }
+    bad_age = {**query, "age": tf.constant([25.0, np.nan, 61.5])}
+    for name, call in (
+      ("retrieve", lambda q, c: loaded.signatures["retrieve"](**q)),
+      ("rank", lambda q, c: loaded.signatures["rank"](**q, **c)),
+    ):
+      with self.subTest(name):
+        with self.assertRaisesRegex(
+          tf.errors.InvalidArgumentError,
+          "input 'age': a value is NaN or infinite",
+        ):
+          call(bad_age, candidates)
+    inf_price = dict(candidates)
+    inf_price["price"] = tf.constant(np.full((3, 5), np.inf, np.float32))
+    with self.assertRaisesRegex(
+      tf.errors.InvalidArgumentError, "input 'price': a value is NaN"
+    ):
+      loaded.signatures["rank"](**query, **inf_price)
+    short = dict(candidates)
+    short["title"] = candidates["title"][:, :4]  # Lists of 4, not 5.
+    with self.assertRaisesRegex(
+      tf.errors.InvalidArgumentError,
+      "input title: its shape differs from that of input item_id",
+    ):
+      loaded.signatures["rank"](**query, **short)
+    two_users = {**query, "country": query["country"][:2]}
+    with self.assertRaisesRegex(
+      tf.errors.InvalidArgumentError,
+      "input country: its shape differs from that of input item_id",
+    ):
+      loaded.signatures["rank"](**two_users, **candidates)
+
   def test_scann_fills_the_slots_it_leaves_empty(self):
     # A batch where one query found two items and the other one.
     scores = tf.constant([[0.75, 0.5], [0.25, float("nan")]])
