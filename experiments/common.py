@@ -9,7 +9,12 @@ import importlib
 from absl import flags
 
 import objectives
-from experiments import data_path_flags, deprecated_flags, synthetic_flags
+from experiments import (
+  data_path_flags,
+  deprecated_flags,
+  run_flags,
+  synthetic_flags,
+)
 from multiobj import config as config_lib
 from multiobj.data import loaders, synthetic
 from multiobj.model import trunks
@@ -258,6 +263,7 @@ BLEND = flags.DEFINE_string(
 # (key flags of this module).
 flags.adopt_module_key_flags(synthetic_flags)
 flags.adopt_module_key_flags(data_path_flags)
+flags.adopt_module_key_flags(run_flags)
 flags.adopt_module_key_flags(deprecated_flags)
 
 
@@ -377,6 +383,7 @@ def config_from_flags() -> config_lib.TrainConfig:
       strategy=STRATEGY.value,
       cpu_devices=CPU_DEVICES.value,
       shuffle_buffer=data_path_flags.SHUFFLE_BUFFER.value,
+      overwrite=run_flags.OVERWRITE.value,
     ),
     seed=SEED.value,
   )

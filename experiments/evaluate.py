@@ -14,7 +14,7 @@ from typing import Any
 
 from absl import app, flags, logging
 
-from experiments import common
+from experiments import common, run_flags
 from multiobj.evaluate import offline
 from multiobj.serve import blend as blend_lib
 
@@ -76,6 +76,7 @@ def main(argv):
       scann=_SCANN.value,
       plots=_PLOTS.value,
       output_dir=common.OUTPUT_DIR.value,
+      allow_unfinished=run_flags.ALLOW_UNFINISHED.value,
     )
   )
 

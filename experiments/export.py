@@ -26,7 +26,7 @@ from typing import Any
 
 from absl import app, flags, logging
 
-from experiments import common
+from experiments import common, run_flags
 from multiobj.data import loaders, readers
 from multiobj.serve import blend as blend_lib
 from multiobj.serve import export
@@ -67,6 +67,8 @@ class ExportConfig:
     blend: Value model over the ranking heads; "" for the first binary head.
     k: Items retrieved per query.
     index: One of `export.INDEXES`.
+    allow_unfinished: Export the last checkpoint of a run that did not
+      finish; otherwise such a run is refused.
   """
 
   model_dir: str
@@ -75,6 +77,7 @@ class ExportConfig:
   blend: str = ""
   k: int = 100
   index: str = "brute_force"
+  allow_unfinished: bool = False
 
 
 def _check_blend(text, heads):
@@ -86,6 +89,8 @@ def _check_blend(text, heads):
 
 def run(config: ExportConfig) -> dict[str, Any]:
   """Exports and returns serving.json's content."""
+  if not config.allow_unfinished:
+    run_dir.check_finished(config.model_dir)
   if config.blend:  # Its syntax and constants, before the model loads.
     _check_blend(config.blend, None)
   model, train_config = run_dir.load_model(config.model_dir)
@@ -131,6 +136,7 @@ def main(argv):
       blend=common.BLEND.value,
       k=_K.value,
       index=_INDEX.value,
+      allow_unfinished=run_flags.ALLOW_UNFINISHED.value,
     )
   )
 

@@ -20,12 +20,8 @@ import time
 
 from absl import app, flags, logging
 
-from experiments import common, data_path_flags
+from experiments import common, data_path_flags, run_flags
 from multiobj.prepare import cache
-
-OVERWRITE = flags.DEFINE_boolean(
-  "overwrite", False, "Prepare again even if the cache matches."
-)
 
 
 def main(argv):
@@ -38,7 +34,7 @@ def main(argv):
   directory = config.prepare.cache_dir
   began = time.time()
   found, why = cache.load(directory, config)
-  if found is None or OVERWRITE.value:
+  if found is None or run_flags.OVERWRITE.value:
     logging.info("Preparing: %s.", why or "--overwrite")
     cache.write(config, directory)
   else:

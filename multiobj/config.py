@@ -240,6 +240,9 @@ class FitConfig:
     shuffle_buffer: Training lists shuffled together; a log with fewer
       lists is shuffled whole each epoch. Memory grows with it, not with
       the log.
+    overwrite: Replace a run of another config in the model directory
+      (its checkpoints, events and results are deleted); without it, such
+      a directory is refused.
   """
 
   epochs: int = 3
@@ -250,6 +253,7 @@ class FitConfig:
   strategy: str = "default"
   cpu_devices: int = 1
   shuffle_buffer: int = 100_000
+  overwrite: bool = False
 
   def __post_init__(self):
     _at_least(self, 1, "epochs", "batch_size", "cpu_devices", "shuffle_buffer")

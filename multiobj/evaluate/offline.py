@@ -79,6 +79,8 @@ class EvaluationConfig:
     plots: Write PNG plots.
     output_dir: Where eval.json, eval.md and plots go; default
       `<model_dir>/eval`.
+    allow_unfinished: Evaluate the last checkpoint of a run that did not
+      finish; otherwise such a run is refused.
   """
 
   model_dir: str
@@ -89,6 +91,7 @@ class EvaluationConfig:
   scann: bool = True
   plots: bool = True
   output_dir: str = ""
+  allow_unfinished: bool = False
 
   def __post_init__(self):
     object.__setattr__(self, "ks", tuple(sorted({int(k) for k in self.ks})))
@@ -144,6 +147,8 @@ def blend_metrics(model, blend, lists, predictions) -> dict[str, float]:
 def evaluate_run(config: EvaluationConfig) -> dict[str, Any]:
   """Evaluates `config.model_dir`; writes and returns eval.json's content
   (with "table", the printed table, besides)."""
+  if not config.allow_unfinished:
+    run_dir.check_finished(config.model_dir)
   if config.blend:  # Its syntax and constants, before the model loads.
     blend_lib.Blend.parse(config.blend, None)
   model, run = run_dir.load_model(config.model_dir)

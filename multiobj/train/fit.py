@@ -168,8 +168,6 @@ def fit(
 
 
 def _fit_locked(config, strategy, chief, directory, started, verbose):
-  run_dir.start_history(directory)
-
   data = cache.prepared(
     config,
     config.prepare.cache_dir or os.path.join(directory, run_dir.PREPARED),
@@ -177,6 +175,7 @@ def _fit_locked(config, strategy, chief, directory, started, verbose):
   config, summary, stats = data.config, data.summary, data.stats
   logging.info("Dataset: %s", json.dumps(summary))
   check_trainable(config, summary)
+  run_dir.begin(directory, config)
   if "test" not in data.lists:
     raise ValueError(
       f"Dataset {data.data.spec.name!r} has no 'test' split to evaluate on."

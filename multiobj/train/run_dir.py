@@ -23,6 +23,7 @@ Other workers of a multi-worker run write to a scratch directory instead
 import json
 import os
 import platform
+import shutil
 import socket
 import time
 from typing import Any
@@ -153,11 +154,71 @@ def load_model(
   return model, config
 
 
-def start_history(directory: str) -> None:
-  """A run in a directory used before starts its epoch log afresh."""
-  path = os.path.join(directory, HISTORY)
+# What a run writes, deleted before another run writes the directory.
+_OUTPUTS = (CHECKPOINTS, TENSORBOARD, HISTORY, METRICS, "eval", FEATURE_STATS)
+# Config fields that do not make another run.
+_SAME_RUN = {"model_dir", "fit.overwrite", "prepare.cache_dir"}
+
+
+def begin(directory: str, config: config_lib.TrainConfig) -> None:
+  """Readies `directory` for the run of `config` (its objectives resolved):
+  a directory holding a run of another config is refused, unless
+  `config.fit.overwrite`; the previous run's outputs are deleted (a rerun
+  starts afresh), so until metrics.json is written the directory holds an
+  unfinished run (`check_finished`).
+
+  Raises:
+    ValueError: naming the settings that differ from the run already there.
+  """
+  path = os.path.join(directory, CONFIG)
   if os.path.exists(path):
-    os.remove(path)
+    with open(path) as f:
+      before = _flat(json.load(f)["config"])
+    now = _flat(json.loads(json.dumps(plain(config.to_dict()))))
+    changed = [
+      f"{k} was {before.get(k)!r}, now {now.get(k)!r}"
+      for k in sorted(set(before) | set(now))
+      if k not in _SAME_RUN and before.get(k) != now.get(k)
+    ]
+    if changed and not config.fit.overwrite:
+      shown = "; ".join(changed[:5]) + ("; ..." if len(changed) > 5 else "")
+      raise ValueError(
+        f"{directory} holds a run of another config ({shown}). Pass "
+        "--overwrite to replace it (its checkpoints, events and results are "
+        "deleted), or give another --model_dir."
+      )
+  for name in (*_OUTPUTS, CONFIG):
+    target = os.path.join(directory, name)
+    if os.path.isdir(target):
+      shutil.rmtree(target)
+    elif os.path.exists(target):
+      os.remove(target)
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+  if not isinstance(value, dict):
+    return {prefix: value}
+  out = {}
+  for k, v in value.items():
+    out.update(_flat(v, f"{prefix}.{k}" if prefix else k))
+  return out
+
+
+def check_finished(model_dir: str) -> None:
+  """Refuses a directory without a finished run (no metrics.json: training
+  stopped before its end, or is running).
+
+  Raises:
+    ValueError: saying so, and how to use the last checkpoint anyway.
+  """
+  if not os.path.exists(os.path.join(model_dir, CONFIG)):
+    raise ValueError(f"{model_dir}: no run here (no {CONFIG}).")
+  if not os.path.exists(os.path.join(model_dir, METRICS)):
+    raise ValueError(
+      f"{model_dir} holds an unfinished run (no {METRICS}: its training "
+      "stopped before the end, or is still running); pass "
+      "--allow_unfinished to use its last checkpoint anyway."
+    )
 
 
 def write_json(directory: str, name: str, value: Any) -> None:

@@ -17,6 +17,7 @@ from multiobj.config import TrainConfig
 from multiobj.data import loaders, synthetic
 from multiobj.evaluate import heads, offline, predictions, report
 from multiobj.serve import blend as blend_lib
+from multiobj.train import run_dir
 from tests import tiny
 
 FLAGS = flags.FLAGS
@@ -30,7 +31,7 @@ class OfflineEvaluationTest(tf.test.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    cls.model_dir = os.path.join(tf.compat.v1.test.get_temp_dir(), "run")
+    cls.model_dir = os.path.join(tf.compat.v1.test.get_temp_dir(), "offline_run")
     experiment.run(
       TrainConfig(model_dir=cls.model_dir).replace(synthetic=SMALL, epochs=2),
       verbose=0,
@@ -133,6 +134,12 @@ class OfflineEvaluationTest(tf.test.TestCase):
     self.assertGreater(total, 100)
     self.assertEqual(result["lists"]["scored"], -(-total // -(-total // 50)))
     self.assertEqual(result["counts"]["lists"], result["lists"]["scored"])
+
+  def test_an_unfinished_run_is_refused(self):
+    folder = self.create_tempdir().full_path
+    run_dir.write_json(folder, run_dir.CONFIG, {"config": {}})
+    with self.assertRaisesRegex(ValueError, f"^{folder} holds an unfinished"):
+      offline.evaluate_run(offline.EvaluationConfig(model_dir=folder))
 
   def test_bad_input(self):
     with self.assertRaisesRegex(

@@ -2,6 +2,7 @@
 
 import contextlib
 import csv
+import dataclasses
 import functools
 import io
 import json
@@ -93,7 +94,7 @@ def _new_items(catalogue, count):
 @functools.cache
 def _trained_run() -> str:
   """The directory of a small run, trained once for every test here."""
-  model_dir = os.path.join(tf.compat.v1.test.get_temp_dir(), "run")
+  model_dir = os.path.join(tf.compat.v1.test.get_temp_dir(), "export_run")
   experiment.run(
     TrainConfig(model_dir=model_dir).replace(synthetic=SMALL, epochs=1),
     verbose=0,
@@ -414,6 +415,18 @@ class ExportScriptTest(tf.test.TestCase):
       ),
     ):
       export_script.run(self._config(blend="click*10^10^10"))
+
+  def test_an_unfinished_run_is_refused_unless_allowed(self):
+    folder = self.create_tempdir().full_path
+    run_dir.write_json(folder, run_dir.CONFIG, {"config": {}})
+    config = self._config()
+    with self.assertRaisesRegex(ValueError, f"^{folder} holds an unfinished"):
+      export_script.run(dataclasses.replace(config, model_dir=folder))
+    # Allowed, it goes on to read the run (here: nothing to read).
+    with self.assertRaisesRegex(Exception, "feature_stats.json"):
+      export_script.run(
+        dataclasses.replace(config, model_dir=folder, allow_unfinished=True)
+      )
 
   def test_rejects_stray_arguments(self):
     with self.assertRaisesRegex(Exception, "Unexpected arguments: extra"):

@@ -135,7 +135,7 @@ class MultiWorkerTest(tf.test.TestCase):
     return outputs
 
   def test_two_workers_on_localhost_train_one_epoch(self):
-    model_dir = os.path.join(self.get_temp_dir(), "run")
+    model_dir = os.path.join(self.get_temp_dir(), "distribution_run")
     outputs = self._two_workers(model_dir)
     self.assertIn("Worker done after 1 epochs", outputs[1])
     # One set of checkpoints, written by the chief, one epoch.

@@ -27,7 +27,7 @@ class TrainingTest(tf.test.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    cls.model_dir = os.path.join(tf.compat.v1.test.get_temp_dir(), "run")
+    cls.model_dir = os.path.join(tf.compat.v1.test.get_temp_dir(), "fit_run")
     cls.config = config_lib.TrainConfig(model_dir=cls.model_dir).replace(
       objectives=tuple(objectives.select(synthetic.DEFAULT_OBJECTIVES)),
       synthetic=SMALL,

@@ -1,4 +1,5 @@
-"""What a run writes: JSON results replace the old ones whole or not at all."""
+"""What a run writes: JSON results replace the old ones whole or not at
+all; one writer at a time; a directory holds one run, finished or not."""
 
 import json
 import os
@@ -73,6 +74,57 @@ class LockTest(absltest.TestCase):
     self.assertIs(run_dir.Lock(folder), lock)  # This process holds it.
     lock.release()
     run_dir.Lock.release_held(folder)  # Nothing held: nothing to do.
+
+
+class BeginTest(absltest.TestCase):
+  def _used(self, config):
+    """A directory holding a finished run of `config`."""
+    folder = self.create_tempdir().full_path
+    run_dir.write_json(folder, run_dir.CONFIG, {"config": config.to_dict()})
+    os.makedirs(os.path.join(folder, run_dir.CHECKPOINTS))
+    for name in (run_dir.METRICS, run_dir.HISTORY, run_dir.FEATURE_STATS):
+      with open(os.path.join(folder, name), "w") as f:
+        f.write("{}")
+    os.makedirs(os.path.join(folder, "prepared"))
+    return folder
+
+  def test_a_rerun_starts_afresh_and_is_unfinished_until_it_ends(self):
+    config = config_lib.TrainConfig(model_dir="d")
+    folder = self._used(config)
+    run_dir.check_finished(folder)
+    run_dir.begin(folder, config.replace(cache_dir="elsewhere"))
+    # The old run's outputs are gone; the prepared cache stays.
+    self.assertEqual(os.listdir(folder), ["prepared"])
+    run_dir.begin(folder, config)  # Nothing there: nothing to do.
+    with self.assertRaisesWithLiteralMatch(
+      ValueError, f"{folder}: no run here (no config.json)."
+    ):
+      run_dir.check_finished(folder)
+    run_dir.write_json(folder, run_dir.CONFIG, {"config": config.to_dict()})
+    with self.assertRaisesWithLiteralMatch(
+      ValueError,
+      f"{folder} holds an unfinished run (no metrics.json: its training "
+      "stopped before the end, or is still running); pass "
+      "--allow_unfinished to use its last checkpoint anyway.",
+    ):
+      run_dir.check_finished(folder)
+
+  def test_another_config_is_refused_unless_overwritten(self):
+    folder = self._used(config_lib.TrainConfig(model_dir="d"))
+    other = config_lib.TrainConfig(model_dir="d").replace(
+      epochs=5, embedding_dim=16
+    )
+    with self.assertRaisesWithLiteralMatch(
+      ValueError,
+      f"{folder} holds a run of another config (fit.epochs was 3, now 5; "
+      "model.embedding_dim was 32, now 16). Pass --overwrite to replace it "
+      "(its checkpoints, events and results are deleted), or give another "
+      "--model_dir.",
+    ):
+      run_dir.begin(folder, other)
+    run_dir.check_finished(folder)  # Untouched.
+    run_dir.begin(folder, other.replace(overwrite=True))
+    self.assertEqual(os.listdir(folder), ["prepared"])
 
 
 if __name__ == "__main__":
