@@ -263,7 +263,6 @@ BLEND = flags.DEFINE_string(
 # (key flags of this module).
 flags.adopt_module_key_flags(synthetic_flags)
 flags.adopt_module_key_flags(data_path_flags)
-flags.adopt_module_key_flags(run_flags)
 flags.adopt_module_key_flags(deprecated_flags)
 
 
