@@ -152,25 +152,8 @@ def evaluate_run(config: EvaluationConfig) -> dict[str, Any]:
   if config.blend:  # Its syntax and constants, before the model loads.
     blend_lib.Blend.parse(config.blend, None)
   model, run = run_dir.load_model(config.model_dir)
-  data = cache.prepared(
-    run,
-    run.prepare.cache_dir or os.path.join(config.model_dir, run_dir.PREPARED),
-  )
-  if config.split not in data.lists:
-    raise ValueError(
-      f"{config.model_dir}: dataset {data.data.spec.name!r} has no split "
-      f"{config.split!r}; splits: {', '.join(data.lists)}."
-    )
+  data, lists, train = _lists(config, run)
   spec, total = data.data.spec, data.num_lists(config.split)
-  lists = data.sample(config.split, report.TEST_LISTS)
-  if dataset_lib.num_rows(lists) < total:
-    logging.info(
-      "Scoring an even sample of %d of the %d %s lists.",
-      dataset_lib.num_rows(lists),
-      total,
-      config.split,
-    )
-  train = data.sample("train", report.BASELINE_LISTS, features=False)
   objectives = [
     dataclasses.replace(o, metrics=_available(FULL_METRICS[o.kind], spec))
     for o in model.ranking_objectives
@@ -230,6 +213,32 @@ def evaluate_run(config: EvaluationConfig) -> dict[str, Any]:
     )
   result["table"] = table
   return result
+
+
+def _lists(config, run):
+  """The run's prepared data, the lists of `config.split` scored (an even
+  sample beyond `report.TEST_LISTS`) and the training lists the baselines
+  learn from (beyond `report.BASELINE_LISTS`, a sample, without features)."""
+  data = cache.prepared(
+    run,
+    run.prepare.cache_dir or os.path.join(config.model_dir, run_dir.PREPARED),
+  )
+  if config.split not in data.lists:
+    raise ValueError(
+      f"{config.model_dir}: dataset {data.data.spec.name!r} has no split "
+      f"{config.split!r}; splits: {', '.join(data.lists)}."
+    )
+  total = data.num_lists(config.split)
+  lists = data.sample(config.split, report.TEST_LISTS)
+  if dataset_lib.num_rows(lists) < total:
+    logging.info(
+      "Scoring an even sample of %d of the %d %s lists.",
+      dataset_lib.num_rows(lists),
+      total,
+      config.split,
+    )
+  train = data.sample("train", report.BASELINE_LISTS, features=False)
+  return data, lists, train
 
 
 def _retrieval(

@@ -31,7 +31,9 @@ class OfflineEvaluationTest(tf.test.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    cls.model_dir = os.path.join(tf.compat.v1.test.get_temp_dir(), "offline_run")
+    cls.model_dir = os.path.join(
+      tf.compat.v1.test.get_temp_dir(), "offline_run"
+    )
     experiment.run(
       TrainConfig(model_dir=cls.model_dir).replace(synthetic=SMALL, epochs=2),
       verbose=0,
