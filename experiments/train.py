@@ -34,9 +34,13 @@ def run(
   print()
   print(report.metrics_table(trained, result.metrics, result.baselines))
   timing = result.timing
+  resumed = timing.get("resumed_after_epochs", 0)
+  speed = timing.get("train_rows_per_second")
   print(
-    f"\nTrained {config.fit.epochs} epochs in {timing['fit_seconds']:.0f} s "
-    f"({timing['train_rows_per_second']:,.0f} rows/s) on "
+    f"\nTrained {config.fit.epochs - resumed} epochs"
+    f"{f' (resumed after epoch {resumed})' if resumed else ''} in "
+    f"{timing['fit_seconds']:.0f} s"
+    f"{f' ({speed:,.0f} rows/s)' if speed else ''} on "
     f"{result.machine['cpus']} CPUs; metrics in {config.model_dir}/metrics.json"
   )
   return result

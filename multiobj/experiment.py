@@ -10,6 +10,8 @@ it returns a typed `RunResult` whose `to_json()` is metrics.json.
 """
 
 import dataclasses
+import os
+import shutil
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -124,7 +126,7 @@ def _evaluate(config, fitted, flags) -> RunResult | WorkerResult:
     flags=dict(flags or {}),
     timing={
       "fit_seconds": fitted.fit_seconds,
-      "train_rows_per_second": rows * config.fit.epochs / fitted.fit_seconds,
+      **_speed(rows * (config.fit.epochs - fitted.resumed_after), fitted),
       "total_seconds": time.time() - fitted.started,
       **_first_step(fitted),
     },
@@ -132,7 +134,20 @@ def _evaluate(config, fitted, flags) -> RunResult | WorkerResult:
   )
   run_dir.write_test_summaries(config.model_dir, metrics, config.fit.epochs)
   run_dir.write_json(config.model_dir, run_dir.METRICS, result.to_json())
+  # Finished: nothing to resume.
+  shutil.rmtree(os.path.join(config.model_dir, run_dir.BACKUP), True)
   return result
+
+
+def _speed(rows: int, fitted) -> dict[str, float]:
+  """Training rows a second in this process (none if a resumed run had
+  no epoch left), and after how many epochs it resumed."""
+  out: dict[str, float] = {}
+  if rows:
+    out["train_rows_per_second"] = rows / fitted.fit_seconds
+  if fitted.resumed_after:
+    out["resumed_after_epochs"] = fitted.resumed_after
+  return out
 
 
 def _first_step(fitted) -> dict[str, float]:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 
 import tensorflow as tf
+from absl import logging
 
 import objectives as objectives_lib
 from multiobj.train import run_dir
@@ -91,6 +92,36 @@ class FiniteLoss(tf.keras.callbacks.Callback):
     )
 
 
+class Resume(tf.keras.callbacks.Callback):
+  """After Keras's BackupAndRestore restored an interrupted run (weights,
+  optimizer, the last epoch done), puts the rest where that epoch left
+  them: history.jsonl keeps the epochs done, and the training data is
+  advanced by as many epochs (each iteration of a shuffled dataset draws
+  the next order, so the resumed epochs see the orders an uninterrupted
+  run would).
+
+  Args:
+    directory: The run's directory.
+    train: The training dataset `Model.fit` iterates.
+  """
+
+  def __init__(self, directory: str, train: tf.data.Dataset):
+    super().__init__()
+    self.directory, self.train, self.done = directory, train, 0
+
+  def on_train_begin(self, logs=None):
+    state = getattr(self.model, "_training_state", None)
+    self.done = 0 if state is None else int(state._ckpt_saved_epoch.numpy()) + 1
+    if self.done <= 0:
+      self.done = 0
+      return
+    logging.info("Resuming after epoch %d (%s).", self.done, self.directory)
+    run_dir.keep_history(self.directory, self.done)
+    if self.done < self.params.get("epochs", 0):
+      for _ in range(self.done):
+        next(iter(self.train))
+
+
 class FirstStep(tf.keras.callbacks.Callback):
   """Notes when the first training step ends (`at`, seconds since the
   epoch): reading, preparing, building and tracing are all behind it."""
@@ -124,6 +155,7 @@ def build(
   manager: tf.train.CheckpointManager,
   early_stopping: int,
   learning_rate: float,
+  train: tf.data.Dataset | None = None,
 ) -> tuple[list[tf.keras.callbacks.Callback], EarlyStopping | None]:
   """The callbacks of one run writing to `directory`, and the early stopper
   (None when `early_stopping` is 0)."""
@@ -157,4 +189,12 @@ def build(
     )
     # First, so the epoch the checkpoint callback saves last is the best.
     callbacks.insert(0, stopper)
+  if train is not None:
+    # Last: an epoch is backed up once everything else has recorded it.
+    callbacks += [
+      tf.keras.callbacks.BackupAndRestore(
+        os.path.join(directory, run_dir.BACKUP), delete_checkpoint=False
+      ),
+      Resume(directory, train),
+    ]
   return callbacks, stopper

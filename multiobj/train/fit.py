@@ -47,6 +47,8 @@ class FitResult:
     started: When `fit` started (seconds since the epoch).
     first_step: When the first training step ended (seconds since the
       epoch).
+    resumed_after: Epochs an interrupted run had done before this process
+      resumed it (0 for a run from the start).
   """
 
   config: config_lib.TrainConfig
@@ -61,6 +63,7 @@ class FitResult:
   fit_seconds: float
   started: float
   first_step: float | None = None
+  resumed_after: int = 0
 
   @property
   def epochs(self) -> int:
@@ -189,7 +192,7 @@ def _fit_locked(config, strategy, chief, directory, started, verbose):
     config.fit.epochs,
     summary["train"]["rows"],
   )
-  history, best_epoch, fit_seconds, first_step = _fit(
+  history, best_epoch, fit_seconds, first_step, resumed = _fit(
     model, data, directory, strategy, chief, verbose
   )
   if not chief:
@@ -209,12 +212,13 @@ def _fit_locked(config, strategy, chief, directory, started, verbose):
     fit_seconds=fit_seconds,
     started=started,
     first_step=first_step,
+    resumed_after=resumed,
   )
 
 
 def _fit(model, data, directory, strategy, chief, verbose):
   """`Model.fit` with the run's callbacks; (history, best epoch, seconds,
-  when the first step ended)."""
+  when the first step ended, epochs done before a resumption)."""
   config = data.config
   workers = distribution.num_workers(strategy)
   # With enough shards, each worker reads its own; otherwise each reads all
@@ -255,9 +259,15 @@ def _fit(model, data, directory, strategy, chief, verbose):
     manager,
     config.fit.early_stopping,
     config.fit.learning_rate,
+    train,
   )
   if verbose is None:
     verbose = 1 if sys.stdout.isatty() else 2
+  if os.path.isdir(os.path.join(directory, run_dir.BACKUP)):
+    # Resuming: the variables must exist for Keras to restore them into
+    # (a run with no epoch left would never create them). A test batch
+    # creates them; the training data is not touched.
+    model(next(iter(data.eval_dataset("test"))), training=False)
   first = callbacks_lib.FirstStep()
   began = time.time()
   try:
@@ -273,12 +283,18 @@ def _fit(model, data, directory, strategy, chief, verbose):
     # A shard fails its checksums: name it (no corrupt record is used).
     raise data.corrupt_shard() from None
   seconds = time.time() - began
-  best_epoch = len(history.epoch)
+  # Every epoch's values, those before a resumption too.
+  logged = run_dir.read_history(directory) or history.history
+  epochs = len(next(iter(logged.values()), []))
+  best_epoch = epochs
   if stopper is not None:
     best_epoch = stopper.best_epoch + 1
     # The weights of the best epoch, restored, become the latest checkpoint.
-    manager.save(checkpoint_number=len(history.epoch) + 1)
+    manager.save(checkpoint_number=epochs + 1)
     logging.info(
       "Kept the weights of epoch %d (best validation loss).", best_epoch
     )
-  return history.history, best_epoch, seconds, first.at
+  resumed = next(
+    (c.done for c in callbacks if isinstance(c, callbacks_lib.Resume)), 0
+  )
+  return logged, best_epoch, seconds, first.at, resumed

@@ -14,7 +14,9 @@
                        effective task weights, data summary, timing, machine
                        (written once the run is evaluated, `experiment.py`);
   .lock                held by the process writing the run (`Lock`): who
-                       holds it, for the message a second writer gets.
+                       holds it, for the message a second writer gets;
+  backup/              the state to resume from (weights, optimizer, the
+                       last epoch done), kept until metrics.json is written.
 
 Other workers of a multi-worker run write to a scratch directory instead
 (`distribution.worker_dir`).
@@ -49,6 +51,7 @@ TENSORBOARD = "tensorboard"
 HISTORY = "history.jsonl"
 METRICS = "metrics.json"
 LOCK = ".lock"
+BACKUP = "backup"
 
 
 class RunInUseError(RuntimeError):
@@ -163,14 +166,16 @@ _SAME_RUN = {"model_dir", "fit.overwrite", "prepare.cache_dir"}
 def begin(directory: str, config: config_lib.TrainConfig) -> None:
   """Readies `directory` for the run of `config` (its objectives resolved):
   a directory holding a run of another config is refused, unless
-  `config.fit.overwrite`; the previous run's outputs are deleted (a rerun
-  starts afresh), so until metrics.json is written the directory holds an
-  unfinished run (`check_finished`).
+  `config.fit.overwrite`; an interrupted run of the same config (its
+  `backup/` still there) is kept, to resume; otherwise the previous run's
+  outputs are deleted (a finished run, rerun, starts afresh). Until
+  metrics.json is written the directory holds an unfinished run
+  (`check_finished`).
 
   Raises:
     ValueError: naming the settings that differ from the run already there.
   """
-  path = os.path.join(directory, CONFIG)
+  path, changed = os.path.join(directory, CONFIG), []
   if os.path.exists(path):
     with open(path) as f:
       before = _flat(json.load(f)["config"])
@@ -187,12 +192,45 @@ def begin(directory: str, config: config_lib.TrainConfig) -> None:
         "--overwrite to replace it (its checkpoints, events and results are "
         "deleted), or give another --model_dir."
       )
-  for name in (*_OUTPUTS, CONFIG):
+  if not changed and os.path.isdir(os.path.join(directory, BACKUP)):
+    # The same run, interrupted: it resumes (`callbacks.Resume`).
+    logging.info("%s: resuming the interrupted run.", directory)
+    if os.path.exists(os.path.join(directory, METRICS)):
+      os.remove(os.path.join(directory, METRICS))
+    return
+  for name in (*_OUTPUTS, BACKUP, CONFIG):
     target = os.path.join(directory, name)
     if os.path.isdir(target):
       shutil.rmtree(target)
     elif os.path.exists(target):
       os.remove(target)
+
+
+def read_history(directory: str) -> dict[str, list]:
+  """history.jsonl as {key: [value of each epoch]}."""
+  out: dict[str, list] = {}
+  path = os.path.join(directory, HISTORY)
+  if not os.path.exists(path):
+    return out
+  with open(path) as f:
+    for line in f:
+      if line.strip():
+        for k, v in json.loads(line).items():
+          if k != "epoch":
+            out.setdefault(k, []).append(float("nan") if v is None else v)
+  return out
+
+
+def keep_history(directory: str, epochs: int) -> None:
+  """Keeps the first `epochs` lines of history.jsonl (a resumed run
+  writes the epochs after them again)."""
+  path = os.path.join(directory, HISTORY)
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    lines = [line for line in f.read().splitlines() if line.strip()]
+  with open(path, "w") as f:
+    f.writelines(line + "\n" for line in lines[:epochs])
 
 
 def _flat(value: Any, prefix: str = "") -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Faults injected into real training processes (`python -m experiments.train`):
-killed with SIGKILL after its first epoch, then run again; a second
+killed with SIGKILL after its second epoch, then run again (it resumes); a second
 training started on a directory in use; a diverging learning rate. No deadline: each wait is on a
 condition (a file's content, a process's exit)."""
 
@@ -82,20 +82,24 @@ class KillTest(absltest.TestCase):
     done = _run(cls.reference)
     assert done.returncode == 0, done.stderr[-3000:]
 
-  def test_killed_after_an_epoch_then_rerun_gives_the_same_run(self):
+  def test_killed_after_an_epoch_resumes_to_the_same_run(self):
     model_dir = os.path.join(self.create_tempdir().full_path, "run")
     history = os.path.join(model_dir, run_dir.HISTORY)
     process = _start(model_dir)
-    _wait_for(lambda: len(_lines(history)) >= 1, process)
+    # Two epochs logged: the first is backed up (the backup follows the log).
+    _wait_for(lambda: len(_lines(history)) >= 2, process)
     process.send_signal(signal.SIGKILL)
     process.wait()
     # Killed: the directory says the run is unfinished.
     self.assertFalse(os.path.exists(os.path.join(model_dir, run_dir.METRICS)))
     with self.assertRaisesRegex(ValueError, "holds an unfinished run"):
       run_dir.check_finished(model_dir)
-    # The same command again: a whole run, nothing of the killed one mixed in.
+    # The same command again resumes after the last epoch backed up, and
+    # ends as the run never killed does.
     done = _run(model_dir)
     self.assertEqual(done.returncode, 0, done.stderr[-3000:])
+    self.assertRegex(done.stderr, r"Resuming after epoch [1-3] \(")
+    self.assertFalse(os.path.exists(os.path.join(model_dir, run_dir.BACKUP)))
     epochs = [json.loads(line)["epoch"] for line in _lines(history)]
     self.assertEqual(epochs, [1, 2, 3, 4])
     self.assertEqual(_metrics(model_dir), _metrics(self.reference))
