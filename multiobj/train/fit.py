@@ -216,9 +216,9 @@ def _fit_locked(config, strategy, chief, directory, started, verbose):
   )
 
 
-def _fit(model, data, directory, strategy, chief, verbose):
-  """`Model.fit` with the run's callbacks; (history, best epoch, seconds,
-  when the first step ended, epochs done before a resumption)."""
+def _datasets(data, strategy, chief):
+  """(training batches, validation batches or None, steps an epoch or
+  None) for this process."""
   config = data.config
   workers = distribution.num_workers(strategy)
   # With enough shards, each worker reads its own; otherwise each reads all
@@ -243,6 +243,14 @@ def _fit(model, data, directory, strategy, chief, verbose):
       if by_files
       else "",
     )
+  return train, valid, steps
+
+
+def _fit(model, data, directory, strategy, chief, verbose):
+  """`Model.fit` with the run's callbacks; (history, best epoch, seconds,
+  when the first step ended, epochs done before a resumption)."""
+  config = data.config
+  train, valid, steps = _datasets(data, strategy, chief)
   checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
   manager = tf.train.CheckpointManager(
     checkpoint, os.path.join(directory, run_dir.CHECKPOINTS), max_to_keep=3
