@@ -1,7 +1,8 @@
 """Faults injected into real training processes (`python -m experiments.train`):
-killed with SIGKILL after its second epoch, then run again (it resumes); a second
-training started on a directory in use; a diverging learning rate. No deadline: each wait is on a
-condition (a file's content, a process's exit)."""
+killed with SIGKILL after its second epoch, then run again (it resumes); a
+second training started on a directory in use; a diverging learning rate.
+Nothing is timed: each wait is on a condition (a file's content, a
+process's exit)."""
 
 import json
 import os
