@@ -2,7 +2,6 @@
 
 finite loss     each step: a loss that is NaN or infinite stops the run
                 with `DivergenceError`, naming the task and the step;
-
 tensorboard     each task's loss and effective weight;
 weighting       the strategy's epoch hook (DWA reads the epoch's losses);
 checkpoint      the weights, as checkpoints/ckpt-<epoch>;
@@ -10,7 +9,10 @@ history         one JSON line an epoch in history.jsonl (training and
                 validation losses and weights), for whoever watches a run
                 while it trains, e.g. a sweep's pruner;
 early stopping  with `early_stopping`, Keras' early stopping on the
-                validation loss, keeping the best epoch's weights.
+                validation loss, keeping the best epoch's weights;
+backup, resume  last: Keras's BackupAndRestore backs the run up each
+                epoch (in `backup/`) and restores an interrupted one, and
+                `Resume` puts history and data order where it stopped.
 """
 
 import math
@@ -111,9 +113,9 @@ class Resume(tf.keras.callbacks.Callback):
 
   def on_train_begin(self, logs=None):
     state = getattr(self.model, "_training_state", None)
-    self.done = 0 if state is None else int(state._ckpt_saved_epoch.numpy()) + 1
-    if self.done <= 0:
-      self.done = 0
+    if state is not None:  # -1 until an epoch was backed up.
+      self.done = max(0, int(state._ckpt_saved_epoch.numpy()) + 1)
+    if not self.done:
       return
     logging.info("Resuming after epoch %d (%s).", self.done, self.directory)
     run_dir.keep_history(self.directory, self.done)
