@@ -10,8 +10,6 @@ it returns a typed `RunResult` whose `to_json()` is metrics.json.
 """
 
 import dataclasses
-import os
-import shutil
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -134,8 +132,7 @@ def _evaluate(config, fitted, flags) -> RunResult | WorkerResult:
   )
   run_dir.write_test_summaries(config.model_dir, metrics, config.fit.epochs)
   run_dir.write_json(config.model_dir, run_dir.METRICS, result.to_json())
-  # Finished: nothing to resume.
-  shutil.rmtree(os.path.join(config.model_dir, run_dir.BACKUP), True)
+  run_dir.finish(config.model_dir)
   return result
 
 

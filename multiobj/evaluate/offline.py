@@ -152,8 +152,8 @@ def evaluate_run(config: EvaluationConfig) -> dict[str, Any]:
   if config.blend:  # Its syntax and constants, before the model loads.
     blend_lib.Blend.parse(config.blend, None)
   model, run = run_dir.load_model(config.model_dir)
-  data, lists, train = _lists(config, run)
-  spec, total = data.data.spec, data.num_lists(config.split)
+  data, lists, train, total = _lists(config, run)
+  spec = data.data.spec
   objectives = [
     dataclasses.replace(o, metrics=_available(FULL_METRICS[o.kind], spec))
     for o in model.ranking_objectives
@@ -217,8 +217,9 @@ def evaluate_run(config: EvaluationConfig) -> dict[str, Any]:
 
 def _lists(config, run):
   """The run's prepared data, the lists of `config.split` scored (an even
-  sample beyond `report.TEST_LISTS`) and the training lists the baselines
-  learn from (beyond `report.BASELINE_LISTS`, a sample, without features)."""
+  sample beyond `report.TEST_LISTS`), the training lists the baselines
+  learn from (beyond `report.BASELINE_LISTS`, a sample, without features)
+  and how many lists the split holds."""
   data = cache.prepared(
     run,
     run.prepare.cache_dir or os.path.join(config.model_dir, run_dir.PREPARED),
@@ -238,7 +239,7 @@ def _lists(config, run):
       config.split,
     )
   train = data.sample("train", report.BASELINE_LISTS, features=False)
-  return data, lists, train
+  return data, lists, train, total
 
 
 def _retrieval(

@@ -271,7 +271,7 @@ def _fit(model, data, directory, strategy, chief, verbose):
   )
   if verbose is None:
     verbose = 1 if sys.stdout.isatty() else 2
-  if os.path.isdir(os.path.join(directory, run_dir.BACKUP)):
+  if run_dir.interrupted(directory):
     # Resuming: the variables must exist for Keras to restore them into
     # (a run with no epoch left would never create them). A test batch
     # creates them; the training data is not touched.

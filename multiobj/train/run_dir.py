@@ -192,7 +192,7 @@ def begin(directory: str, config: config_lib.TrainConfig) -> None:
         "--overwrite to replace it (its checkpoints, events and results are "
         "deleted), or give another --model_dir."
       )
-  if not changed and os.path.isdir(os.path.join(directory, BACKUP)):
+  if not changed and interrupted(directory):
     # The same run, interrupted: it resumes (`callbacks.Resume`).
     logging.info("%s: resuming the interrupted run.", directory)
     if os.path.exists(os.path.join(directory, METRICS)):
@@ -204,6 +204,18 @@ def begin(directory: str, config: config_lib.TrainConfig) -> None:
       shutil.rmtree(target)
     elif os.path.exists(target):
       os.remove(target)
+
+
+def interrupted(directory: str) -> bool:
+  """Whether `directory` holds a run that stopped before it finished and
+  can resume (its backup is there)."""
+  return os.path.isdir(os.path.join(directory, BACKUP))
+
+
+def finish(directory: str) -> None:
+  """Marks the run in `directory` finished once metrics.json is written:
+  nothing is left to resume."""
+  shutil.rmtree(os.path.join(directory, BACKUP), ignore_errors=True)
 
 
 def read_history(directory: str) -> dict[str, list]:

@@ -132,14 +132,7 @@ def convert(where, name, column, how):
   numeric = how in ("numeric", "timestamp")
   if numeric and column.dtype.kind == "O":
     values, ok = infer.numbers(column)
-    bad = ~ok & ~missing
-    if bad.any():
-      index = int(np.argmax(bad))
-      file, row = _row(where, index)
-      raise ValueError(
-        f"{file}: column {name!r} is numeric, but row {row} holds "
-        f"{column[index]!r} ({int(bad.sum())} such rows)."
-      )
+    _refuse_numbers(where, name, column, ~ok & ~missing, "")
     column = values
   if missing.any() and (numeric or how == "id"):
     file, row = _row(where, int(np.argmax(missing)))
@@ -150,16 +143,11 @@ def convert(where, name, column, how):
   if numeric:  # Float32 would round seconds since 1970 to minutes.
     with np.errstate(over="ignore"):  # Beyond float32: refused below.
       out = column.astype(np.float32) if how == "numeric" else column
-    infinite = ~np.isfinite(out) if out.dtype.kind == "f" else missing
-    if infinite.any():
-      index = int(np.argmax(infinite))
-      file, row = _row(where, index)
-      raise ValueError(
-        f"{file}: column {name!r} is numeric, but row {row} holds "
-        f"{column[index]!r}, not a finite number"
-        f"{' in float32' if how == 'numeric' else ''} "
-        f"({int(infinite.sum())} such rows)."
+    if out.dtype.kind == "f":
+      why = ", not a finite number" + (
+        " in float32" if how == "numeric" else ""
       )
+      _refuse_numbers(where, name, column, ~np.isfinite(out), why)
     return out
   if column.dtype.kind == "f" and not missing.any():
     if np.all(column == np.round(column)):
@@ -169,6 +157,18 @@ def convert(where, name, column, how):
     text[missing] = ""
     return text
   return column
+
+
+def _refuse_numbers(where, name, column, bad, why):
+  """Raises naming the first row of the numeric `column` that is `bad`
+  (and how many are), if any."""
+  if bad.any():
+    index = int(np.argmax(bad))
+    file, row = _row(where, index)
+    raise ValueError(
+      f"{file}: column {name!r} is numeric, but row {row} holds "
+      f"{column[index]!r}{why} ({int(bad.sum())} such rows)."
+    )
 
 
 def _row(where, index):
