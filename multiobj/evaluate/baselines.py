@@ -13,7 +13,7 @@ Per-user retrieval of the offline evaluation (`popular_user_metrics`) gives
 every user the most popular items too.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -27,27 +27,75 @@ from multiobj.prepare import lists as lists_lib
 _PRIOR_SHOWS = 20.0
 
 
+class _Tally:
+  """Sums by key over chunks of (keys, values), merged as they come: its
+  memory is the distinct keys', not the rows'."""
+
+  def __init__(self, width: int):
+    self.keys = None
+    self.sums = np.zeros((0, width))
+
+  def add(self, keys: np.ndarray, values: np.ndarray) -> None:
+    if self.keys is not None:
+      keys = np.concatenate([self.keys, keys])
+      values = np.concatenate([self.sums, values])
+    self.keys, inverse = np.unique(keys, return_inverse=True)
+    self.sums = np.stack(
+      [
+        np.bincount(inverse, weights=column, minlength=len(self.keys))
+        for column in values.T
+      ],
+      axis=1,
+    )
+
+  def get(self) -> tuple[np.ndarray, np.ndarray]:
+    if self.keys is None:
+      return np.zeros(0), self.sums
+    return self.keys, self.sums
+
+
+def learn(
+  objectives: Sequence[objectives_lib.Objective],
+  spec: spec_lib.DatasetSpec,
+  chunks: Iterable[dataset_lib.Table],
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+  """What each objective's baseline learns from the training lists, read a
+  chunk at a time (so the whole split counts, in the memory of a chunk):
+  {objective: (item ids, [items, 2] their shows and positives)}, or for a
+  regression ((), [[rows, sum of the transformed label]])."""
+  tallies = {o.name: _Tally(2) for o in objectives}
+  for chunk in chunks:
+    for o in objectives:
+      where = heads.applies(o, chunk)
+      if o.kind == "regression":
+        labels = heads.labels_of(o, chunk)[where]
+        tallies[o.name].add(
+          np.zeros(1, np.int64), np.array([[len(labels), labels.sum()]])
+        )
+        continue
+      positive = chunk[o.label][where] > 0
+      tallies[o.name].add(
+        chunk[spec.item_id][where],
+        np.stack([np.ones(len(positive)), positive], axis=1),
+      )
+  return {name: tally.get() for name, tally in tallies.items()}
+
+
 def baseline_metrics(
   objectives: Sequence[objectives_lib.Objective],
   spec: spec_lib.DatasetSpec,
-  train: dataset_lib.Table,
+  learned: dict[str, tuple[np.ndarray, np.ndarray]],
   lists: dataset_lib.Table,
   catalogue: dataset_lib.Table,
   cold_items: np.ndarray | None = None,
 ) -> dict[str, float]:
-  """Baseline metrics on `lists`, learned from the `train` lists."""
+  """Baseline metrics on `lists`, from what `learn` gathered."""
   predictions = {}
   out = {}
   for o in objectives:
-    train_applies = heads.applies(o, train)
-    labels = train[o.label][train_applies].astype(np.float64)
-    items = train[spec.item_id][train_applies]
+    ids, sums = learned[o.name]
     if o.kind == "retrieval":
-      positives = items[labels > 0]
-      ids, counts = np.unique(positives, return_counts=True)
-      popularity = _lookup(
-        ids, counts.astype(np.float64), catalogue[spec.item_id], 0.0
-      )
+      popularity = _lookup(ids, sums[:, 1], catalogue[spec.item_id], 0.0)
       # Break ties (every item never positive in training) at random, not by
       # catalogue order, which can carry information (in ML-100K, low ids
       # are the popular movies). The jitter is far below a count of 1.
@@ -65,19 +113,16 @@ def baseline_metrics(
         )
       )
       continue
+    shows, hits = sums.sum(axis=0)
+    # The training mean of the label (regression) or of its positives.
+    mean = hits / shows if shows else 0.0
     if o.kind == "regression":
-      if o.label_transform == "log1p":
-        labels = np.log1p(np.maximum(labels, 0.0))
-      score = np.full(
-        lists[lists_lib.MASK].shape, labels.mean() if len(labels) else 0.0
-      )
+      score = np.full(lists[lists_lib.MASK].shape, mean)
     else:
-      rate = float(np.mean(labels > 0)) if len(labels) else 0.0
-      ids, inverse = np.unique(items, return_inverse=True)
-      shows = np.bincount(inverse, minlength=len(ids))
-      hits = np.bincount(inverse, weights=labels > 0, minlength=len(ids))
-      smoothed = (hits + _PRIOR_SHOWS * rate) / (shows + _PRIOR_SHOWS)
-      score = _lookup(ids, smoothed, lists[spec.item_id], rate)
+      smoothed = (sums[:, 1] + _PRIOR_SHOWS * mean) / (
+        sums[:, 0] + _PRIOR_SHOWS
+      )
+      score = _lookup(ids, smoothed, lists[spec.item_id], mean)
     predictions[o.name] = {"logged": score, "serving": score}
   out.update(heads.head_metrics(objectives, spec, lists, predictions))
   return out

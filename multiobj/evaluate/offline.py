@@ -39,6 +39,12 @@ from multiobj.prepare import cache
 from multiobj.serve import blend as blend_lib
 from multiobj.train import run_dir
 
+# Training lists the per-user popularity (users with a positive of each
+# item, for novelty and the popularity baseline) is counted on, at most:
+# distinct (user, item) pairs do not fold into per-item sums as the other
+# baselines' counts do (`baselines.learn`), so beyond this, an even sample.
+POPULARITY_LISTS = 500_000
+
 FULL_METRICS = {
   "binary": (
     "auc",
@@ -167,7 +173,11 @@ def evaluate_run(config: EvaluationConfig) -> dict[str, Any]:
   baseline = baselines_lib.baseline_metrics(
     retrieval_objectives + objectives,
     spec,
-    train,
+    baselines_lib.learn(
+      retrieval_objectives + objectives,
+      spec,
+      data.chunks("train", features=False),
+    ),
     lists,
     data.data.catalogue,
   )
@@ -217,9 +227,9 @@ def evaluate_run(config: EvaluationConfig) -> dict[str, Any]:
 
 def _lists(config, run):
   """The run's prepared data, the lists of `config.split` scored (an even
-  sample beyond `report.TEST_LISTS`), the training lists the baselines
-  learn from (beyond `report.BASELINE_LISTS`, a sample, without features)
-  and how many lists the split holds."""
+  sample beyond `report.TEST_LISTS`), the training lists per-user
+  popularity is counted on (beyond `POPULARITY_LISTS`, a sample, without
+  features) and how many lists the split holds."""
   data = cache.prepared(
     run,
     run.prepare.cache_dir or os.path.join(config.model_dir, run_dir.PREPARED),
@@ -238,7 +248,7 @@ def _lists(config, run):
       total,
       config.split,
     )
-  train = data.sample("train", report.BASELINE_LISTS, features=False)
+  train = data.sample("train", POPULARITY_LISTS, features=False)
   return data, lists, train, total
 
 

@@ -7,6 +7,7 @@ feature at its serving value, since ranking by the logged position would
 replay the production ranker's order. `predict` gives both.
 """
 
+import collections
 from collections.abc import Sequence
 
 import numpy as np
@@ -51,24 +52,35 @@ def predict_dataset(
     outputs = model(model.serving_inputs(batch), training=False)
     return logged, model.predictions(outputs), outputs["query_embedding"]
 
-  chunks, kept = [], []
+  # Each batch's arrays, by (part, name); joined a column at a time, each
+  # column's batches freed as it is joined (the peak: the columns and one).
+  parts = collections.defaultdict(list)
   for batch in dataset:
-    chunks.append(tf.nest.map_structure(lambda t: t.numpy(), forward(batch)))
-    kept.append({k: batch[k].numpy() for k in keep if k in batch})
-  logged, serving, query = (
-    tf.nest.map_structure(
-      lambda *xs: np.concatenate(xs), *[c[i] for c in chunks]
-    )
-    for i in range(3)
-  )
+    logged, serving, query = forward(batch)
+    for part, values in (("logged", logged), ("serving", serving)):
+      for name, value in values.items():
+        parts[part, name].append(value.numpy())
+    parts["query", ""].append(query.numpy())
+    for name in keep:
+      if name in batch:
+        parts["kept", name].append(batch[name].numpy())
+  joined = {key: _joined(parts.pop(key)) for key in list(parts)}
   predictions = {
-    name: {"logged": logged[name], "serving": serving[name]} for name in logged
+    name: {"logged": value, "serving": joined["serving", name]}
+    for (part, name), value in joined.items()
+    if part == "logged"
   }
-  table = {}
-  for name in kept[0] if kept else ():
-    value = np.concatenate([k[name] for k in kept])
-    if value.dtype.kind in "OS":
-      flat = [v.decode("utf-8") for v in value.reshape(-1)]
-      value = np.array(flat, dtype=object).reshape(value.shape)
-    table[name] = value
+  query = joined.get(("query", ""), np.zeros((0, 0), np.float32))
+  table = {name: v for (part, name), v in joined.items() if part == "kept"}
   return predictions, query, table
+
+
+def _joined(values: list[np.ndarray]) -> np.ndarray:
+  """One column from its batches (emptied as they are joined), text
+  decoded."""
+  value = np.concatenate(values)
+  values.clear()
+  if value.dtype.kind in "OS":
+    flat = [v.decode("utf-8") for v in value.reshape(-1)]
+    value = np.array(flat, dtype=object).reshape(value.shape)
+  return value

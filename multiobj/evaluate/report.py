@@ -18,9 +18,9 @@ from multiobj.evaluate import baselines as baselines_lib
 from multiobj.evaluate import full_ranking, heads, predictions, retrieval
 from multiobj.prepare import train_data as train_data_lib
 
-# Test lists scored, and training lists the baselines learn from, at most.
+# Test lists scored at most (beyond, an even sample). The baselines learn
+# from every training list, read a chunk at a time.
 TEST_LISTS = 200_000
-BASELINE_LISTS = 500_000
 
 BASELINE_NAMES = {
   "retrieval": "most popular",
@@ -100,8 +100,8 @@ def test_metrics(
 
   Memory stays bounded whatever the log's size: the model is scored on all
   test lists, or beyond `TEST_LISTS` on an even sample of that many (every
-  k-th list), and the baselines learn from the training lists, or beyond
-  `BASELINE_LISTS` an even sample of them, without their features.
+  k-th list), and the baselines learn from every training list, read a
+  chunk at a time without its features.
   Counts say how many lists, rows and positives each metric rests on.
   """
   catalogue, spec = data.data.catalogue, data.data.spec
@@ -126,7 +126,9 @@ def test_metrics(
   baseline = baselines_lib.baseline_metrics(
     objectives,
     data.data.spec,
-    data.sample("train", BASELINE_LISTS, features=False),
+    baselines_lib.learn(
+      objectives, spec, data.chunks("train", features=False)
+    ),
     lists,
     catalogue,
     cold_items=data.cold_items,

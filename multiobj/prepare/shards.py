@@ -18,7 +18,7 @@ a table, for small consumers.
 
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,8 @@ BLOCK = 256
 # autotuning, whose buffers grow over a long epoch (with the RAM of the
 # machine, not of the data), so reading holds the same memory at any size.
 _PARALLEL = 2
+# Lists a chunk of `chunks` holds (at 10 slots, a few MB a column).
+CHUNK_LISTS = 65_536
 _PREFETCH = 2
 
 # {column: (dtype name, shape of one list's value)}
@@ -288,31 +290,57 @@ def read(
 ) -> dataset_lib.Table:
   """The lists of `files` in order as NumPy columns: every `stride`-th one
   (the first, the 1 + stride-th, ...), at most `limit` of them."""
-  parts, count, seen = [], 0, 0
-  try:
-    for block in blocks(files, columns):
-      if limit is not None and count >= limit:
-        break
-      size = int(block[next(iter(columns))].shape[0])
-      keep = np.arange(-seen % stride, size, stride)
-      seen += size
-      if len(keep):
-        parts.append({k: v.numpy()[keep] for k, v in block.items()})
-        count += len(keep)
-  except tf.errors.DataLossError:
-    raise find_corrupt(files) from None
+  parts, count = [], 0
+  for part in chunks(files, columns, stride):
+    parts.append(part)
+    count += dataset_lib.num_rows(part)
+    if limit is not None and count >= limit:
+      break
   if not parts:
     return {
       name: np.zeros((0, *shape), dtype=_numpy_dtype(dtype))
       for name, (dtype, shape) in columns.items()
     }
+  return {
+    name: np.concatenate([p[name] for p in parts])[:limit] for name in columns
+  }
+
+
+def chunks(
+  files: Sequence[str],
+  columns: Columns,
+  stride: int = 1,
+  size: int = CHUNK_LISTS,
+) -> Iterator[dataset_lib.Table]:
+  """The lists of `files` in order (every `stride`-th one, as `read`), as
+  NumPy tables of about `size` lists each, text decoded: a split of any
+  size, a chunk in memory at a time."""
+  parts, count, seen = [], 0, 0
+  try:
+    for block in blocks(files, columns):
+      rows = int(block[next(iter(columns))].shape[0])
+      keep = np.arange(-seen % stride, rows, stride)
+      seen += rows
+      if len(keep):
+        parts.append({k: v.numpy()[keep] for k, v in block.items()})
+        count += len(keep)
+      if count >= size:
+        yield _joined(parts, columns)
+        parts, count = [], 0
+  except tf.errors.DataLossError:
+    raise find_corrupt(files) from None
+  if parts:
+    yield _joined(parts, columns)
+
+
+def _joined(parts, columns):
   out = {}
   for name, (dtype, _) in columns.items():
     value = np.concatenate([p[name] for p in parts])
     if dtype == "string":
       flat = [v.decode("utf-8") for v in value.reshape(-1)]
       value = np.array(flat, dtype=object).reshape(value.shape)
-    out[name] = value[:limit]
+    out[name] = value
   return out
 
 

@@ -20,7 +20,7 @@ of `Model.fit` and of evaluation.
 
 import dataclasses
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -227,17 +227,42 @@ class TrainData:
     """`split`'s lists in memory: all of them, or beyond `limit` an even
     sample of about `limit` (every k-th list, read in one pass over the
     shards); without `features`, only ids, labels and bookkeeping columns."""
-    spec = self.data.spec
-    dropped = set()
-    if not features:
-      dropped = {f.name for f in spec.features} - {spec.item_id, spec.user_id}
     stride = -(-self.num_lists(split) // limit)
     if self.shards is not None and stride > 1:
       found = self.shards[split]
-      columns = {k: v for k, v in found.columns.items() if k not in dropped}
-      return shards_lib.read(found.files, columns, stride=stride)
+      return shards_lib.read(
+        found.files, self._columns(split, features), stride=stride
+      )
+    return next(self.chunks(split, features, stride, size=None))
+
+  def chunks(
+    self,
+    split: str,
+    features: bool = True,
+    stride: int = 1,
+    size: int | None = shards_lib.CHUNK_LISTS,
+  ) -> Iterator[dataset_lib.Table]:
+    """`split`'s lists in order (every `stride`-th one), as tables of about
+    `size` lists each (all in one with `size` None); without `features`,
+    as `sample`: a pass over a split of any size, a chunk at a time."""
+    if self.shards is not None and size is not None:
+      found = self.shards[split]
+      columns = self._columns(split, features)
+      yield from shards_lib.chunks(found.files, columns, stride, size)
+      return
+    kept = self._columns(split, features)
     table = self.lists[split]
-    return {k: v[::stride] for k, v in table.items() if k not in dropped}
+    yield {k: v[::stride] for k, v in table.items() if k in kept}
+
+  def _columns(self, split: str, features: bool) -> shards_lib.Columns:
+    """The columns of `split`'s lists; without `features`, the ids, labels
+    and bookkeeping columns only."""
+    columns = self.list_columns(split)
+    if features:
+      return columns
+    spec = self.data.spec
+    dropped = {f.name for f in spec.features} - {spec.item_id, spec.user_id}
+    return {k: v for k, v in columns.items() if k not in dropped}
 
   def corrupt_shard(self) -> Exception:
     """The error naming a corrupt shard of these lists (after TensorFlow

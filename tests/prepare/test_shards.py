@@ -135,6 +135,20 @@ class ShardsTest(tf.test.TestCase):
       got = shards.read(files, self.columns, limit=limit)
       self.assertTablesEqual(got, {k: v[:limit] for k, v in self.table.items()})
 
+  def test_chunks_cover_the_lists_in_order_a_chunk_at_a_time(self):
+    _, files = self._write(shard_mb=1e-6)  # Blocks of 256 lists.
+    for stride, size in ((1, 300), (1, N), (3, 100), (7, 1)):
+      got = list(shards.chunks(files, self.columns, stride, size))
+      # Whole blocks are read until a chunk holds `size` lists or more.
+      sizes = [len(c["id"]) for c in got]
+      self.assertTrue(all(s >= size for s in sizes[:-1]), (stride, sizes))
+      self.assertLess(max(sizes), size + 256, (stride, sizes))
+      joined = {k: np.concatenate([c[k] for c in got]) for k in self.columns}
+      self.assertTablesEqual(
+        joined,
+        {k: np.ascontiguousarray(v[::stride]) for k, v in self.table.items()},
+      )
+
   def test_one_shard_streams_the_in_memory_shuffle(self):
     # What keeps the numbers of runs on lists in memory: one shard and a
     # buffer of at least every list shuffle exactly as from_tensor_slices.

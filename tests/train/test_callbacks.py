@@ -51,6 +51,48 @@ class FiniteLossTest(tf.test.TestCase):
       self._check({"loss": float("inf"), "retrieval_loss": 1.0})
 
 
+class TensorBoardTest(tf.test.TestCase):
+  def _events(self, directory):
+    """{tag: [(step, value)]} of the events under `directory`."""
+    found = {}
+    for name in sorted(os.listdir(directory)):
+      for event in tf.compat.v1.train.summary_iterator(
+        os.path.join(directory, name)
+      ):
+        for value in event.summary.value:
+          scalar = float(tf.make_ndarray(value.tensor))
+          found.setdefault(value.tag, []).append((event.step, scalar))
+    return found
+
+  def test_writes_batches_every_n_steps_and_epochs_with_validation(self):
+    directory = os.path.join(self.get_temp_dir(), "tensorboard")
+    model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+    model.compile(optimizer=tf.keras.optimizers.SGD(0.0), loss="mse")
+    x = tf.ones((6, 2))
+    y = tf.zeros((6, 1))
+    history = model.fit(
+      x,
+      y,
+      batch_size=2,
+      epochs=2,
+      validation_data=(x, y),
+      callbacks=[callbacks.TensorBoard(directory, every=2)],
+      verbose=0,
+    )
+    train = self._events(os.path.join(directory, "train"))
+    validation = self._events(os.path.join(directory, "validation"))
+    # 3 steps an epoch: steps 1 to 6, recorded at 2, 4 and 6.
+    self.assertEqual([s for s, _ in train["batch_loss"]], [2, 4, 6])
+    self.assertEqual([s for s, _ in train["epoch_loss"]], [0, 1])
+    self.assertAllClose(
+      [v for _, v in train["epoch_loss"]], history.history["loss"]
+    )
+    self.assertAllClose(
+      [v for _, v in validation["epoch_loss"]], history.history["val_loss"]
+    )
+    self.assertNotIn("batch_loss", validation)
+
+
 class DivergingRunTest(tf.test.TestCase):
   def test_stops_with_an_error_and_writes_no_metrics(self):
     model_dir = os.path.join(self.get_temp_dir(), "diverging")
