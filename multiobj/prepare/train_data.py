@@ -156,6 +156,10 @@ class TrainData:
     }
     dataset = tf.data.Dataset.from_generator(
       batches, output_signature=signature
+    ).apply(
+      tf.data.experimental.assert_cardinality(
+        -(-self.num_lists("train") // fit.batch_size)
+      )
     )
     return self._with_uniform_draws(dataset.prefetch(tf.data.AUTOTUNE))
 

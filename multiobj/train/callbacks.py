@@ -142,33 +142,87 @@ class FiniteLoss(tf.keras.callbacks.Callback):
     )
 
 
+class Backup(tf.keras.callbacks.BackupAndRestore):
+  """Keras's BackupAndRestore (weights, optimizer, epoch and batch, in
+  `backup/`), backing the run up at each epoch's end and, with `every`,
+  every that many steps too (Keras does one or the other). Counted in
+  batches, so that a backup of either kind restores the same way; with
+  `every` None (an epoch's steps unknown), at epochs' ends as Keras does.
+  """
+
+  # Steps between backups when only epochs' ends back up.
+  _NEVER = 2**62
+
+  def __init__(self, directory: str, every: int | None = 0):
+    super().__init__(
+      os.path.join(directory, run_dir.BACKUP),
+      save_freq="epoch" if every is None else every or self._NEVER,
+      delete_checkpoint=False,
+    )
+
+  def on_epoch_end(self, epoch, logs=None):
+    super().on_epoch_end(epoch, logs)
+    if self.save_freq != "epoch":
+      self._batches_count = 0
+      self._backup(epoch=epoch)
+
+
+def resume_point(directory: str, steps: int) -> tuple[int, int]:
+  """(epochs done, steps done of the next) where an interrupted run in
+  `directory`, of `steps` steps an epoch, resumes; (0, 0) for a new run."""
+  epoch, batch = run_dir.backup_position(directory)
+  if epoch < 0 or batch < 0:
+    return 0, 0
+  if batch >= steps - 1:
+    return epoch + 1, 0
+  return epoch, batch + 1
+
+
 class Resume(tf.keras.callbacks.Callback):
-  """After Keras's BackupAndRestore restored an interrupted run (weights,
-  optimizer, the last epoch done), puts the rest where that epoch left
-  them: history.jsonl keeps the epochs done, and the training data is
-  advanced by as many epochs (each iteration of a shuffled dataset draws
-  the next order, so the resumed epochs see the orders an uninterrupted
-  run would).
+  """After `Backup` restored an interrupted run (weights, optimizer, where
+  it stopped), puts the rest where it left them: history.jsonl keeps the
+  epochs done, and the training data is advanced by as many epochs (each
+  iteration of a shuffled dataset draws the next order, so the resumed
+  epochs see the orders an uninterrupted run would). A run resumed
+  mid-epoch iterates `resumed_data`: the batches of that epoch not yet
+  trained, then the following epochs.
 
   Args:
     directory: The run's directory.
-    train: The training dataset `Model.fit` iterates.
+    train: The training dataset.
+    steps: Its steps an epoch.
   """
 
-  def __init__(self, directory: str, train: tf.data.Dataset):
+  def __init__(self, directory: str, train: tf.data.Dataset, steps: int):
     super().__init__()
-    self.directory, self.train, self.done = directory, train, 0
+    self.directory, self.train = directory, train
+    self.done, self.into = resume_point(directory, steps)
+
+  def resumed_data(self) -> tf.data.Dataset:
+    """What `Model.fit` iterates (with `steps` an epoch when mid-epoch)."""
+    if not self.into:
+      return self.train
+    return self.train.repeat().skip(self.into)
 
   def on_train_begin(self, logs=None):
-    state = getattr(self.model, "_training_state", None)
-    if state is not None:  # -1 until an epoch was backed up.
-      self.done = max(0, int(state._ckpt_saved_epoch.numpy()) + 1)
-    if not self.done:
+    if not (self.done or self.into):
       return
-    logging.info("Resuming after epoch %d (%s).", self.done, self.directory)
+    if self.into:
+      logging.info(
+        "Resuming in epoch %d after step %d (%s).",
+        self.done + 1,
+        self.into,
+        self.directory,
+      )
+    else:
+      logging.info("Resuming after epoch %d (%s).", self.done, self.directory)
     run_dir.keep_history(self.directory, self.done)
     if self.done < self.params.get("epochs", 0):
-      for _ in range(self.done):
+      # Keras's fit makes an iterator it drops before the first epoch's
+      # (each draws an order): the data of an uninterrupted run's epoch n
+      # is the n+1-th order. Iterated once (repeated), `resumed_data` needs
+      # that one more draw made here.
+      for _ in range(self.done + bool(self.into)):
         next(iter(self.train))
 
 
@@ -205,7 +259,8 @@ def build(
   manager: tf.train.CheckpointManager,
   early_stopping: int,
   learning_rate: float,
-  train: tf.data.Dataset | None = None,
+  resume: Resume | None = None,
+  backup_every_steps: int | None = 0,
 ) -> tuple[list[tf.keras.callbacks.Callback], EarlyStopping | None]:
   """The callbacks of one run writing to `directory`, and the early stopper
   (None when `early_stopping` is 0)."""
@@ -236,12 +291,7 @@ def build(
     )
     # First, so the epoch the checkpoint callback saves last is the best.
     callbacks.insert(0, stopper)
-  if train is not None:
+  if resume is not None:
     # Last: an epoch is backed up once everything else has recorded it.
-    callbacks += [
-      tf.keras.callbacks.BackupAndRestore(
-        os.path.join(directory, run_dir.BACKUP), delete_checkpoint=False
-      ),
-      Resume(directory, train),
-    ]
+    callbacks += [Backup(directory, backup_every_steps), resume]
   return callbacks, stopper

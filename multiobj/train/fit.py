@@ -260,6 +260,10 @@ def _fit(model, data, directory, strategy, chief, verbose):
       "early_stopping needs a validation split; dataset "
       f"{data.data.spec.name!r} has none."
     )
+  # Steps an epoch: the dataset's batches (unknown, -2, only where several
+  # workers share batches; such a run resumes at an epoch's start).
+  epoch_steps = steps or int(train.cardinality().numpy())
+  resume = callbacks_lib.Resume(directory, train, epoch_steps)
   callbacks, stopper = callbacks_lib.build(
     model,
     config.objectives,
@@ -267,7 +271,8 @@ def _fit(model, data, directory, strategy, chief, verbose):
     manager,
     config.fit.early_stopping,
     config.fit.learning_rate,
-    train,
+    resume,
+    config.fit.backup_every_steps if epoch_steps > 0 else None,
   )
   if verbose is None:
     verbose = 1 if sys.stdout.isatty() else 2
@@ -280,10 +285,10 @@ def _fit(model, data, directory, strategy, chief, verbose):
   began = time.time()
   try:
     history = model.fit(
-      train,
+      resume.resumed_data(),
       validation_data=valid,
       epochs=config.fit.epochs,
-      steps_per_epoch=steps,
+      steps_per_epoch=epoch_steps if resume.into else steps,
       callbacks=[*callbacks, first],
       verbose=verbose,
     )

@@ -160,7 +160,12 @@ def load_model(
 # What a run writes, deleted before another run writes the directory.
 _OUTPUTS = (CHECKPOINTS, TENSORBOARD, HISTORY, METRICS, "eval", FEATURE_STATS)
 # Config fields that do not make another run.
-_SAME_RUN = {"model_dir", "fit.overwrite", "prepare.cache_dir"}
+_SAME_RUN = {
+  "model_dir",
+  "fit.overwrite",
+  "fit.backup_every_steps",
+  "prepare.cache_dir",
+}
 
 
 def begin(directory: str, config: config_lib.TrainConfig) -> None:
@@ -210,6 +215,19 @@ def interrupted(directory: str) -> bool:
   """Whether `directory` holds a run that stopped before it finished and
   can resume (its backup is there)."""
   return os.path.isdir(os.path.join(directory, BACKUP))
+
+
+def backup_position(directory: str) -> tuple[int, int]:
+  """(epoch, batch), both from 0, of the last backup of an interrupted run:
+  the epoch it was in and the last batch done; (-1, -1) without one."""
+  path = tf.train.latest_checkpoint(os.path.join(directory, BACKUP, "chief"))
+  if path is None:
+    return -1, -1
+  reader = tf.train.load_checkpoint(path)
+  return tuple(
+    int(reader.get_tensor(f"ckpt_saved_{name}/.ATTRIBUTES/VARIABLE_VALUE"))
+    for name in ("epoch", "batch")
+  )
 
 
 def finish(directory: str) -> None:

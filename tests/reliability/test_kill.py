@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import tensorflow as tf
 from absl.testing import absltest
 
 from multiobj.train import run_dir
@@ -36,9 +37,9 @@ def _command(model_dir, *extra):
   ]
 
 
-def _start(model_dir):
+def _start(model_dir, *extra):
   return subprocess.Popen(
-    _command(model_dir),
+    _command(model_dir, *extra),
     cwd=REPO,
     stdout=subprocess.DEVNULL,
     stderr=subprocess.PIPE,
@@ -101,6 +102,34 @@ class KillTest(absltest.TestCase):
     self.assertEqual(done.returncode, 0, done.stderr[-3000:])
     self.assertRegex(done.stderr, r"Resuming after epoch [1-3] \(")
     self.assertFalse(os.path.exists(os.path.join(model_dir, run_dir.BACKUP)))
+    epochs = [json.loads(line)["epoch"] for line in _lines(history)]
+    self.assertEqual(epochs, [1, 2, 3, 4])
+    self.assertEqual(_metrics(model_dir), _metrics(self.reference))
+
+  def test_killed_mid_epoch_resumes_at_the_step_backed_up(self):
+    model_dir = os.path.join(self.create_tempdir().full_path, "run")
+    # 50 steps an epoch, a backup every 7: never at an epoch's last step
+    # within these 4 epochs, so every backup but the epochs' own is mid-epoch.
+    process = _start(model_dir, "--backup_every_steps=7")
+
+    def backed_up_mid_epoch():
+      try:
+        epoch, batch = run_dir.backup_position(model_dir)
+      except (ValueError, tf.errors.OpError):  # Being written.
+        return False
+      return epoch >= 1 and 0 <= batch < 49
+
+    _wait_for(backed_up_mid_epoch, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = _run(model_dir, "--backup_every_steps=7")
+    self.assertEqual(done.returncode, 0, done.stderr[-3000:])
+    # Where it resumed depends on when the kill landed; either way the run
+    # ends as the one never killed.
+    self.assertRegex(
+      done.stderr, r"Resuming (in epoch [2-4] after step \d+|after epoch \d)"
+    )
+    history = os.path.join(model_dir, run_dir.HISTORY)
     epochs = [json.loads(line)["epoch"] for line in _lines(history)]
     self.assertEqual(epochs, [1, 2, 3, 4])
     self.assertEqual(_metrics(model_dir), _metrics(self.reference))
