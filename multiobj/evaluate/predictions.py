@@ -7,7 +7,6 @@ feature at its serving value, since ranking by the logged position would
 replay the production ranker's order. `predict` gives both.
 """
 
-import collections
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,16 +29,28 @@ def predict(
      [num_lists, D] query embeddings).
   """
   dataset = lists_lib.make_dataset(lists, batch_size, shuffle=False, seed=0)
-  predicted, query, _ = predict_dataset(model, dataset, keep=())
+  predicted, query, _ = predict_dataset(
+    model, dataset, keep=(), lists=dataset_lib.num_rows(lists)
+  )
   return predicted, query
 
 
 def predict_dataset(
-  model, dataset: tf.data.Dataset, keep: Sequence[str]
+  model,
+  dataset: tf.data.Dataset,
+  keep: Sequence[str],
+  lists: int = 0,
 ) -> tuple[Predictions, np.ndarray, dataset_lib.Table]:
   """Runs the model over the batches of `dataset` (streamed: lists of any
   number), keeping of each batch only the columns in `keep` (labels, ids,
   masks; not the features).
+
+  Args:
+    model: The model.
+    dataset: Batches of lists.
+    keep: The columns of the batches to return.
+    lists: How many lists the batches hold, if known: the outputs are then
+      allocated once (else they grow as batches come).
 
   Returns:
     (predictions as `predict`'s, query embeddings, {column in `keep`: its
@@ -52,35 +63,53 @@ def predict_dataset(
     outputs = model(model.serving_inputs(batch), training=False)
     return logged, model.predictions(outputs), outputs["query_embedding"]
 
-  # Each batch's arrays, by (part, name); joined a column at a time, each
-  # column's batches freed as it is joined (the peak: the columns and one).
-  parts = collections.defaultdict(list)
+  filled = _Filled(lists)
   for batch in dataset:
     logged, serving, query = forward(batch)
+    row = {("query", ""): query.numpy()}
     for part, values in (("logged", logged), ("serving", serving)):
-      for name, value in values.items():
-        parts[part, name].append(value.numpy())
-    parts["query", ""].append(query.numpy())
-    for name in keep:
-      if name in batch:
-        parts["kept", name].append(batch[name].numpy())
-  joined = {key: _joined(parts.pop(key)) for key in list(parts)}
+      row.update({(part, k): v.numpy() for k, v in values.items()})
+    row.update({("kept", k): batch[k].numpy() for k in keep if k in batch})
+    filled.add(row)
+  out = filled.arrays()
   predictions = {
-    name: {"logged": value, "serving": joined["serving", name]}
-    for (part, name), value in joined.items()
+    name: {"logged": value, "serving": out["serving", name]}
+    for (part, name), value in out.items()
     if part == "logged"
   }
-  query = joined.get(("query", ""), np.zeros((0, 0), np.float32))
-  table = {name: v for (part, name), v in joined.items() if part == "kept"}
+  query = out.get(("query", ""), np.zeros((0, 0), np.float32))
+  table = {}
+  for (part, name), value in out.items():
+    if part == "kept" and value.dtype.kind in "OS":
+      flat = [v.decode("utf-8") for v in value.reshape(-1)]
+      value = np.array(flat, dtype=object).reshape(value.shape)
+    if part == "kept":
+      table[name] = value
   return predictions, query, table
 
 
-def _joined(values: list[np.ndarray]) -> np.ndarray:
-  """One column from its batches (emptied as they are joined), text
-  decoded."""
-  value = np.concatenate(values)
-  values.clear()
-  if value.dtype.kind in "OS":
-    flat = [v.decode("utf-8") for v in value.reshape(-1)]
-    value = np.array(flat, dtype=object).reshape(value.shape)
-  return value
+class _Filled:
+  """Arrays filled a batch at a time, in place: allocated once for `rows`
+  rows, or doubled as they fill. (Joining the batches' own arrays at the
+  end held twice the memory, and the thousands of small arrays it freed
+  stayed in the process's heap.)"""
+
+  def __init__(self, rows: int):
+    self._rows, self._n, self._arrays = rows, 0, {}
+
+  def add(self, values: dict) -> None:
+    size = len(next(iter(values.values())))
+    for key, value in values.items():
+      array = self._arrays.get(key)
+      if array is None:
+        shape = (max(self._rows, size), *value.shape[1:])
+        array = self._arrays[key] = np.empty(shape, value.dtype)
+      elif self._n + size > len(array):
+        grown = np.empty((2 * (self._n + size), *array.shape[1:]), array.dtype)
+        grown[: self._n] = array[: self._n]
+        array = self._arrays[key] = grown
+      array[self._n : self._n + size] = value
+    self._n += size
+
+  def arrays(self) -> dict:
+    return {key: array[: self._n] for key, array in self._arrays.items()}

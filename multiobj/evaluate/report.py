@@ -117,7 +117,10 @@ def test_metrics(
   features = {f.name for f in spec.features} - {spec.item_id, spec.user_id}
   keep = [c for c in data.list_columns("test") if c not in features]
   predicted, query, lists = predictions.predict_dataset(
-    model, data.eval_dataset("test", batch_size=256, stride=stride), keep
+    model,
+    data.eval_dataset("test", batch_size=256, stride=stride),
+    keep,
+    lists=-(-total // stride),
   )
   objectives = data.config.objectives
   metrics = predicted_metrics(

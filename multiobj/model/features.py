@@ -8,6 +8,7 @@ never seen in training map to the out-of-vocabulary bucket, never to an
 error.
 """
 
+import random
 from collections.abc import Sequence
 
 import numpy as np
@@ -47,6 +48,11 @@ class FeatureEmbedding(tf.keras.layers.Layer):
     super().__init__(name=feature.name, **kwargs)
     self.feature = feature
     self.id_dropout = id_dropout if feature.kind == "id" else 0.0
+    if self.id_dropout:
+      # Draws of its own, their state a variable of the layer: a backup
+      # holds it, so a resumed run drops the ids an uninterrupted one would.
+      # Seeded from Python's generator, which the run's seed sets.
+      self.draws = tf.random.Generator.from_seed(random.randrange(2**31))
     if feature.kind == "numeric":
       mean, variance = stats.moments[feature.name]
       if feature.transform == "none":
@@ -116,7 +122,7 @@ class FeatureEmbedding(tf.keras.layers.Layer):
     index = self.lookup(values)
     if training and self.id_dropout > 0:
       # Index 0 is the lookup's out-of-vocabulary bucket.
-      dropped = tf.random.uniform(tf.shape(index)) < self.id_dropout
+      dropped = self.draws.uniform(tf.shape(index)) < self.id_dropout
       index = tf.where(dropped, tf.zeros_like(index), index)
     return self.embedding(index)
 

@@ -17,6 +17,7 @@ backup, resume  last: Keras's BackupAndRestore backs the run up each
 
 import math
 import os
+import tempfile
 import time
 from collections.abc import Sequence
 
@@ -45,6 +46,16 @@ class EarlyStopping(tf.keras.callbacks.EarlyStopping):
   def on_epoch_end(self, epoch, logs=None):
     self._last_epoch = epoch
     super().on_epoch_end(epoch, logs)
+
+  def resume(self, values: Sequence[float]) -> None:
+    """Puts back the state the epochs of an interrupted run left, as
+    `on_epoch_end` would have, from `values`, the monitored value of each
+    epoch done; but the best epoch's weights (`Resume` reads them)."""
+    for epoch, value in enumerate(values):
+      self.wait += 1
+      if self._is_improvement(value, self.best):
+        self.best, self.best_epoch, self.wait = value, epoch, 0
+      self._last_epoch = epoch
 
 
 class TensorBoard(tf.keras.callbacks.Callback):
@@ -197,6 +208,7 @@ class Resume(tf.keras.callbacks.Callback):
     super().__init__()
     self.directory, self.train = directory, train
     self.done, self.into = resume_point(directory, steps)
+    self.stopper = None  # `build`'s early stopper, whose state it restores.
 
   def resumed_data(self) -> tf.data.Dataset:
     """What `Model.fit` iterates (with `steps` an epoch when mid-epoch)."""
@@ -217,6 +229,11 @@ class Resume(tf.keras.callbacks.Callback):
     else:
       logging.info("Resuming after epoch %d (%s).", self.done, self.directory)
     run_dir.keep_history(self.directory, self.done)
+    if self.stopper is not None:
+      values = run_dir.read_history(self.directory).get(self.stopper.monitor)
+      self.stopper.resume(values or [])
+      if values and self.stopper.restore_best_weights:
+        self.stopper.best_weights = self._weights_of(self.stopper.best_epoch)
     if self.done < self.params.get("epochs", 0):
       # Keras's fit makes an iterator it drops before the first epoch's
       # (each draws an order): the data of an uninterrupted run's epoch n
@@ -224,6 +241,23 @@ class Resume(tf.keras.callbacks.Callback):
       # that one more draw made here.
       for _ in range(self.done + bool(self.into)):
         next(iter(self.train))
+
+
+  def _weights_of(self, epoch: int) -> list:
+    """The model's weights at the end of `epoch` (from 0), read from its
+    checkpoint. Restoring the model restores its optimizer too (built
+    already, see `fit`), so the whole state is set aside first and put
+    back after."""
+    path = os.path.join(
+      self.directory, run_dir.CHECKPOINTS, f"ckpt-{epoch + 1}"
+    )
+    state = tf.train.Checkpoint(model=self.model)
+    with tempfile.TemporaryDirectory() as scratch:
+      kept = state.write(os.path.join(scratch, "now"))
+      tf.train.Checkpoint(model=self.model).restore(path).expect_partial()
+      weights = self.model.get_weights()
+      state.restore(kept)
+    return weights
 
 
 class FirstStep(tf.keras.callbacks.Callback):
@@ -294,4 +328,5 @@ def build(
   if resume is not None:
     # Last: an epoch is backed up once everything else has recorded it.
     callbacks += [Backup(directory, backup_every_steps), resume]
+    resume.stopper = stopper
   return callbacks, stopper

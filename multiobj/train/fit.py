@@ -252,8 +252,12 @@ def _fit(model, data, directory, strategy, chief, verbose):
   config = data.config
   train, valid, steps = _datasets(data, strategy, chief)
   checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+  # With early stopping, the best epoch's checkpoint is always kept (it is
+  # at most `early_stopping` epochs old): a resumed run reads its weights.
   manager = tf.train.CheckpointManager(
-    checkpoint, os.path.join(directory, run_dir.CHECKPOINTS), max_to_keep=3
+    checkpoint,
+    os.path.join(directory, run_dir.CHECKPOINTS),
+    max_to_keep=max(3, config.fit.early_stopping + 2),
   )
   if config.fit.early_stopping and valid is None:
     raise ValueError(
@@ -278,9 +282,13 @@ def _fit(model, data, directory, strategy, chief, verbose):
     verbose = 1 if sys.stdout.isatty() else 2
   if run_dir.interrupted(directory):
     # Resuming: the variables must exist for Keras to restore them into
-    # (a run with no epoch left would never create them). A test batch
-    # creates them; the training data is not touched.
+    # (a run with no epoch left would never create them), the optimizer's
+    # too (else their values wait for its first step, and are reported
+    # missing when none is left). A test batch creates the model's; the
+    # training data is not touched.
     model(next(iter(data.eval_dataset("test"))), training=False)
+    with strategy.scope():
+      model.optimizer.build(model.trainable_variables)
   first = callbacks_lib.FirstStep()
   began = time.time()
   try:

@@ -1,6 +1,7 @@
 """Faults injected into real training processes (`python -m experiments.train`):
-killed with SIGKILL after its second epoch, then run again (it resumes); a
-second training started on a directory in use; a diverging learning rate.
+killed with SIGKILL after its second epoch or mid-epoch, then run again (it
+resumes to the run never killed); a second training started on a directory
+in use; a diverging learning rate.
 Nothing is timed: each wait is on a condition (a file's content, a
 process's exit)."""
 
@@ -9,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import tensorflow as tf
@@ -23,6 +25,11 @@ FLAGS = (
   "--synthetic_items=100",
   "--epochs=4",
   "--batch_size=32",
+  # State beyond the weights a resumed run must restore: the early
+  # stopper's (the best epoch's weights; with a patience of 3 it cannot stop
+  # within 4 epochs) and the id dropout's random draws.
+  "--early_stopping=3",
+  "--id_dropout=0.1",
 )
 
 
@@ -80,7 +87,8 @@ class KillTest(absltest.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    cls.reference = os.path.join(absltest.get_default_test_tmpdir(), "whole")
+    fresh = tempfile.mkdtemp(dir=absltest.get_default_test_tmpdir())
+    cls.reference = os.path.join(fresh, "whole")
     done = _run(cls.reference)
     assert done.returncode == 0, done.stderr[-3000:]
 
