@@ -24,8 +24,9 @@ reads the raw log once. A cache that does not match is prepared again, and
 the log says which input changed.
 
 The cache is written to a scratch folder beside it and renamed into place,
-so a crash leaves no half-written cache, and runs that prepare the same
-cache at once each end with a whole one. A cache is refused, with a message,
+so a crash leaves no half-written cache (and the next preparation there
+removes the folder a killed one left, `scratch.py`), and runs that prepare
+the same cache at once each end with a whole one. A cache is refused, with a message,
 when a shard's size differs from its manifest (a truncated or replaced
 file) or when another format version or library version wrote it.
 """
@@ -48,6 +49,7 @@ from multiobj import config as config_lib
 from multiobj.data import loaders, readers
 from multiobj.prepare import lists as lists_lib
 from multiobj.prepare import resolve, shards, stream
+from multiobj.prepare import scratch as scratch_lib
 from multiobj.prepare import train_data as train_data_lib
 
 FORMAT = "multiobj.prepared"
@@ -185,8 +187,7 @@ def write(config: config_lib.TrainConfig, directory: str) -> None:
   `directory` (replacing an old one)."""
   parent = os.path.dirname(os.path.abspath(directory))
   os.makedirs(parent, exist_ok=True)
-  scratch = tempfile.mkdtemp(prefix=".preparing-", dir=parent)
-  try:
+  with scratch_lib.folder(parent) as scratch:
     if stream.in_pieces(config):
       data, splits = stream.prepare_log(config, scratch)
     else:
@@ -203,9 +204,8 @@ def write(config: config_lib.TrainConfig, directory: str) -> None:
       data = data.without_lists()
     _finish(scratch, data, splits, config)
     os.chmod(scratch, 0o755)
+    scratch_lib.seal(scratch)
     _replace(scratch, directory, config)
-  finally:
-    shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _finish(scratch, data, splits, config):

@@ -235,12 +235,14 @@ class Resume(tf.keras.callbacks.Callback):
       if values and self.stopper.restore_best_weights:
         self.stopper.best_weights = self._weights_of(self.stopper.best_epoch)
     if self.done < self.params.get("epochs", 0):
-      # Keras's fit makes an iterator it drops before the first epoch's
-      # (each draws an order): the data of an uninterrupted run's epoch n
-      # is the n+1-th order. Iterated once (repeated), `resumed_data` needs
-      # that one more draw made here.
-      for _ in range(self.done + bool(self.into)):
+      for _ in range(self.done):
         next(iter(self.train))
+      if self.into:
+        # Keras's fit makes an iterator it drops before the first epoch's
+        # (making one draws a shuffle's order; a generator's draws wait for
+        # its first element). `resumed_data`, iterated once, does not: that
+        # dropped iterator is made here.
+        iter(self.train)
 
 
   def _weights_of(self, epoch: int) -> list:
