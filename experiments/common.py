@@ -383,7 +383,7 @@ def config_from_flags() -> config_lib.TrainConfig:
       cpu_devices=CPU_DEVICES.value,
       shuffle_buffer=data_path_flags.SHUFFLE_BUFFER.value,
       overwrite=run_flags.OVERWRITE.value,
-      backup_every_steps=run_flags.BACKUP_EVERY_STEPS.value,
+      checkpoint_every_steps=run_flags.CHECKPOINT_EVERY_STEPS.value,
     ),
     seed=SEED.value,
   )

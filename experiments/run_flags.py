@@ -15,10 +15,11 @@ ALLOW_UNFINISHED = flags.DEFINE_boolean(
   False,
   "evaluate, export: use the last checkpoint of a run that did not finish.",
 )
-BACKUP_EVERY_STEPS = flags.DEFINE_integer(
-  "backup_every_steps",
+CHECKPOINT_EVERY_STEPS = flags.DEFINE_integer(
+  "checkpoint_every_steps",
   0,
-  "train: besides each epoch's end, back the run up every this many steps, "
-  "so that a run killed mid-epoch resumes there (0: at epochs' ends only).",
+  "train: besides each epoch's end, back the run up (in <model_dir>/backup) "
+  "every this many steps, so that a run killed mid-epoch resumes there (0: "
+  "at epochs' ends only).",
   lower_bound=0,
 )

@@ -243,7 +243,7 @@ class FitConfig:
     overwrite: Replace a run of another config in the model directory
       (its checkpoints, events and results are deleted); without it, such
       a directory is refused.
-    backup_every_steps: Besides each epoch's end, back the run up every
+    checkpoint_every_steps: Besides each epoch's end, back the run up every
       this many training steps (an interrupted run resumes from the last
       backup, mid-epoch too); 0 backs up at each epoch's end only.
   """
@@ -257,11 +257,11 @@ class FitConfig:
   cpu_devices: int = 1
   shuffle_buffer: int = 100_000
   overwrite: bool = False
-  backup_every_steps: int = 0
+  checkpoint_every_steps: int = 0
 
   def __post_init__(self):
     _at_least(self, 1, "epochs", "batch_size", "cpu_devices", "shuffle_buffer")
-    _at_least(self, 0, "early_stopping", "backup_every_steps")
+    _at_least(self, 0, "early_stopping", "checkpoint_every_steps")
     if not self.learning_rate > 0:
       raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}.")
     if self.strategy not in STRATEGIES:

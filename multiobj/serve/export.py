@@ -1,11 +1,16 @@
-"""Exporting a trained model for serving: one SavedModel, two signatures.
+"""Exporting a trained model for serving: one SavedModel, three signatures
+(`signatures.py`).
 
-  retrieve  query features, each [batch]
-            -> {"ids": [batch, k], "scores": [batch, k]}
-  rank      query features, each [batch], and candidate features, each
-            [batch, list_size]
-            -> {head: [batch, list_size] for each ranking head,
-                "score": [batch, list_size]}
+  retrieve    query features, each [batch]
+              -> {"ids": [batch, k], "scores": [batch, k]}
+  rank        query features, each [batch], and candidate features, each
+              [batch, list_size]
+              -> {head: [batch, list_size] for each ranking head,
+                  "score": [batch, list_size]}
+  rank_lists  `rank` for lists of different lengths, unpadded: candidate
+              features each [total] (the lists one after the other) and
+              `list_lengths` [batch]
+              -> {head: [total] for each ranking head, "score": [total]}
 
 `retrieve` returns the `k` catalogue items closest to the query (cosine
 similarity of the tower embeddings, the `scores`), best first. Its index is
@@ -14,7 +19,7 @@ catalogue given: a new catalogue needs a new export, not a new training run,
 and an item never seen in training is embedded from its other features (its
 id falls in the out-of-vocabulary bucket) and served like any other.
 
-`rank` scores the candidates of each list as a server would: every context
+`rank` and `rank_lists` score the candidates of each list as a server would: every context
 feature takes its serving value (position 1), so context features are not
 inputs. Each head's prediction is on the label's natural scale: a
 probability for a binary head, the label itself for a regression head (dwell
@@ -56,12 +61,12 @@ from absl import logging
 from multiobj.data import spec as spec_lib
 from multiobj.model import features as features_lib
 from multiobj.model import model as model_lib
-from multiobj.prepare import lists as lists_lib
 from multiobj.retrieval import index as index_lib
 from multiobj.serve import blend as blend_lib
+from multiobj.serve import signatures as signatures_lib
+from multiobj.serve.signatures import SCORE, missing_id  # noqa: F401
 
 INDEXES = ("brute_force", "scann")
-SCORE = "score"
 SERVING_JSON = "serving.json"
 # ScaNN's ops live in this namespace; SavedModel refuses ops outside core
 # TensorFlow unless whitelisted (TFRS's efficient-serving guide).
@@ -76,10 +81,11 @@ def export(
   k: int = 100,
   index: str = "brute_force",
 ) -> None:
-  """Writes a SavedModel with `retrieve` and `rank` signatures to `path`.
+  """Writes a SavedModel with `retrieve`, `rank` and `rank_lists`
+  signatures to `path`.
 
   `retrieve` is exported when the model has a retrieval objective, `rank`
-  when it has a ranking head.
+  and `rank_lists` when it has a ranking head.
 
   Args:
     model: A trained model, e.g. from `train.run_dir.load_model`.
@@ -126,15 +132,19 @@ def export(
     k = min(k, len(ids))
     top_k = _build_index(model, catalogue, index, k)
     owners.append(top_k)
-    serving.retrieve = _retrieve_function(
+    serving.retrieve = signatures_lib.retrieve_function(
       model, top_k, dtypes, k, exact=index == "brute_force"
     )
     signatures["retrieve"] = serving.retrieve.get_concrete_function()
   else:
     logging.warning("No retrieval objective: no retrieve signature.")
   if heads:
-    serving.rank = _rank_function(model, value_model, dtypes)
+    serving.rank = signatures_lib.rank_function(model, value_model, dtypes)
     signatures["rank"] = serving.rank.get_concrete_function()
+    serving.rank_lists = signatures_lib.rank_lists_function(
+      model, value_model, dtypes
+    )
+    signatures["rank_lists"] = serving.rank_lists.get_concrete_function()
   _track_state(serving, signatures.values(), owners)
   options = None
   if index == "scann" and "retrieve" in signatures:
@@ -209,11 +219,6 @@ def input_dtypes(model: model_lib.MultiObjectiveModel) -> dict[str, tf.DType]:
   return {e.feature.name: _dtype(e) for enc in encoders for e in enc.encoders}
 
 
-def missing_id(dtype: tf.DType):
-  """The id of a slot ScaNN left empty: -1, or "" for string ids."""
-  return "" if dtype == tf.string else -1
-
-
 def _dtype(embedding: features_lib.FeatureEmbedding) -> tf.DType:
   if embedding.feature.kind == "numeric":
     return tf.float32
@@ -254,114 +259,6 @@ def _build_index(model, catalogue, index, k):
   return layer.index(embeddings, ids)
 
 
-def _spec(dtypes, names, shape):
-  return {n: tf.TensorSpec(shape, dtypes[n], name=n) for n in names}
-
-
-def _retrieve_function(model, top_k, dtypes, k, exact):
-  names = [f.name for f in model.spec.features_of("query")]
-
-  @tf.function(input_signature=[_spec(dtypes, names, [None])], autograph=False)
-  def retrieve(features):
-    features = _checked(features, names, [], names[0])
-    scores, ids = top_k(model.query_tower(features), k=k)
-    if not exact:
-      scores, ids = _fill_misses(scores, ids, k)
-    return {"ids": ids, "scores": scores}
-
-  return retrieve
-
-
-def _checked(features, query, candidate, reference):
-  """`features` once every input is checked: its rows (and, for candidate
-  inputs, list lengths) match those of `reference`, and its numbers are
-  finite. A failed check names the input (InvalidArgumentError)."""
-  shape = tf.shape(features[reference])
-  checks = []
-  for name in [*query, *candidate]:
-    value = features[name]
-    dims = shape[:1] if name in query else shape
-    checks.append(
-      tf.debugging.assert_equal(
-        tf.shape(value)[: len(value.shape)],
-        dims[: len(value.shape)],
-        # (No quotes: TensorFlow escapes them in an assertion's message.)
-        message=f"input {name}: its shape differs from that of input "
-        f"{reference} ([batch] for query inputs, [batch, list] for "
-        "candidate inputs)",
-      )
-    )
-    if value.dtype.is_floating:
-      checks.append(
-        tf.debugging.assert_all_finite(
-          value, message=f"input {name!r}: a value is NaN or infinite"
-        )
-      )
-  with tf.control_dependencies(checks):
-    return {k: tf.identity(v) for k, v in features.items()}
-
-
-def _fill_misses(scores, ids, k):
-  # ScaNN returns as many columns as the most items it found for a query of
-  # the batch, at most k; a query with fewer gets NaN scores and index 0,
-  # which would read as the first catalogue item. Such slots become
-  # (-inf, missing_id) and the result [batch, k].
-  found = tf.logical_not(tf.math.is_nan(scores))
-  missing = tf.constant(missing_id(ids.dtype), ids.dtype)
-  scores = tf.where(found, scores, float("-inf"))
-  ids = tf.where(found, ids, missing)
-  pad = [[0, 0], [0, k - tf.shape(ids)[1]]]
-  scores = tf.pad(scores, pad, constant_values=float("-inf"))
-  ids = tf.pad(ids, pad, constant_values=missing)
-  return tf.ensure_shape(scores, [None, k]), tf.ensure_shape(ids, [None, k])
-
-
-def _natural_scale(model, predictions):
-  out = dict(predictions)
-  for o in model.ranking_objectives:
-    if o.label_transform == "log1p":
-      out[o.name] = tf.math.expm1(out[o.name])
-  return out
-
-
-def _default_score(model) -> str | None:
-  binary = [o.name for o in model.ranking_objectives if o.kind == "binary"]
-  heads = [o.name for o in model.ranking_objectives]
-  return (binary or heads or [None])[0]
-
-
-def _rank_function(model, value_model, dtypes):
-  query = [f.name for f in model.spec.features_of("query")]
-  candidate = [f.name for f in model.spec.features_of("candidate")]
-  context = model.spec.features_of("context")
-  default = _default_score(model)
-  signature = {
-    **_spec(dtypes, query, [None]),
-    **_spec(dtypes, candidate, [None, None]),
-  }
-
-  @tf.function(input_signature=[signature], autograph=False)
-  def rank(features):
-    features = _checked(features, query, candidate, model.spec.item_id)
-    shape = tf.shape(features[model.spec.item_id])
-    inputs = dict(features)
-    # The model reads the list's shape from the mask: every slot is an item.
-    inputs[lists_lib.MASK] = tf.ones(shape, tf.float32)
-    for feature in context:
-      value = feature.serving_value
-      if dtypes[feature.name] == tf.string:
-        value = str(value)
-      inputs[feature.name] = tf.fill(
-        shape, tf.constant(value, dtypes[feature.name])
-      )
-    outputs = model(inputs, training=False)
-    predictions = _natural_scale(model, model.predictions(outputs))
-    score = value_model.tf(predictions) if value_model else predictions[default]
-    return {**predictions, SCORE: tf.cast(score, tf.float32)}
-
-  return rank
-
-
 def _describe(function) -> dict[str, Any]:
   def spec(t):
     shape = t.shape.as_list() if t.shape.rank is not None else None
@@ -383,7 +280,7 @@ def _description(model, signatures, value_model, index, k, size, dtypes):
       name: _describe(function) for name, function in signatures.items()
     },
     "blend": str(value_model) if value_model else None,
-    "score": str(value_model) if value_model else _default_score(model),
+    "score": str(value_model) if value_model else signatures_lib.default_score(model),
     "k": k if "retrieve" in signatures else None,
     "index": index,
     # Only ScaNN leaves slots empty, with this id and score -inf.

@@ -296,7 +296,7 @@ def build(
   early_stopping: int,
   learning_rate: float,
   resume: Resume | None = None,
-  backup_every_steps: int | None = 0,
+  checkpoint_every_steps: int | None = 0,
 ) -> tuple[list[tf.keras.callbacks.Callback], EarlyStopping | None]:
   """The callbacks of one run writing to `directory`, and the early stopper
   (None when `early_stopping` is 0)."""
@@ -329,6 +329,6 @@ def build(
     callbacks.insert(0, stopper)
   if resume is not None:
     # Last: an epoch is backed up once everything else has recorded it.
-    callbacks += [Backup(directory, backup_every_steps), resume]
+    callbacks += [Backup(directory, checkpoint_every_steps), resume]
     resume.stopper = stopper
   return callbacks, stopper

@@ -276,7 +276,7 @@ def _fit(model, data, directory, strategy, chief, verbose):
     config.fit.early_stopping,
     config.fit.learning_rate,
     resume,
-    config.fit.backup_every_steps if epoch_steps > 0 else None,
+    config.fit.checkpoint_every_steps if epoch_steps > 0 else None,
   )
   if verbose is None:
     verbose = 1 if sys.stdout.isatty() else 2

@@ -163,7 +163,7 @@ _OUTPUTS = (CHECKPOINTS, TENSORBOARD, HISTORY, METRICS, "eval", FEATURE_STATS)
 _SAME_RUN = {
   "model_dir",
   "fit.overwrite",
-  "fit.backup_every_steps",
+  "fit.checkpoint_every_steps",
   "prepare.cache_dir",
 }
 
@@ -197,6 +197,10 @@ def begin(directory: str, config: config_lib.TrainConfig) -> None:
         "--overwrite to replace it (its checkpoints, events and results are "
         "deleted), or give another --model_dir."
       )
+  # A result a killed process was writing (`write_json`): never whole.
+  for name in os.listdir(directory) if os.path.isdir(directory) else ():
+    if name.endswith(".tmp"):
+      os.remove(os.path.join(directory, name))
   if not changed and interrupted(directory):
     # The same run, interrupted: it resumes (`callbacks.Resume`).
     logging.info("%s: resuming the interrupted run.", directory)

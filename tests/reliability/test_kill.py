@@ -118,7 +118,7 @@ class KillTest(absltest.TestCase):
     model_dir = os.path.join(self.create_tempdir().full_path, "run")
     # 50 steps an epoch, a backup every 7: never at an epoch's last step
     # within these 4 epochs, so every backup but the epochs' own is mid-epoch.
-    process = _start(model_dir, "--backup_every_steps=7")
+    process = _start(model_dir, "--checkpoint_every_steps=7")
 
     def backed_up_mid_epoch():
       try:
@@ -130,7 +130,7 @@ class KillTest(absltest.TestCase):
     _wait_for(backed_up_mid_epoch, process)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    done = _run(model_dir, "--backup_every_steps=7")
+    done = _run(model_dir, "--checkpoint_every_steps=7")
     self.assertEqual(done.returncode, 0, done.stderr[-3000:])
     # Where it resumed depends on when the kill landed; either way the run
     # ends as the one never killed.

@@ -25,7 +25,7 @@ from multiobj.data import synthetic
 from multiobj.evaluate import retrieval
 from multiobj.prepare import lists as lists_lib
 from multiobj.serve import blend as blend_lib
-from multiobj.serve import export
+from multiobj.serve import export, signatures
 from multiobj.train import run_dir
 from tests.experiments.test_train import docstring_examples
 
@@ -260,6 +260,57 @@ class ExportTest(tf.test.TestCase):
     self.assertAllClose(ranked["score"], ranked["click"])
     self.assertTrue(np.isfinite(ranked["score"].numpy()).all())
 
+  def test_rank_lists_scores_lists_of_any_length_unpadded(self):
+    loaded = tf.saved_model.load(self.export_dir)
+    query = self._query_tensors()
+    candidates = _candidates(self.catalogue, LISTS, LISTS)
+    lengths = [5, 2, 3]
+    flat = {
+      k: np.concatenate([v[i, :n] for i, n in enumerate(lengths)])
+      for k, v in candidates.items()
+    }
+    served = loaded.signatures["rank_lists"](
+      **query,
+      **{k: tf.constant(v) for k, v in flat.items()},
+      list_lengths=tf.constant(lengths, tf.int64),
+    )
+    self.assertCountEqual(served, ["click", "dwell", "purchase", "score"])
+    # Each list scored alone by `rank`, unpadded: the same numbers, in the
+    # order the candidates were given.
+    for name in served:
+      alone = [
+        loaded.signatures["rank"](
+          **{k: v[i : i + 1] for k, v in query.items()},
+          **{k: tf.constant(v[i : i + 1, :n]) for k, v in candidates.items()},
+        )[name].numpy()[0]
+        for i, n in enumerate(lengths)
+      ]
+      self.assertEqual(served[name].shape, (10,), msg=name)
+      self.assertAllClose(
+        served[name], np.concatenate(alone), atol=1e-5, rtol=1e-5, msg=name
+      )
+
+  def test_rank_lists_names_lengths_that_do_not_fit(self):
+    loaded = tf.saved_model.load(self.export_dir)
+    query = self._query_tensors()
+    flat = {
+      k: tf.constant(v.reshape(-1))
+      for k, v in _candidates(self.catalogue, LISTS, LISTS).items()
+    }
+    rank_lists = loaded.signatures["rank_lists"]
+    with self.assertRaisesRegex(
+      tf.errors.InvalidArgumentError,
+      "input item_id: as many values as the lengths in input list_lengths "
+      "sum to",
+    ):
+      rank_lists(**query, **flat, list_lengths=tf.constant([5, 5, 4], tf.int64))
+    with self.assertRaisesRegex(
+      tf.errors.InvalidArgumentError,
+      "input list_lengths: one length a list, as many as the rows of input "
+      "user_id",
+    ):
+      rank_lists(**query, **flat, list_lengths=tf.constant([15], tf.int64))
+
   def test_signatures_name_a_bad_input(self):
     loaded = tf.saved_model.load(self.export_dir)
     query = self._query_tensors()
@@ -302,7 +353,7 @@ class ExportTest(tf.test.TestCase):
     # A batch where one query found two items and the other one.
     scores = tf.constant([[0.75, 0.5], [0.25, float("nan")]])
     ids = tf.constant([[7, 3], [4, 0]], tf.int64)
-    scores, ids = export._fill_misses(scores, ids, k=3)
+    scores, ids = signatures.fill_misses(scores, ids, k=3)
     inf = float("-inf")
     self.assertAllEqual(scores, [[0.75, 0.5, inf], [0.25, inf, inf]])
     self.assertAllEqual(ids, [[7, 3, -1], [4, -1, -1]])
