@@ -34,7 +34,6 @@ from multiobj.evaluate.predictions import Predictions
 from multiobj.prepare import lists as lists_lib
 from multiobj.prepare import negatives
 
-
 # Lists whose NDCG is computed at once.
 _NDCG_LISTS = 16_384
 

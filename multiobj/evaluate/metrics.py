@@ -39,9 +39,7 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
   rank_sum = np.dot(
     (starts + ends + 1) / 2.0, np.add.reduceat(positive, starts, dtype=np.int64)
   )
-  return float(
-    (rank_sum - num_pos * (num_pos + 1) / 2) / (num_pos * num_neg)
-  )
+  return float((rank_sum - num_pos * (num_pos + 1) / 2) / (num_pos * num_neg))
 
 
 def average_ranks(x: np.ndarray) -> np.ndarray:

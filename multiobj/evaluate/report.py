@@ -129,9 +129,7 @@ def test_metrics(
   baseline = baselines_lib.baseline_metrics(
     objectives,
     data.data.spec,
-    baselines_lib.learn(
-      objectives, spec, data.chunks("train", features=False)
-    ),
+    baselines_lib.learn(objectives, spec, data.chunks("train", features=False)),
     lists,
     catalogue,
     cold_items=data.cold_items,

@@ -231,13 +231,12 @@ class TrainData:
     """`split`'s lists in memory: all of them, or beyond `limit` an even
     sample of about `limit` (every k-th list, read in one pass over the
     shards); without `features`, only ids, labels and bookkeeping columns."""
-    stride = -(-self.num_lists(split) // limit)
-    if self.shards is not None and stride > 1:
-      found = self.shards[split]
-      return shards_lib.read(
-        found.files, self._columns(split, features), stride=stride
-      )
-    return next(self.chunks(split, features, stride, size=None))
+    stride = max(1, -(-self.num_lists(split) // limit))
+    size = shards_lib.CHUNK_LISTS if stride > 1 else None  # None: at once.
+    parts = list(self.chunks(split, features, stride, size))
+    if len(parts) == 1:
+      return parts[0]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
   def chunks(
     self,
@@ -249,18 +248,16 @@ class TrainData:
     """`split`'s lists in order (every `stride`-th one), as tables of about
     `size` lists each (all in one with `size` None); without `features`,
     as `sample`: a pass over a split of any size, a chunk at a time."""
+    columns = self._columns(split, features)
     if self.shards is not None and size is not None:
-      found = self.shards[split]
-      columns = self._columns(split, features)
-      yield from shards_lib.chunks(found.files, columns, stride, size)
-      return
-    kept = self._columns(split, features)
-    table = self.lists[split]
-    yield {k: v[::stride] for k, v in table.items() if k in kept}
+      files = self.shards[split].files
+      yield from shards_lib.chunks(files, columns, stride, size)
+    else:
+      table = self.lists[split]
+      yield {k: v[::stride] for k, v in table.items() if k in columns}
 
   def _columns(self, split: str, features: bool) -> shards_lib.Columns:
-    """The columns of `split`'s lists; without `features`, the ids, labels
-    and bookkeeping columns only."""
+    """`split`'s columns; without `features`, ids, labels, bookkeeping."""
     columns = self.list_columns(split)
     if features:
       return columns

@@ -81,8 +81,7 @@ def export(
   k: int = 100,
   index: str = "brute_force",
 ) -> None:
-  """Writes a SavedModel with `retrieve`, `rank` and `rank_lists`
-  signatures to `path`.
+  """Writes a SavedModel with the signatures above to `path`.
 
   `retrieve` is exported when the model has a retrieval objective, `rank`
   and `rank_lists` when it has a ranking head.
@@ -139,12 +138,9 @@ def export(
   else:
     logging.warning("No retrieval objective: no retrieve signature.")
   if heads:
-    serving.rank = signatures_lib.rank_function(model, value_model, dtypes)
-    signatures["rank"] = serving.rank.get_concrete_function()
-    serving.rank_lists = signatures_lib.rank_lists_function(
-      model, value_model, dtypes
-    )
-    signatures["rank_lists"] = serving.rank_lists.get_concrete_function()
+    for name, make in signatures_lib.RANKERS.items():
+      setattr(serving, name, make(model, value_model, dtypes))
+      signatures[name] = getattr(serving, name).get_concrete_function()
   _track_state(serving, signatures.values(), owners)
   options = None
   if index == "scann" and "retrieve" in signatures:
@@ -280,7 +276,9 @@ def _description(model, signatures, value_model, index, k, size, dtypes):
       name: _describe(function) for name, function in signatures.items()
     },
     "blend": str(value_model) if value_model else None,
-    "score": str(value_model) if value_model else signatures_lib.default_score(model),
+    "score": str(value_model)
+    if value_model
+    else signatures_lib.default_score(model),
     "k": k if "retrieve" in signatures else None,
     "index": index,
     # Only ScaNN leaves slots empty, with this id and score -inf.

@@ -26,7 +26,6 @@ def missing_id(dtype: tf.DType):
   return "" if dtype == tf.string else -1
 
 
-
 def spec(dtypes, names, shape):
   return {n: tf.TensorSpec(shape, dtypes[n], name=n) for n in names}
 
@@ -203,3 +202,7 @@ def _scores(model, value_model, dtypes, features, mask):
   else:
     score = predictions[default_score(model)]
   return {**predictions, SCORE: tf.cast(score, tf.float32)}
+
+
+# The ranking signatures, by name.
+RANKERS = {"rank": rank_function, "rank_lists": rank_lists_function}

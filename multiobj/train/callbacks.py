@@ -244,7 +244,6 @@ class Resume(tf.keras.callbacks.Callback):
         # dropped iterator is made here.
         iter(self.train)
 
-
   def _weights_of(self, epoch: int) -> list:
     """The model's weights at the end of `epoch` (from 0), read from its
     checkpoint. Restoring the model restores its optimizer too (built
