@@ -120,16 +120,17 @@ class MultiWorkerTest(tf.test.TestCase):
           text=True,
         )
       )
+    # Each worker runs to its end (the chief, which evaluates, may end
+    # first); the others are killed only if one fails or hangs.
     outputs = []
-    for process in processes:
-      try:
-        out, _ = process.communicate(timeout=300)
-      finally:
-        for p in processes:
-          if p.poll() is None:
-            p.kill()
-      outputs.append(out)
-      self.assertEqual(process.returncode, 0, out[-3000:])
+    try:
+      for process in processes:
+        outputs.append(process.communicate(timeout=300)[0])
+        self.assertEqual(process.returncode, 0, outputs[-1][-3000:])
+    finally:
+      for p in processes:
+        if p.poll() is None:
+          p.kill()
     # The other worker's scratch directory is gone.
     self.assertEqual(os.listdir(scratch), [])
     return outputs
