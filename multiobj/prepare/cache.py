@@ -204,7 +204,6 @@ def write(config: config_lib.TrainConfig, directory: str) -> None:
       data = data.without_lists()
     _finish(scratch, data, splits, config)
     os.chmod(scratch, 0o755)
-    scratch_lib.seal(scratch)
     _replace(scratch, directory, config)
 
 
@@ -247,13 +246,15 @@ def _replace(scratch, directory, config):
       logging.info("Prepared data: another run wrote %s first.", directory)
       return
     old = tempfile.mkdtemp(
-      prefix=".replaced-", dir=os.path.dirname(os.path.abspath(directory))
+      prefix=scratch_lib.REPLACED,
+      dir=os.path.dirname(os.path.abspath(directory)),
     )
     try:
       os.rename(directory, os.path.join(old, "cache"))
     except FileNotFoundError:
       pass  # Another run replaced it first.
     shutil.rmtree(old, ignore_errors=True)
+  scratch_lib.seal(scratch)  # Last: a kill before leaves it removable.
   try:
     os.rename(scratch, directory)
   except OSError:

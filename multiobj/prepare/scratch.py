@@ -24,6 +24,8 @@ except ImportError:  # Not POSIX: folders are not locked, nor cleaned up.
   fcntl = None
 
 PREFIX = ".preparing-"
+# An old cache moved aside to be deleted: garbage whoever left it.
+REPLACED = ".replaced-"
 _WRITER = ".writer"
 
 
@@ -65,6 +67,10 @@ def remove_abandoned(parent: str) -> list[str]:
   removed = []
   for name in sorted(os.listdir(parent)):
     path = os.path.join(parent, name)
+    if name.startswith(REPLACED) and os.path.isdir(path):
+      shutil.rmtree(path, ignore_errors=True)
+      removed.append(path)
+      continue
     if not name.startswith(PREFIX) or not os.path.isdir(path):
       continue
     try:

@@ -47,15 +47,18 @@ class EarlyStopping(tf.keras.callbacks.EarlyStopping):
     self._last_epoch = epoch
     super().on_epoch_end(epoch, logs)
 
-  def resume(self, values: Sequence[float]) -> None:
+  def resume(self, values: Sequence[float]) -> bool:
     """Puts back the state the epochs of an interrupted run left, as
     `on_epoch_end` would have, from `values`, the monitored value of each
-    epoch done; but the best epoch's weights (`Resume` reads them)."""
+    epoch done; but the best epoch's weights (`Resume` reads them).
+    Returns whether the run had stopped (its patience ran out)."""
+    self.on_train_begin()
     for epoch, value in enumerate(values):
       self.wait += 1
       if self._is_improvement(value, self.best):
         self.best, self.best_epoch, self.wait = value, epoch, 0
       self._last_epoch = epoch
+    return len(values) > 1 and self.wait >= self.patience
 
 
 class TensorBoard(tf.keras.callbacks.Callback):
@@ -209,6 +212,19 @@ class Resume(tf.keras.callbacks.Callback):
     self.directory, self.train = directory, train
     self.done, self.into = resume_point(directory, steps)
     self.stopper = None  # `build`'s early stopper, whose state it restores.
+    self._best = None  # The epoch whose weights the stopper awaits.
+    self._trackers = []  # The resumed epoch's running means, and values.
+
+  def stopped_early(self) -> bool:
+    """Whether the interrupted run's early stopper had stopped it: then no
+    epoch is left to train."""
+    if self.stopper is None or not self.done:
+      return False
+    return self.stopper.resume(self._monitored())
+
+  def _monitored(self) -> list[float]:
+    history = run_dir.read_history(self.directory)
+    return (history.get(self.stopper.monitor) or [])[: self.done]
 
   def resumed_data(self) -> tf.data.Dataset:
     """What `Model.fit` iterates (with `steps` an epoch when mid-epoch)."""
@@ -229,12 +245,20 @@ class Resume(tf.keras.callbacks.Callback):
     else:
       logging.info("Resuming after epoch %d (%s).", self.done, self.directory)
     run_dir.keep_history(self.directory, self.done)
-    if self.stopper is not None:
-      values = run_dir.read_history(self.directory).get(self.stopper.monitor)
-      self.stopper.resume(values or [])
-      if values and self.stopper.restore_best_weights:
-        self.stopper.best_weights = self._weights_of(self.stopper.best_epoch)
-    if self.done < self.params.get("epochs", 0):
+    if self.into:
+      # The epoch's running means (losses, weights), as the backup holds
+      # them: Keras resets them as the epoch begins (`on_epoch_begin`).
+      self._trackers = [
+        (v, v.numpy()) for m in self.model.metrics for v in m.variables
+      ]
+    left = self.done < self.params.get("epochs", 0)
+    if self.stopper is not None and self.done:
+      self.stopper.resume(self._monitored())
+      if self.stopper.restore_best_weights:
+        self._best = self.stopper.best_epoch
+        if not left:  # No step will come to wait for.
+          self.on_train_batch_end(0)
+    if left:
       for _ in range(self.done):
         next(iter(self.train))
       if self.into:
@@ -244,11 +268,23 @@ class Resume(tf.keras.callbacks.Callback):
         # dropped iterator is made here.
         iter(self.train)
 
+  def on_epoch_begin(self, epoch, logs=None):
+    for variable, value in self._trackers:
+      variable.assign(value)
+    self._trackers = []
+
+  def on_train_batch_end(self, batch, logs=None):
+    # The stopper's best weights, read once the optimizer exists (its first
+    # step builds it; before, restoring a checkpoint of the model would
+    # leave its optimizer's values waiting, and they would win).
+    if self._best is not None:
+      self.stopper.best_weights = self._weights_of(self._best)
+      self._best = None
+
   def _weights_of(self, epoch: int) -> list:
     """The model's weights at the end of `epoch` (from 0), read from its
-    checkpoint. Restoring the model restores its optimizer too (built
-    already, see `fit`), so the whole state is set aside first and put
-    back after."""
+    checkpoint. Restoring the model restores its optimizer too, so the
+    whole state is set aside first and put back after."""
     path = os.path.join(
       self.directory, run_dir.CHECKPOINTS, f"ckpt-{epoch + 1}"
     )

@@ -282,20 +282,21 @@ def _fit(model, data, directory, strategy, chief, verbose):
     verbose = 1 if sys.stdout.isatty() else 2
   if run_dir.interrupted(directory):
     # Resuming: the variables must exist for Keras to restore them into
-    # (a run with no epoch left would never create them), the optimizer's
-    # too (else their values wait for its first step, and are reported
-    # missing when none is left). A test batch creates the model's; the
-    # training data is not touched.
-    model(next(iter(data.eval_dataset("test"))), training=False)
+    # (a run with no epoch left would never create them). A test batch
+    # creates them, in the strategy's scope; the training data is not
+    # touched. (The optimizer's are built by its first step, from the
+    # variables that get a gradient: built here from all, they would not
+    # line up with the backup's under GradNorm.)
     with strategy.scope():
-      model.optimizer.build(model.trainable_variables)
+      model(next(iter(data.eval_dataset("test"))), training=False)
   first = callbacks_lib.FirstStep()
   began = time.time()
   try:
     history = model.fit(
       resume.resumed_data(),
       validation_data=valid,
-      epochs=config.fit.epochs,
+      # An interrupted run its early stopper had stopped trains no more.
+      epochs=resume.done if resume.stopped_early() else config.fit.epochs,
       steps_per_epoch=epoch_steps if resume.into else steps,
       callbacks=[*callbacks, first],
       verbose=verbose,

@@ -27,9 +27,11 @@ FLAGS = (
   "--batch_size=32",
   # State beyond the weights a resumed run must restore: the early
   # stopper's (the best epoch's weights; with a patience of 3 it cannot stop
-  # within 4 epochs) and the id dropout's random draws.
+  # within 4 epochs), the id dropout's random draws, and DWA's weights,
+  # which follow each epoch's mean losses (mid-epoch, the running means).
   "--early_stopping=3",
   "--id_dropout=0.1",
+  "--weighting=dwa",
 )
 
 

@@ -24,8 +24,11 @@ FLAGS = [
   "--synthetic_requests=800",
   "--synthetic_users=100",
   "--synthetic_items=60",
-  "--epochs=2",
+  "--epochs=3",
   "--batch_size=32",
+  # Whether it stops early or not, a rerun must end as the run never
+  # killed (a stopped run killed in evaluation trains no more epochs).
+  "--early_stopping=1",
 ]
 
 # Runs experiments.train with `owner.name` wrapped: its `call`-th call for
