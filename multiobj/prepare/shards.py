@@ -291,7 +291,8 @@ def read(
   """The lists of `files` in order as NumPy columns: every `stride`-th one
   (the first, the 1 + stride-th, ...), at most `limit` of them."""
   parts, count = [], 0
-  for part in chunks(files, columns, stride):
+  size = CHUNK_LISTS if limit is None else max(1, limit)  # No more read.
+  for part in chunks(files, columns, stride, size):
     parts.append(part)
     count += dataset_lib.num_rows(part)
     if limit is not None and count >= limit:

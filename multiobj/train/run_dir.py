@@ -25,6 +25,7 @@ Other workers of a multi-worker run write to a scratch directory instead
 import json
 import os
 import platform
+import re
 import shutil
 import socket
 import time
@@ -197,9 +198,10 @@ def begin(directory: str, config: config_lib.TrainConfig) -> None:
         "--overwrite to replace it (its checkpoints, events and results are "
         "deleted), or give another --model_dir."
       )
-  # A result a killed process was writing (`write_json`): never whole.
+  # A result a killed process was writing (`write_json`'s NAME.PID.tmp):
+  # never whole. Other files of the directory are left alone.
   for name in os.listdir(directory) if os.path.isdir(directory) else ():
-    if name.endswith(".tmp"):
+    if re.fullmatch(r".+\.json\.\d+\.tmp", name):
       os.remove(os.path.join(directory, name))
   if not changed and interrupted(directory):
     # The same run, interrupted: it resumes (`callbacks.Resume`).
