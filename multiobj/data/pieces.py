@@ -64,7 +64,7 @@ def batches(
 
 def _parquet_pieces(path, block_mb):
   try:
-    file = pq.ParquetFile(path)
+    file = pq.ParquetFile(path, read_dictionary=readers.text_columns(path))
     readers.check_names(path, file.schema_arrow.names)
     rows = max(1, file.metadata.num_rows)
     size = max(1, os.path.getsize(path))

@@ -259,11 +259,22 @@ def needs_python(column: pa.ChunkedArray) -> bool:
 
 def _read_parquet(path):
   try:
-    table = pq.read_table(path)
+    table = pq.read_table(path, read_dictionary=text_columns(path))
   except (pa.ArrowInvalid, OSError) as e:
     raise ValueError(f"{path}: cannot read as parquet: {e}") from None
   check_names(path, table.column_names)
   return table
+
+
+def text_columns(path: str) -> list[str]:
+  """A Parquet file's text columns, read as dictionaries: Parquet stores
+  them so, and `infer.column` then makes one string per distinct value."""
+  schema = pq.read_schema(path)
+  return [
+    f.name
+    for f in schema
+    if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+  ]
 
 
 def check_names(path: str, names: Sequence[str]) -> None:

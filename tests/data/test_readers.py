@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from absl.testing import absltest, parameterized
 
-from multiobj.data import readers
+from multiobj.data import infer, readers
 
 
 class ReadTableTest(parameterized.TestCase):
@@ -57,6 +57,47 @@ class ReadTableTest(parameterized.TestCase):
     self.assertEqual(list(table["text"]), ints + ["x"])
     self.assertEqual(table["int"].dtype, np.int64)
     np.testing.assert_array_equal(table["int"], np.append(expected, 12))
+
+  def test_hex_and_nan_payloads_are_text_after_many_numbers(self):
+    # Pyarrow's casts read "0x10" as 16 and "nan(1)" as NaN; the rule
+    # reads them as text, wherever in the column they come.
+    ints = [str(i % 7) for i in range(1200)]
+    rows = zip(ints + ["0x10"], ints + ["nan(1)"], strict=True)
+    path = self._write(
+      "t.csv", "hex,nan\n" + "".join(",".join(r) + "\n" for r in rows)
+    )
+    table = readers.read_table(path)
+    self.assertEqual(list(table["hex"]), ints + ["0x10"])
+    self.assertEqual(list(table["nan"]), ints + ["nan(1)"])
+
+  def test_parquet_text_of_many_row_groups(self):
+    # Parquet text is read as dictionaries, one per row group: the columns
+    # equal the decoded values, typed on the values the rows hold.
+    path = os.path.join(self.create_tempdir().full_path, "t.parquet")
+    numbers = ["7", None, "12", "3"] * 5
+    text = ["b", "a", None, ""] * 5
+    pq.write_table(pa.table({"n": numbers, "t": text}), path, row_group_size=3)
+    table = readers.read_table(path)
+    expected = [np.nan if v is None else float(v) for v in numbers]
+    np.testing.assert_array_equal(table["n"], expected)
+    self.assertEqual(list(table["t"]), ["b", "a", "", ""] * 5)
+    pq.write_table(pa.table({"n": ["7", "12"] * 4}), path, row_group_size=3)
+    table = readers.read_table(path)
+    self.assertEqual(table["n"].dtype, np.int64)
+    np.testing.assert_array_equal(table["n"], [7, 12] * 4)
+
+  def test_a_dictionary_is_typed_on_the_values_its_rows_hold(self):
+    # An entry no row uses ("x") does not make the numbers text.
+    values = pa.DictionaryArray.from_arrays(
+      pa.array([0, 2, None, 0], pa.int32()), pa.array(["7", "x", "12"])
+    )
+    np.testing.assert_array_equal(
+      infer.column(values), [7.0, 12.0, np.nan, 7.0]
+    )
+    text = pa.DictionaryArray.from_arrays(
+      pa.array([1, 1, 0], pa.int32()), pa.array(["a", "b"])
+    )
+    self.assertEqual(list(infer.column(text)), ["b", "b", "a"])
 
   def test_csv_without_header(self):
     path = self._write("t.csv", "1,a\n2,b\n")
