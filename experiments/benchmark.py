@@ -8,6 +8,13 @@ With --scale it measures the data path instead (`ingest_benchmark.py`):
 
   python -m experiments.benchmark --scale --scale_rows=1000000,10000000
 
+With --startup, whole processes as a user runs them
+(`startup_benchmark.py`): the time multiobj takes to reach the TFRS multitask
+tutorial's quality against the tutorial's own process, time to the first
+step, first epoch against the others, evaluation time, --help:
+
+  python -m experiments.benchmark --startup --data_dir=../shared/data
+
 and with --scale_training preparation and training of the synthetic log at
 each size (`scale_benchmark.py`):
 
@@ -46,6 +53,7 @@ from experiments import (
   ingest_benchmark,
   plain_model,
   scale_benchmark,
+  startup_benchmark,
   synthetic_flags,
 )
 from multiobj import config as config_lib
@@ -109,6 +117,17 @@ _SCALE_DIR = flags.DEFINE_string(
   "scale_dir",
   "/tmp/multiobj_scale",
   "With --scale: where the logs are written (kept, so a rerun reuses them).",
+)
+_STARTUP = flags.DEFINE_boolean(
+  "startup",
+  False,
+  "Measure whole processes instead (`startup_benchmark.py`): time to the "
+  "TFRS tutorial's quality, start-up, first epoch, evaluation, --help.",
+)
+_STARTUP_DIR = flags.DEFINE_string(
+  "startup_dir",
+  "/tmp/multiobj_startup",
+  "With --startup: where the runs and startup.json are written.",
 )
 _TARGET = 1.15
 _CACHED_BATCHES = 40
@@ -232,6 +251,11 @@ def run(
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  if _STARTUP.value:
+    results = startup_benchmark.run(common.DATA_DIR.value, _STARTUP_DIR.value)
+    print(json.dumps(results, indent=1))
+    print(startup_benchmark.table(results))
+    return
   if _SCALE_TRAINING.value and _SCALE_SWEEP_ROWS.value:
     results = scale_benchmark.sweep(
       _SCALE_SWEEP_ROWS.value, 8, _SCALE_DIR.value

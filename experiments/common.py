@@ -17,7 +17,7 @@ from experiments import (
 )
 from multiobj import config as config_lib
 from multiobj.data import loaders, synthetic
-from multiobj.model import trunks
+from multiobj.model import trunk_names
 from multiobj.serve import blend as blend_lib
 
 
@@ -188,7 +188,7 @@ TRUNK = flags.DEFINE_string(
   "Ranking trunk between the shared input and the heads, with parameters if "
   "any: shared_bottom, mmoe(experts=4) or ple(shared_experts=2,task_experts=1) "
   "(one extraction level per --trunk_layers width); registered: "
-  f"{', '.join(trunks.TRUNKS.names())}.",
+  f"{', '.join(trunk_names.TRUNKS.names())}.",
 )
 FUNNELS = flags.DEFINE_string(
   "funnels",
@@ -292,7 +292,7 @@ flags.register_validator(
 flags.register_validator("dataset", _check(loaders.DATASETS.get))
 flags.register_validator(
   "weighting",
-  _check(lambda value: objectives.get_weighting(value, {"task": 1.0})),
+  _check(objectives.check_weighting),
 )
 flags.register_validator(
   "propensity", _check(config_lib.check_propensity_method)
@@ -306,7 +306,7 @@ flags.register_multi_flags_validator(
     )
   ),
 )
-flags.register_validator("trunk", _check(trunks.check))
+flags.register_validator("trunk", _check(trunk_names.check))
 for _name in ("tower_layers", "trunk_layers", "head_layers"):
   flags.register_validator(_name, _check(_check_layers))
 

@@ -15,7 +15,6 @@ from typing import Any
 from absl import app, flags, logging
 
 from experiments import common, run_flags
-from multiobj.evaluate import offline
 from multiobj.serve import blend as blend_lib
 
 _SPLIT = flags.DEFINE_string("split", "test", "The split to evaluate on.")
@@ -34,8 +33,12 @@ _SCANN = flags.DEFINE_boolean(
 _PLOTS = flags.DEFINE_boolean("plots", True, "Write PNG plots.")
 
 
-def run(config: offline.EvaluationConfig) -> dict[str, Any]:
-  """Evaluates, prints the table and returns eval.json's content."""
+def run(config) -> dict[str, Any]:
+  """Evaluates (an `offline.EvaluationConfig`), prints the table and
+  returns eval.json's content."""
+  # Imported here, with TensorFlow: --help and flag errors need neither.
+  from multiobj.evaluate import offline  # noqa: PLC0415
+
   result = offline.evaluate_run(config)
   print()
   print(result["table"])
@@ -66,6 +69,8 @@ def main(argv):
       blend_lib.Blend.parse(common.BLEND.value, None)
     except ValueError as e:
       raise app.UsageError(f"--blend: {e}.") from None
+  from multiobj.evaluate import offline  # noqa: PLC0415  (TensorFlow)
+
   run(
     offline.EvaluationConfig(
       model_dir=common.MODEL_DIR.value,

@@ -27,10 +27,9 @@ from typing import Any
 from absl import app, flags, logging
 
 from experiments import common, run_flags
+from multiobj import serve
 from multiobj.data import loaders, readers
 from multiobj.serve import blend as blend_lib
-from multiobj.serve import export
-from multiobj.train import run_dir
 
 _EXPORT_DIR = flags.DEFINE_string(
   "export_dir", None, "Directory the SavedModel and serving.json go to."
@@ -50,7 +49,7 @@ _K = flags.DEFINE_integer(
 _INDEX = flags.DEFINE_enum(
   "index",
   "brute_force",
-  list(export.INDEXES),
+  list(serve.INDEXES),
   "Retrieval index: brute_force (exact) or scann (approximate; loading the "
   "SavedModel then needs `import scann`).",
 )
@@ -66,7 +65,7 @@ class ExportConfig:
     catalogue: A table file of the items to serve; "" for the dataset's.
     blend: Value model over the ranking heads; "" for the first binary head.
     k: Items retrieved per query.
-    index: One of `export.INDEXES`.
+    index: One of `serve.INDEXES`.
     allow_unfinished: Export the last checkpoint of a run that did not
       finish; otherwise such a run is refused.
   """
@@ -89,6 +88,10 @@ def _check_blend(text, heads):
 
 def run(config: ExportConfig) -> dict[str, Any]:
   """Exports and returns serving.json's content."""
+  # Imported here, with TensorFlow: --help and flag errors need neither.
+  from multiobj.serve import export  # noqa: PLC0415
+  from multiobj.train import run_dir  # noqa: PLC0415
+
   if not config.allow_unfinished:
     run_dir.check_finished(config.model_dir)
   if config.blend:  # Its syntax and constants, before the model loads.

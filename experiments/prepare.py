@@ -21,7 +21,6 @@ import time
 from absl import app, flags, logging
 
 from experiments import common, data_path_flags, run_flags
-from multiobj.prepare import cache
 
 
 def main(argv):
@@ -30,6 +29,9 @@ def main(argv):
   logging.set_verbosity(logging.INFO)
   if not data_path_flags.CACHE_DIR.value:
     raise app.UsageError("--cache_dir is required: where to write the cache.")
+  # Imported here, with TensorFlow: --help and flag errors need neither.
+  from multiobj.prepare import cache  # noqa: PLC0415
+
   config = common.config_from_flags()
   directory = config.prepare.cache_dir
   began = time.time()

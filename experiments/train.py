@@ -14,14 +14,15 @@ from absl import app, flags, logging
 
 from experiments import common
 from multiobj import config as config_lib
-from multiobj import experiment
-from multiobj.evaluate import report
 
 
-def run(
-  config: config_lib.TrainConfig, flag_values: dict | None = None
-) -> experiment.RunResult | experiment.WorkerResult:
-  """Trains, prints the metrics table and returns the run's result."""
+def run(config: config_lib.TrainConfig, flag_values: dict | None = None):
+  """Trains, prints the metrics table and returns the run's result (an
+  `experiment.RunResult`, or a `WorkerResult` on a worker but the chief)."""
+  # Imported here, with TensorFlow: --help and flag errors need neither.
+  from multiobj import experiment  # noqa: PLC0415
+  from multiobj.evaluate import report  # noqa: PLC0415
+
   result = experiment.run(config, flags=flag_values)
   if isinstance(result, experiment.WorkerResult):
     print(

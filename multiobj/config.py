@@ -269,7 +269,7 @@ class FitConfig:
         f"strategy must be one of {', '.join(STRATEGIES)}, got "
         f"{self.strategy!r}."
       )
-    objectives_lib.get_weighting(self.weighting, {"task": 1.0})
+    objectives_lib.check_weighting(self.weighting)
 
 
 SLICES = {

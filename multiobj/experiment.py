@@ -38,9 +38,11 @@ class RunResult:
     data: Rows, lists and label means per split; negatives, cold items,
       propensities; the dataset's info.
     flags: The command-line flags, verbatim.
-    timing: fit_seconds, train_rows_per_second, total_seconds, and
+    timing: fit_seconds, train_rows_per_second, total_seconds,
       first_step_seconds (from the start of the process to the end of the
-      first training step: reading, preparing, building, tracing).
+      first training step: reading, preparing, building, tracing),
+      epoch_seconds (each epoch this process trained, validation
+      included) and evaluate_seconds (the test metrics and baselines).
     machine: Platform, processor, CPUs, Python and TensorFlow versions.
   """
 
@@ -102,7 +104,9 @@ def _evaluate(config, fitted, flags) -> RunResult | WorkerResult:
   """Scores the fitted run on the test split and writes metrics.json."""
   if not fitted.chief:
     return WorkerResult(fitted.config, fitted.epochs)
+  began = time.time()
   metrics, baselines, counts = report.test_metrics(fitted.model, fitted.data)
+  evaluate_seconds = time.time() - began
   rows = fitted.summary["train"]["rows"]
   described = fitted.data.describe()
   result = RunResult(
@@ -127,6 +131,8 @@ def _evaluate(config, fitted, flags) -> RunResult | WorkerResult:
       **_speed(rows * (config.fit.epochs - fitted.resumed_after), fitted),
       "total_seconds": time.time() - fitted.started,
       **_first_step(fitted),
+      "epoch_seconds": list(fitted.epoch_seconds),
+      "evaluate_seconds": evaluate_seconds,
     },
     machine=run_dir.machine(),
   )

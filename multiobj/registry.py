@@ -2,13 +2,21 @@
 
 Objectives, losses and weighting strategies (`objectives`), trunks
 (`multiobj.model.trunks`) and datasets (`multiobj.data.loaders`) each keep a
-registry; built-ins register themselves when their package is imported, and
-user code registers the same way from its own module. A name can be registered once: a second registration under the same
-name is an error, so two modules cannot silently shadow each other.
+registry; built-ins register themselves when their module is imported, and
+user code registers the same way from its own module. A name can be
+registered once: a second registration under the same name is an error, so
+two modules cannot silently shadow each other.
+
+A package may `declare` the names a module of its registers without
+importing it: the names are known at once (flag help, name checks), and the
+module is imported when one of them is first fetched. The built-ins that need
+TensorFlow are declared so, and a script's `--help` does not import it.
 """
 
+import importlib
 import inspect
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -46,9 +54,21 @@ class Registry(Generic[T]):
     self._kind = kind
     self._plural = plural or kind + ("es" if kind.endswith("s") else "s")
     self._entries: dict[str, T] = {}
+    self._declared: dict[str, str] = {}
+
+  def declare(self, module: str, names: Sequence[str]) -> None:
+    """Says that importing `module` registers `names`: they are known now,
+    and `get` imports the module the first time one of them is fetched."""
+    for name in names:
+      if name in self:
+        raise ValueError(
+          f"The {self._kind} {name!r} is already registered or declared."
+        )
+      self._declared[name] = module
 
   def add(self, name: str, entry: T) -> T:
-    """Registers `entry` under `name`; refuses a name registered twice."""
+    """Registers `entry` under `name`; refuses a name registered twice, or
+    one another module declared."""
     if not isinstance(name, str) or not name:
       raise ValueError(f"A {self._kind} name must be a non-empty string.")
     if not name.replace("_", "").replace("-", "").isalnum():
@@ -61,6 +81,13 @@ class Registry(Generic[T]):
         f"The {self._kind} {name!r} is already registered "
         f"(by {_describe(self._entries[name])}). Pick another name."
       )
+    declared = self._declared.get(name)
+    if declared is not None and declared not in sys.modules:
+      # Its module is not being imported: another one takes the name.
+      raise ValueError(
+        f"The {self._kind} {name!r} is already registered (by {declared}). "
+        "Pick another name."
+      )
     self._entries[name] = entry
     return entry
 
@@ -72,26 +99,42 @@ class Registry(Generic[T]):
 
     return decorator
 
-  def get(self, name: str) -> T:
-    """Returns the entry named `name`; the error lists every known name."""
-    if name not in self._entries:
+  def check(self, name: str) -> None:
+    """Raises the error of `get` for an unknown name, importing nothing."""
+    if name not in self:
       raise ValueError(
         f"Unknown {self._kind} {name!r}. Known {self._plural}: "
         f"{', '.join(self.names()) or '(none)'}."
       )
+
+  def get(self, name: str) -> T:
+    """Returns the entry named `name`; the error lists every known name."""
+    self.check(name)
+    if name not in self._entries:
+      module = self._declared[name]
+      importlib.import_module(module)
+      if name not in self._entries:
+        raise ValueError(
+          f"{module} was declared to register the {self._kind} {name!r} "
+          "and did not."
+        )
     return self._entries[name]
 
+  def loaded(self, name: str) -> bool:
+    """Whether `name`'s entry is registered (not only declared)."""
+    return name in self._entries
+
   def names(self) -> list[str]:
-    return sorted(self._entries)
+    return sorted(self._entries.keys() | self._declared.keys())
 
   def __contains__(self, name: object) -> bool:
-    return name in self._entries
+    return name in self._entries or name in self._declared
 
   def __iter__(self) -> Iterator[str]:
     return iter(self.names())
 
   def __len__(self) -> int:
-    return len(self._entries)
+    return len(self._entries.keys() | self._declared.keys())
 
 
 def _describe(entry: object) -> str:

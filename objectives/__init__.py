@@ -1,7 +1,8 @@
 """The registries of objectives, losses and loss-weighting strategies.
 
-Importing `objectives` registers every built-in, so the registries are always
-complete. User code extends them from its own module:
+Importing `objectives` makes every built-in known by name, so the registries
+are always complete (the losses and strategies, which need TensorFlow, are
+imported when first used). User code extends them from its own module:
 
   import objectives
 
@@ -14,21 +15,14 @@ complete. User code extends them from its own module:
     def elementwise(self, y_true, y_pred): ...
 """
 
-# Importing these modules registers the built-ins; one import a line, so
-# that a linter's unused-import fix cannot drop one silently.
+import importlib
+
+# Importing `builtin` registers the built-in objectives; `registries`
+# declares the built-in losses and weighting strategies, whose modules (and
+# TensorFlow) are imported when one is first used: every name is known at
+# once, without TensorFlow (a script's --help is fast).
 import objectives.builtin  # noqa: F401
-import objectives.gradient_weighting  # noqa: F401
-import objectives.pointwise  # noqa: F401
-import objectives.ranking  # noqa: F401
 from multiobj.registry import Registry
-from objectives.losses import (
-  LOSSES,
-  Loss,
-  PointwiseLoss,
-  RankingLoss,
-  get_loss,
-  register_loss,
-)
 from objectives.objective import (
   KINDS,
   OBJECTIVES,
@@ -37,14 +31,37 @@ from objectives.objective import (
   names,
   register,
 )
-from objectives.selection import parse_call, parse_pairs, select
-from objectives.weighting import (
+from objectives.registries import (
+  LOSSES,
   WEIGHTINGS,
-  Static,
-  Weighting,
-  get_weighting,
+  get_loss,
+  register_loss,
   register_weighting,
 )
+from objectives.selection import (
+  check_weighting,
+  parse_call,
+  parse_pairs,
+  select,
+)
+
+# The base classes and the strategy factory need TensorFlow: their modules
+# are imported when one is first named (`objectives.PointwiseLoss`).
+_LAZY = {
+  "Loss": "objectives.losses",
+  "PointwiseLoss": "objectives.losses",
+  "RankingLoss": "objectives.losses",
+  "Static": "objectives.weighting",
+  "Weighting": "objectives.weighting",
+  "get_weighting": "objectives.weighting",
+}
+
+
+def __getattr__(name):
+  if name in _LAZY:
+    return getattr(importlib.import_module(_LAZY[name]), name)
+  raise AttributeError(f"module 'objectives' has no attribute {name!r}")
+
 
 __all__ = [
   "KINDS",
@@ -58,6 +75,7 @@ __all__ = [
   "Registry",
   "Static",
   "Weighting",
+  "check_weighting",
   "get",
   "get_loss",
   "get_weighting",

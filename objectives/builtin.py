@@ -6,11 +6,7 @@ They match the columns of the synthetic impression log
 maps its labels onto them, or registers objectives of its own.
 """
 
-from objectives import (  # noqa: F401  (the losses objectives name)
-  objective,
-  pointwise,
-  ranking,
-)
+from objectives import objective
 
 RETRIEVAL = objective.register(
   objective.Objective(

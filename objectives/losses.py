@@ -31,28 +31,12 @@ from typing import Any, ClassVar
 
 import tensorflow as tf
 
-from multiobj import registry
+from objectives import registries
 
-LOSSES: registry.Registry[type["Loss"]] = registry.Registry("loss", "losses")
-register_loss = LOSSES.register
-
-
-def get_loss(name: str, **params: Any) -> "Loss":
-  """Returns a new instance of the loss registered as `name`.
-
-  Raises:
-    ValueError: for an unknown name, or a parameter the loss does not take or
-      rejects, naming the loss and its parameters.
-  """
-  loss_class = LOSSES.get(name)
-  try:
-    return loss_class(**params)
-  except TypeError:
-    known = registry.parameters(loss_class, "name")
-    raise ValueError(
-      f"Loss {name!r} does not take parameters {sorted(params)}; its "
-      f"parameters: {', '.join(known) or '(none)'}."
-    ) from None
+# The registry lives in `registries` (names known without TensorFlow).
+LOSSES = registries.LOSSES
+register_loss = registries.register_loss
+get_loss = registries.get_loss
 
 
 class Loss(tf.keras.losses.Loss):

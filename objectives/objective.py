@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from multiobj import registry
-from objectives import losses as losses_lib
+from objectives import registries
 
 KINDS = ("retrieval", "binary", "regression", "listwise")
 LABEL_TRANSFORMS = ("none", "log1p")
@@ -109,11 +109,11 @@ class Objective:
     object.__setattr__(
       self, "loss_params", tuple((str(k), v) for k, v in params)
     )
-    check_loss(self.name, self.kind, self.loss)
-    try:
-      self.make_loss()
-    except ValueError as e:
-      raise ValueError(f"Objective {self.name!r}: {e}") from None
+    registries.LOSSES.check(self.loss)
+    if registries.LOSSES.loaded(self.loss):
+      self.validate_loss()
+    # Else the loss's module (and TensorFlow) is not imported yet: `select`
+    # validates every objective a run trains.
     if not (
       isinstance(self.weight, int | float) and math.isfinite(self.weight)
     ):
@@ -143,19 +143,29 @@ class Objective:
         "it follows."
       )
 
-  def make_loss(self) -> losses_lib.Loss:
-    """A new instance of this objective's loss with its parameters."""
-    return losses_lib.get_loss(self.loss, **dict(self.loss_params))
+  def validate_loss(self) -> None:
+    """Raises ValueError unless the loss serves this objective's kind and
+    takes its parameters (this imports the loss)."""
+    check_loss(self.name, self.kind, self.loss)
+    try:
+      self.make_loss()
+    except ValueError as e:
+      raise ValueError(f"Objective {self.name!r}: {e}") from None
+
+  def make_loss(self):
+    """A new instance of this objective's loss (an `objectives.Loss`) with
+    its parameters."""
+    return registries.get_loss(self.loss, **dict(self.loss_params))
 
 
 def check_loss(objective: str, kind: str, loss: str) -> None:
   """Raises ValueError unless `loss` is registered and serves `kind`."""
-  loss_class = losses_lib.LOSSES.get(loss)
+  loss_class = registries.LOSSES.get(loss)
   if kind not in loss_class.kinds:
     serving = [
       name
-      for name in losses_lib.LOSSES
-      if kind in losses_lib.LOSSES.get(name).kinds
+      for name in registries.LOSSES
+      if kind in registries.LOSSES.get(name).kinds
     ]
     raise ValueError(
       f"Objective {objective!r} is a {kind} objective; loss {loss!r} serves "

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from objectives import objective as objective_lib
+from objectives import registries
 
 
 def parse_pairs(text: str, what: str = "") -> list[tuple[str, str | None]]:
@@ -169,4 +170,18 @@ def select(
         )
       except ValueError as e:
         raise ValueError(f"--losses: {e}") from None
+  for objective in selected.values():
+    objective.validate_loss()
   return list(selected.values())
+
+
+def check_weighting(text: str) -> None:
+  """Raises ValueError for an unknown strategy in `text` (`dwa`,
+  `dwa(temperature=1.0)`) or a parameter it does not take. A name alone is
+  checked without importing the strategy (nor TensorFlow)."""
+  name, params = parse_call(text)
+  registries.WEIGHTINGS.check(name)
+  if params:
+    from objectives import weighting  # noqa: PLC0415  (TensorFlow)
+
+    weighting.get_weighting(text, {"task": 1.0})

@@ -22,12 +22,11 @@ from typing import ClassVar
 import tensorflow as tf
 
 from multiobj import registry
-from objectives import selection
+from objectives import registries, selection
 
-WEIGHTINGS: registry.Registry[type["Weighting"]] = registry.Registry(
-  "weighting strategy", "weighting strategies"
-)
-register_weighting = WEIGHTINGS.register
+# The registry lives in `registries` (names known without TensorFlow).
+WEIGHTINGS = registries.WEIGHTINGS
+register_weighting = registries.register_weighting
 
 
 class Weighting(tf.keras.layers.Layer):

@@ -285,9 +285,13 @@ class MultiObjectiveModel(tfrs.Model):
       for loss in self.ranking_loss_fns.values():
         loss.bind_step(self.optimizer.iterations)
 
+  # Not converted by AutoGraph: nothing in a step branches on a tensor, and
+  # converting every layer's code was most of the first step's time.
+  @tf.autograph.experimental.do_not_convert
   def train_step(self, inputs):
     return step.train_step(self, inputs)
 
+  @tf.autograph.experimental.do_not_convert
   def test_step(self, inputs):
     return step.test_step(self, inputs)
 

@@ -31,10 +31,12 @@ import tensorflow as tf
 
 import objectives as objectives_lib
 from multiobj import registry
-from multiobj.model import towers
+from multiobj.model import towers, trunk_names
 
-TRUNKS: registry.Registry[type["Trunk"]] = registry.Registry("trunk")
+# The registry lives in `trunk_names` (names known without TensorFlow).
+TRUNKS = trunk_names.TRUNKS
 register_trunk = TRUNKS.register
+check = trunk_names.check
 
 
 class Trunk(tf.keras.layers.Layer):
@@ -230,11 +232,6 @@ class PLE(Trunk):
     return task_inputs, all_gates
 
 
-def check(text: str) -> None:
-  """Raises ValueError for an unknown trunk name or parameter in `text`."""
-  _resolve(text)
-
-
 def get_trunk(
   text: str, tasks: Sequence[str], layers: Sequence[int], name: str = "trunk"
 ) -> Trunk:
@@ -243,11 +240,13 @@ def get_trunk(
   Raises:
     ValueError: naming the trunk for an unknown name or parameter.
   """
-  cls, params = _resolve(text)
+  cls, params = resolve(text)
   return cls(tasks, layers, name=name, **params)
 
 
-def _resolve(text):
+def resolve(text: str) -> tuple[type, dict]:
+  """(class, parameters) of `name(key=value,...)`; ValueError naming the
+  trunk for an unknown name or parameter."""
   trunk_name, params = objectives_lib.parse_call(text, "--trunk")
   cls = TRUNKS.get(trunk_name)
   known = registry.parameters(cls, "tasks", "layers")

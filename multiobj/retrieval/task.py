@@ -16,6 +16,8 @@ import objectives as objectives_lib
 from multiobj.config import RetrievalConfig
 from multiobj.retrieval import candidates as candidates_lib
 
+_RETRIEVAL_CALL = tf.autograph.to_graph(tfrs.tasks.Retrieval.call)
+
 
 class RetrievalTask(tfrs.tasks.Retrieval):
   """Two-tower retrieval of a retrieval objective's positive slots.
@@ -46,6 +48,32 @@ class RetrievalTask(tfrs.tasks.Retrieval):
     self.item_id = item_id
     self.candidate_features = tuple(candidate_features)
     self.config = config
+
+  def call(
+    self,
+    query_embeddings,
+    candidate_embeddings,
+    sample_weight=None,
+    candidate_sampling_probability=None,
+    candidate_ids=None,
+    compute_metrics=True,
+    compute_batch_metrics=True,
+    score_mask=None,
+  ):
+    # TFRS's call takes len() of a tensor, which works in a graph only as
+    # AutoGraph rewrites it; the model's steps are not converted (model.py),
+    # so this one function is, once.
+    return _RETRIEVAL_CALL(
+      self,
+      query_embeddings,
+      candidate_embeddings,
+      sample_weight,
+      candidate_sampling_probability,
+      candidate_ids,
+      compute_metrics,
+      compute_batch_metrics,
+      score_mask,
+    )
 
   def pair_loss(
     self,

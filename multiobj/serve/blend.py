@@ -44,9 +44,11 @@ import typing
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import tensorflow as tf
 
 from multiobj.serve import blend_ops
+
+if typing.TYPE_CHECKING:
+  import tensorflow as tf
 
 EPSILON, MAX_EXP = blend_ops.EPSILON, blend_ops.MAX_EXP
 # Bounds of a blend's text: tokens (numbers, names, operators), and how
@@ -390,6 +392,8 @@ class Blend:
 
     Computed in float64 if any head's tensor is float64, else in float32.
     """
+    import tensorflow as tf  # noqa: PLC0415  (flags parse blends without it)
+
     env = self._inputs(predictions, tf.convert_to_tensor)
     wide = any(t.dtype == tf.float64 for t in env.values())
     dtype = tf.float64 if wide else tf.float32

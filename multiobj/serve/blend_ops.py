@@ -6,7 +6,6 @@ import functools
 import operator
 
 import numpy as np
-import tensorflow as tf
 
 EPSILON = 2.0**-20
 MAX_EXP = 80.0
@@ -25,7 +24,12 @@ NUMPY_OPS = {name: getattr(np, name) for name in _PRIMITIVES} | dict(
 )
 
 
-def tf_ops(dtype: tf.DType) -> dict:
+def tf_ops(dtype) -> dict:
+  """The operations in TensorFlow, computing in `dtype` (a tf.DType)."""
+  # Imported here: the parser's users (every script's flags) need no
+  # TensorFlow.
+  import tensorflow as tf  # noqa: PLC0415
+
   return {name: getattr(tf.math, name) for name in _PRIMITIVES} | dict(
     const=lambda value: tf.constant(value, dtype),
     where=tf.where,

@@ -58,6 +58,7 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 from absl import logging
 
+from multiobj import serve
 from multiobj.data import spec as spec_lib
 from multiobj.model import features as features_lib
 from multiobj.model import model as model_lib
@@ -66,7 +67,7 @@ from multiobj.serve import blend as blend_lib
 from multiobj.serve import signatures as signatures_lib
 from multiobj.serve.signatures import SCORE, missing_id  # noqa: F401
 
-INDEXES = ("brute_force", "scann")
+INDEXES = serve.INDEXES
 SERVING_JSON = "serving.json"
 # ScaNN's ops live in this namespace; SavedModel refuses ops outside core
 # TensorFlow unless whitelisted (TFRS's efficient-serving guide).

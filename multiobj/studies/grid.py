@@ -14,11 +14,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import tensorflow as tf
 from absl import logging
 
 from multiobj import config as config_lib
-from multiobj import experiment
 
 Key = tuple  # Identifies a run, e.g. (setting, method, seed).
 
@@ -30,6 +28,11 @@ def run(
   headline: str,
 ) -> list[dict[str, Any]]:
   """Trains every key of `grid` not yet in results.jsonl; returns their rows."""
+  # Imported here: a study's --help and its tables need no TensorFlow.
+  import tensorflow as tf  # noqa: PLC0415
+
+  from multiobj import experiment  # noqa: PLC0415
+
   os.makedirs(output_dir, exist_ok=True)
   path = os.path.join(output_dir, "results.jsonl")
   results = read(path)

@@ -297,17 +297,27 @@ class Resume(tf.keras.callbacks.Callback):
     return weights
 
 
-class FirstStep(tf.keras.callbacks.Callback):
-  """Notes when the first training step ends (`at`, seconds since the
-  epoch): reading, preparing, building and tracing are all behind it."""
+class Clock(tf.keras.callbacks.Callback):
+  """When the first training step ends (`first_step`, seconds since the
+  epoch: reading, preparing, building and tracing are all behind it) and
+  how long each epoch of this process takes (`epochs`, validation
+  included): the first one's excess over the others is start-up."""
 
   def __init__(self):
     super().__init__()
-    self.at = None
+    self.first_step = None
+    self.epochs: list[float] = []
+    self._began = None
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self._began = time.time()
 
   def on_train_batch_end(self, batch, logs=None):
-    if self.at is None:
-      self.at = time.time()
+    if self.first_step is None:
+      self.first_step = time.time()
+
+  def on_epoch_end(self, epoch, logs=None):
+    self.epochs.append(time.time() - self._began)
 
 
 def process_start() -> float | None:

@@ -47,6 +47,7 @@ class FitResult:
     started: When `fit` started (seconds since the epoch).
     first_step: When the first training step ended (seconds since the
       epoch).
+    epoch_seconds: Each epoch's time in this process, validation included.
     resumed_after: Epochs an interrupted run had done before this process
       resumed it (0 for a run from the start).
   """
@@ -63,6 +64,7 @@ class FitResult:
   fit_seconds: float
   started: float
   first_step: float | None = None
+  epoch_seconds: tuple[float, ...] = ()
   resumed_after: int = 0
 
   @property
@@ -192,7 +194,7 @@ def _fit_locked(config, strategy, chief, directory, started, verbose):
     config.fit.epochs,
     summary["train"]["rows"],
   )
-  history, best_epoch, fit_seconds, first_step, resumed = _fit(
+  history, best_epoch, fit_seconds, clock, resumed = _fit(
     model, data, directory, strategy, chief, verbose
   )
   if not chief:
@@ -211,7 +213,8 @@ def _fit_locked(config, strategy, chief, directory, started, verbose):
     summary=summary,
     fit_seconds=fit_seconds,
     started=started,
-    first_step=first_step,
+    first_step=clock.first_step,
+    epoch_seconds=tuple(clock.epochs),
     resumed_after=resumed,
   )
 
@@ -248,7 +251,7 @@ def _datasets(data, strategy, chief):
 
 def _fit(model, data, directory, strategy, chief, verbose):
   """`Model.fit` with the run's callbacks; (history, best epoch, seconds,
-  when the first step ended, epochs done before a resumption)."""
+  its `Clock`, epochs done before a resumption)."""
   config = data.config
   train, valid, steps = _datasets(data, strategy, chief)
   checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
@@ -280,16 +283,16 @@ def _fit(model, data, directory, strategy, chief, verbose):
   )
   if verbose is None:
     verbose = 1 if sys.stdout.isatty() else 2
-  if run_dir.interrupted(directory):
-    # Resuming: the variables must exist for Keras to restore them into
-    # (a run with no epoch left would never create them). A test batch
-    # creates them, in the strategy's scope; the training data is not
-    # touched. (The optimizer's are built by its first step, from the
-    # variables that get a gradient: built here from all, they would not
-    # line up with the backup's under GradNorm.)
-    with strategy.scope():
-      model(next(iter(data.eval_dataset("test"))), training=False)
-  first = callbacks_lib.FirstStep()
+  # Every variable exists before the first step, the optimizer's for
+  # every trainable one: a step that creates variables is traced twice
+  # (once to create them, once without), and a resumed run needs them to
+  # restore into (one with no epoch left would never create them). A test
+  # batch creates them, in the strategy's scope; the training data is not
+  # touched.
+  with strategy.scope():
+    model(next(iter(data.eval_dataset("test"))), training=False)
+    model.optimizer.build(model.trainable_variables)
+  clock = callbacks_lib.Clock()
   began = time.time()
   try:
     history = model.fit(
@@ -298,7 +301,7 @@ def _fit(model, data, directory, strategy, chief, verbose):
       # An interrupted run its early stopper had stopped trains no more.
       epochs=resume.done if resume.stopped_early() else config.fit.epochs,
       steps_per_epoch=epoch_steps if resume.into else steps,
-      callbacks=[*callbacks, first],
+      callbacks=[*callbacks, clock],
       verbose=verbose,
     )
   except tf.errors.DataLossError:
@@ -319,4 +322,4 @@ def _fit(model, data, directory, strategy, chief, verbose):
   resumed = next(
     (c.done for c in callbacks if isinstance(c, callbacks_lib.Resume)), 0
   )
-  return logged, best_epoch, seconds, first.at, resumed
+  return logged, best_epoch, seconds, clock, resumed

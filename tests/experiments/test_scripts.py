@@ -16,6 +16,7 @@ SCRIPTS = (
   "benchmark",
   "prepare",
   "write_synthetic",
+  "tfrs_tutorial",
 )
 
 

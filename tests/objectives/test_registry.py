@@ -57,7 +57,82 @@ class RegistryTest(absltest.TestCase):
     self.assertIn("static", objectives.WEIGHTINGS.names())
 
 
+class DeclareTest(absltest.TestCase):
+  def test_a_declared_name_is_known_and_loads_its_module(self):
+    r = registry.Registry("thing")
+    r.declare("tests.objectives.declared_things", ["made"])
+    self.assertIn("made", r)
+    self.assertEqual(r.names(), ["made"])
+    self.assertFalse(r.loaded("made"))
+    r.check("made")
+    with self.assertRaisesRegex(
+      ValueError, r"Unknown thing 'x'\. Known things: made\."
+    ):
+      r.check("x")
+    # The module registers into the registry it is handed (here: a global
+    # it reads), as the built-in modules do.
+    import tests.objectives as package
+
+    package.THINGS = r
+    try:
+      self.assertEqual(r.get("made")(), "made")
+    finally:
+      del package.THINGS
+    self.assertTrue(r.loaded("made"))
+
+  def test_another_module_cannot_take_a_declared_name(self):
+    r = registry.Registry("thing")
+    r.declare("not.imported.module", ["taken"])
+    with self.assertRaisesRegex(
+      ValueError,
+      r"The thing 'taken' is already registered \(by not\.imported\.module\)",
+    ):
+      r.add("taken", 1)
+
+  def test_a_module_that_does_not_register_its_name(self):
+    r = registry.Registry("thing")
+    r.declare("tests.objectives", ["missing"])
+    with self.assertRaisesRegex(
+      ValueError,
+      "tests.objectives was declared to register the thing 'missing' and "
+      "did not",
+    ):
+      r.get("missing")
+
+  def test_each_builtin_module_registers_what_it_declares(self):
+    for entries in (objectives.LOSSES, objectives.WEIGHTINGS):
+      for name in entries.names():
+        declared = entries._declared.get(name)  # noqa: SLF001
+        if declared is not None:
+          with self.subTest(name=name):
+            self.assertEqual(entries.get(name).__module__, declared)
+
+
 class FreshProcessTest(absltest.TestCase):
+  def test_names_and_flag_errors_without_tensorflow(self):
+    # Every name is known, --help has its text and a flag error its message
+    # before TensorFlow is imported (it takes seconds).
+    code = (
+      "import sys\n"
+      "from absl import flags\n"
+      "import objectives, experiments.train, experiments.evaluate\n"
+      "import experiments.export, experiments.prepare, experiments.reproduce\n"
+      "print(len(objectives.LOSSES), len(objectives.WEIGHTINGS))\n"
+      "try:\n"
+      "  flags.FLAGS(['train', '--model_dir=x', '--weighting=nope'])\n"
+      "except flags.IllegalFlagValueError as e:\n"
+      "  print(str(e).splitlines()[0])\n"
+      "print('tensorflow' in sys.modules)\n"
+    )
+    out = subprocess.run(
+      [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    self.assertEqual(out[0], "15 6")
+    self.assertStartsWith(
+      out[1], "flag --weighting=nope: Unknown weighting strategy 'nope'."
+    )
+    self.assertEqual(out[2], "False")
+
   def test_import_registers_every_builtin(self):
     # In a fresh interpreter, so that no test module's own imports hide a
     # built-in module that `import objectives` fails to load.

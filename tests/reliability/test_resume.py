@@ -39,6 +39,10 @@ class EvaluationInterruptedTest(tf.test.TestCase):
       again = experiment.run(interrupted, verbose=0)
     self.assertEqual(again.timing["resumed_after_epochs"], 2)
     self.assertNotIn("train_rows_per_second", again.timing)
+    # Each epoch's time is this process's: the rerun trained none.
+    self.assertLen(whole.timing["epoch_seconds"], 2)
+    self.assertEqual(again.timing["epoch_seconds"], [])
+    self.assertGreater(whole.timing["evaluate_seconds"], 0)
     self.assertEqual(again.metrics, whole.metrics)
     self.assertEqual(again.history, whole.history)
     run_dir.check_finished(interrupted.model_dir)

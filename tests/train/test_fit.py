@@ -139,6 +139,16 @@ class EarlyStoppingTest(tf.test.TestCase):
     result = fit.fit(config, verbose=0)
     val_loss = result.history["val_loss"]
     self.assertLen(val_loss, epochs_run)
+    # Every variable exists before the first step, so each step function is
+    # traced once (a function that creates variables is traced twice), the
+    # last, partial batch included.
+    self.assertEqual(
+      result.model.train_function.experimental_get_tracing_count(), 1
+    )
+    self.assertEqual(
+      result.model.test_function.experimental_get_tracing_count(), 1
+    )
+    self.assertLen(result.epoch_seconds, epochs_run)
     best = result.best_epoch
     self.assertEqual(best, int(np.argmin(val_loss)) + 1)
     self.assertLess(best, epochs_run)

@@ -1,0 +1,21 @@
+"""The registry of ranking trunks and the check of a `--trunk` value,
+without TensorFlow: the built-ins are declared by name (`trunks.py` defines
+and registers them), so a script's flags know them before TensorFlow is
+imported."""
+
+from multiobj import registry
+from objectives import selection
+
+TRUNKS: registry.Registry[type] = registry.Registry("trunk")
+TRUNKS.declare("multiobj.model.trunks", ("shared_bottom", "mmoe", "ple"))
+
+
+def check(text: str) -> None:
+  """Raises ValueError for an unknown trunk name or parameter in `text`.
+  A name alone is checked without importing the trunks (nor TensorFlow)."""
+  name, params = selection.parse_call(text, "--trunk")
+  TRUNKS.check(name)
+  if params:
+    from multiobj.model import trunks  # noqa: PLC0415  (TensorFlow)
+
+    trunks.resolve(text)
