@@ -40,12 +40,13 @@ from objectives.registries import (
 )
 from objectives.selection import (
   check_weighting,
+  get_weighting,
   parse_call,
   parse_pairs,
   select,
 )
 
-# The base classes and the strategy factory need TensorFlow: their modules
+# The base classes need TensorFlow: their modules
 # are imported when one is first named (`objectives.PointwiseLoss`).
 _LAZY = {
   "Loss": "objectives.losses",
@@ -53,7 +54,6 @@ _LAZY = {
   "RankingLoss": "objectives.losses",
   "Static": "objectives.weighting",
   "Weighting": "objectives.weighting",
-  "get_weighting": "objectives.weighting",
 }
 
 

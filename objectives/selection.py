@@ -3,9 +3,10 @@
 import dataclasses
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from multiobj import registry
 from objectives import objective as objective_lib
 from objectives import registries
 
@@ -182,6 +183,28 @@ def check_weighting(text: str) -> None:
   name, params = parse_call(text)
   registries.WEIGHTINGS.check(name)
   if params:
-    from objectives import weighting  # noqa: PLC0415  (TensorFlow)
+    get_weighting(text, {"task": 1.0})  # Imports it (and TensorFlow).
 
-    weighting.get_weighting(text, {"task": 1.0})
+
+def get_weighting(text: str, weights: Mapping[str, float]):
+  """Returns a new strategy (an `objectives.Weighting`; this imports its
+  module) for tasks with the configured `weights`.
+
+  Args:
+    text: A registered name, with parameters if any: `dwa` or
+      `dwa(temperature=1.0)`.
+    weights: Each task's configured weight.
+
+  Raises:
+    ValueError: naming the strategy for an unknown name or parameter.
+  """
+  name, params = parse_call(text)
+  strategy = registries.WEIGHTINGS.get(name)
+  try:
+    return strategy(weights, **params)
+  except TypeError:
+    known = registry.parameters(strategy, "weights")
+    raise ValueError(
+      f"Weighting strategy {name!r} does not take parameters {sorted(params)}; "
+      f"its parameters: {', '.join(known) or '(none)'}."
+    ) from None

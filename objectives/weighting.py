@@ -21,12 +21,13 @@ from typing import ClassVar
 
 import tensorflow as tf
 
-from multiobj import registry
 from objectives import registries, selection
 
-# The registry lives in `registries` (names known without TensorFlow).
+# The registry lives in `registries` (names known without TensorFlow), and
+# `get_weighting` in `selection`.
 WEIGHTINGS = registries.WEIGHTINGS
 register_weighting = registries.register_weighting
+get_weighting = selection.get_weighting
 
 
 class Weighting(tf.keras.layers.Layer):
@@ -321,26 +322,3 @@ def _state(layer, name, shape, initializer="zeros", dtype=tf.float32):
     dtype=dtype,
     trainable=False,
   )
-
-
-def get_weighting(text: str, weights: Mapping[str, float]) -> Weighting:
-  """Returns a new strategy for tasks with the configured `weights`.
-
-  Args:
-    text: A registered name, with parameters if any: `dwa` or
-      `dwa(temperature=1.0)`.
-    weights: Each task's configured weight.
-
-  Raises:
-    ValueError: naming the strategy for an unknown name or parameter.
-  """
-  name, params = selection.parse_call(text)
-  strategy = WEIGHTINGS.get(name)
-  try:
-    return strategy(weights, **params)
-  except TypeError:
-    known = registry.parameters(strategy, "weights")
-    raise ValueError(
-      f"Weighting strategy {name!r} does not take parameters {sorted(params)}; "
-      f"its parameters: {', '.join(known) or '(none)'}."
-    ) from None

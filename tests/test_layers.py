@@ -118,7 +118,7 @@ class LayersTest(absltest.TestCase):
     # The checks above must not pass because nothing was read.
     graph = _graph()
     self.assertIn("multiobj.prepare.lists", graph["multiobj.model.model"])
-    self.assertIn("multiobj.registry", graph["objectives.losses"])
+    self.assertIn("objectives.registries", graph["objectives.losses"])
     self.assertEqual(_layer("multiobj.data.synthetic.log"), 2)
 
   def test_files_and_functions_stay_short(self):

@@ -16,6 +16,19 @@ def check(text: str) -> None:
   name, params = selection.parse_call(text, "--trunk")
   TRUNKS.check(name)
   if params:
-    from multiobj.model import trunks  # noqa: PLC0415  (TensorFlow)
+    resolve(text)  # Imports the trunk's module (and TensorFlow).
 
-    trunks.resolve(text)
+
+def resolve(text: str) -> tuple[type, dict]:
+  """(class, parameters) of `name(key=value,...)`; ValueError naming the
+  trunk for an unknown name or parameter."""
+  trunk_name, params = selection.parse_call(text, "--trunk")
+  cls = TRUNKS.get(trunk_name)
+  known = registry.parameters(cls, "tasks", "layers")
+  unknown = sorted(set(params) - set(known))
+  if unknown:
+    raise ValueError(
+      f"Trunk {trunk_name!r} does not take parameters {unknown}; its "
+      f"parameters: {', '.join(known) or '(none)'}."
+    )
+  return cls, params

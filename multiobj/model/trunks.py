@@ -29,14 +29,13 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-import objectives as objectives_lib
-from multiobj import registry
 from multiobj.model import towers, trunk_names
 
 # The registry lives in `trunk_names` (names known without TensorFlow).
 TRUNKS = trunk_names.TRUNKS
 register_trunk = TRUNKS.register
 check = trunk_names.check
+resolve = trunk_names.resolve
 
 
 class Trunk(tf.keras.layers.Layer):
@@ -240,20 +239,5 @@ def get_trunk(
   Raises:
     ValueError: naming the trunk for an unknown name or parameter.
   """
-  cls, params = resolve(text)
+  cls, params = trunk_names.resolve(text)
   return cls(tasks, layers, name=name, **params)
-
-
-def resolve(text: str) -> tuple[type, dict]:
-  """(class, parameters) of `name(key=value,...)`; ValueError naming the
-  trunk for an unknown name or parameter."""
-  trunk_name, params = objectives_lib.parse_call(text, "--trunk")
-  cls = TRUNKS.get(trunk_name)
-  known = registry.parameters(cls, "tasks", "layers")
-  unknown = sorted(set(params) - set(known))
-  if unknown:
-    raise ValueError(
-      f"Trunk {trunk_name!r} does not take parameters {unknown}; its "
-      f"parameters: {', '.join(known) or '(none)'}."
-    )
-  return cls, params

@@ -47,9 +47,6 @@ import numpy as np
 
 from multiobj.serve import blend_ops
 
-if typing.TYPE_CHECKING:
-  import tensorflow as tf
-
 EPSILON, MAX_EXP = blend_ops.EPSILON, blend_ops.MAX_EXP
 # Bounds of a blend's text: tokens (numbers, names, operators), and how
 # deep parentheses nest.
@@ -387,8 +384,9 @@ class Blend:
   def __hash__(self) -> int:
     return hash(self._tree)
 
-  def tf(self, predictions: Mapping[str, tf.Tensor]) -> tf.Tensor:
-    """The blended score computed with TensorFlow ops, e.g. in a SavedModel.
+  def tf(self, predictions: Mapping[str, typing.Any]) -> typing.Any:
+    """The blended score of {head: tf.Tensor}, a tf.Tensor computed with
+    TensorFlow ops, e.g. in a SavedModel.
 
     Computed in float64 if any head's tensor is float64, else in float32.
     """

@@ -46,6 +46,9 @@ for epoch in range(1, int(args.get("epochs", 1)) + 1):
 auc = None if lr == 0.8 else 1 - lr  # None: NaN, as training writes it.
 with open(os.path.join(model_dir, "metrics.json"), "w") as f:
   json.dump({"metrics": {"click_auc": auc, "click_logloss": lr}}, f)
+with open(os.path.join(model_dir, "process.json"), "w") as f:
+  json.dump({"parent": os.getppid(), "cwd": os.getcwd(),
+             "tensorflow": "tensorflow" in sys.modules, "argv": sys.argv}, f)
 """
 
 
@@ -475,6 +478,29 @@ class FakeTrainingTest(absltest.TestCase):
     self.assertEqual(
       [r["pareto"] for r in rows if r["state"] == "COMPLETE"], [True]
     )
+
+  @absltest.skipUnless(sys.platform.startswith("linux"), "forks on Linux")
+  def test_trials_fork_from_their_worker_with_tensorflow_imported(self):
+    config = self.config("learning_rate=grid(0.1,0.2)", sampler="grid")
+    rows = sweep.run(config)
+    self.assertEqual([r["state"] for r in rows], ["COMPLETE"] * 2)
+    for row in rows:
+      with open(os.path.join(row["model_dir"], "process.json")) as f:
+        process = json.load(f)
+      # A child of this worker (a new process's parent would be the same,
+      # but it would import TensorFlow itself), run as `python -m` in the
+      # trial's folder with the trial's flags alone.
+      self.assertEqual(process["parent"], os.getpid())
+      self.assertTrue(process["tensorflow"])
+      self.assertEqual(process["cwd"], config.workdir)
+      self.assertEqual(process["argv"][0].rsplit("/", 1)[-1], "fake_train.py")
+      self.assertEqual(
+        process["argv"][1:],
+        [
+          f"--model_dir={row['model_dir']}",
+          f"--learning_rate={row['param_learning_rate']}",
+        ],
+      )
 
   def test_two_workers_share_a_journal_storage(self):
     journal = os.path.join(self.create_tempdir().full_path, "journal.log")

@@ -2,7 +2,9 @@
 
 The trial runs `python -m <train_module>` with its flags and its own
 model_dir, so a crash, a NaN or an out-of-memory kill fails that trial only,
-and TensorFlow state never leaks from one trial into the next. While it
+and TensorFlow state never leaks from one trial into the next. On Linux the
+process is forked from the worker, which imported TensorFlow once
+(`fork.py`). While it
 runs, the worker refreshes the trial's heartbeat and, with pruning, reports
 each epoch of its history.jsonl to Optuna, stopping it when pruned.
 """
@@ -21,6 +23,8 @@ import matplotlib
 matplotlib.use("Agg")
 
 from optuna.trial import TrialState  # noqa: E402
+
+from multiobj.studies.sweep import fork  # noqa: E402
 
 HEARTBEAT_SECONDS = 60
 
@@ -48,20 +52,7 @@ def train(trial, args, model_dir, config):
     open(os.path.join(model_dir, "stdout.log"), "w") as out,
     open(stderr, "w") as err,
   ):
-    process = subprocess.Popen(
-      [
-        sys.executable,
-        "-c",
-        BOOTSTRAP,
-        str(os.getpid()),
-        config.train_module,
-        *args,
-      ],
-      cwd=config.workdir,
-      stdout=out,
-      stderr=err,
-      env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    process = _start(config, args, out, err)
     trial.set_user_attr("train_pid", process.pid)
     try:
       stopped = _watch(process, trial, model_dir, config)
@@ -108,6 +99,21 @@ def train(trial, args, model_dir, config):
       return TrialState.FAIL, None, f"metric {o.metric} is NaN"
     values.append(value)
   return TrialState.COMPLETE, values, None
+
+
+def _start(config, args, out, err):
+  """The training's process: forked from this worker where it can be
+  (TensorFlow imported once, `fork.py`), else a new one."""
+  if fork.available():
+    return fork.start(config.train_module, args, config.workdir, out, err)
+  return subprocess.Popen(
+    [sys.executable, "-c", BOOTSTRAP, str(os.getpid()), config.train_module]
+    + args,
+    cwd=config.workdir,
+    stdout=out,
+    stderr=err,
+    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+  )
 
 
 def _watch(process, trial, model_dir, config):
