@@ -126,9 +126,7 @@ def _child(parent, module, args, workdir, stdout, stderr) -> int:
     delattr(flags.FLAGS, name)
   for name in flags.FLAGS:  # Validators over several flags, one of them gone.
     flag = flags.FLAGS[name]
-    flag.validators = [
-      v for v in flag.validators if not gone & set(_names(v))
-    ]
+    flag.validators = [v for v in flag.validators if not gone & set(_names(v))]
   flags.FLAGS.unparse_flags()
   sys.argv = [module, *args]
   runpy.run_module(module, run_name="__main__", alter_sys=True)
