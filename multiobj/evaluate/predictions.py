@@ -57,10 +57,17 @@ def predict_dataset(
     values, text decoded}).
   """
 
-  @tf.function(reduce_retracing=True)
+  # One trace for every batch, the last, smaller one too (the spec's batch
+  # dimension is None); without context features the serving predictions
+  # are the logged ones, computed once.
+  context = bool(model.spec.features_of("context"))
+
+  @tf.function(input_signature=[dataset.element_spec])
   def forward(batch):
-    logged = model.predictions(model(batch, training=False))
-    outputs = model(model.serving_inputs(batch), training=False)
+    outputs = model(batch, training=False)
+    logged = model.predictions(outputs)
+    if context:
+      outputs = model(model.serving_inputs(batch), training=False)
     return logged, model.predictions(outputs), outputs["query_embedding"]
 
   filled = _Filled(lists)

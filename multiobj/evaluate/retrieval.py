@@ -34,6 +34,9 @@ from multiobj.evaluate.heads import cutoff
 from multiobj.prepare import lists as lists_lib
 from multiobj.retrieval import index as index_lib
 
+# Scores of a batch of queries against the catalogue, at most (128 MB).
+SCORES = 2**25
+
 
 def catalogue_embeddings(model, catalogue: dataset_lib.Table) -> np.ndarray:
   """[C, D] candidate-tower embeddings of every catalogue item."""
@@ -48,7 +51,6 @@ def recall_at_k(
   catalogue_ids: np.ndarray,
   catalogue_embeddings: np.ndarray,
   cold_items: np.ndarray | None = None,
-  batch_size: int = 1024,
 ) -> dict[str, float]:
   """recall@K over (query, positive item) pairs, among the whole catalogue.
 
@@ -72,7 +74,6 @@ def recall_at_k(
     true_item_ids,
     catalogue_ids,
     catalogue_embeddings,
-    batch_size,
   )
   if cold_items is not None and len(cold_items):
     cold = np.isin(true_item_ids, cold_items)
@@ -83,7 +84,6 @@ def recall_at_k(
         true_item_ids[cold],
         catalogue_ids,
         catalogue_embeddings,
-        batch_size,
       )
       out.update({f"{k}_cold": v for k, v in recall.items()})
       # Among the cold items only, as a "new arrivals" shelf ranks them: a
@@ -95,7 +95,6 @@ def recall_at_k(
         true_item_ids[cold],
         catalogue_ids[among],
         catalogue_embeddings[among],
-        batch_size,
       )
       out.update({f"{k}_among_cold": v for k, v in recall.items()})
   return out
@@ -107,9 +106,11 @@ def _recall(
   true_item_ids,
   catalogue_ids,
   catalogue_embeddings,
-  batch_size,
 ):
   ks = sorted({cutoff(m) for m in objective.metrics})
+  # As many queries a batch as keep its [queries, catalogue] scores within
+  # SCORES (a few batches for a small catalogue: each is an eager call).
+  batch_size = max(1, SCORES // max(1, len(catalogue_ids)))
   k_max = min(max(ks), len(catalogue_ids))
   index = tfrs.layers.factorized_top_k.BruteForce(k=k_max)
   index.index(

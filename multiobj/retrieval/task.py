@@ -16,7 +16,9 @@ import objectives as objectives_lib
 from multiobj.config import RetrievalConfig
 from multiobj.retrieval import candidates as candidates_lib
 
-_RETRIEVAL_CALL = tf.autograph.to_graph(tfrs.tasks.Retrieval.call)
+_RETRIEVAL_CALL = tf.autograph.to_graph(
+  tfrs.tasks.Retrieval.call, recursive=False
+)
 
 
 class RetrievalTask(tfrs.tasks.Retrieval):
