@@ -71,9 +71,19 @@ class FullRankingTest(tf.test.TestCase):
       # Everyone prefers items in catalogue order 13 > 12 > 11 > 10 > 14.
       return np.tile([0.0, 1.0, 2.0, 3.0, 4.0], (stop - start, 1))
 
-    top = ranking.rank(scores, k=3, users_per_batch=1)
     # User 1: 10 masked (train); user 2: 13 (train) and 12 (valid) masked.
-    self.assertAllEqual(top, [[4, 3, 2], [2, 1, 0]])
+    # The same, one user a call or both at once (the masks of a batch).
+    for users_per_batch in (1, 2):
+      top = ranking.rank(scores, k=3, users_per_batch=users_per_batch)
+      self.assertAllEqual(top, [[4, 3, 2], [2, 1, 0]])
+
+    def ties(start, stop):
+      return np.ones((stop - start, 5))
+
+    # Equal scores: the lower catalogue row first, masked items never.
+    self.assertAllEqual(
+      ranking.rank(ties, k=3, users_per_batch=2), [[0, 2, 3], [0, 1, 2]]
+    )
     out = ranking.metrics(scores, [2], "toy")
     # User 1 gets 13, 12: one of two hits; user 2 gets 11, 10: none.
     self.assertAlmostEqual(out["toy_recall@2"], (0.5 + 0) / 2)
