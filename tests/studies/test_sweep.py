@@ -482,15 +482,32 @@ class FakeTrainingTest(absltest.TestCase):
   @absltest.skipUnless(sys.platform.startswith("linux"), "forks on Linux")
   def test_trials_fork_from_their_worker_with_tensorflow_imported(self):
     config = self.config("learning_rate=grid(0.1,0.2)", sampler="grid")
-    rows = sweep.run(config)
+    # The worker in a process of its own: this one has run TensorFlow
+    # (other tests), and a worker that has forks no trial.
+    worker = subprocess.run(
+      [
+        sys.executable,
+        "-c",
+        "import os, sys\n"
+        "from multiobj.studies import sweep\n"
+        "print(os.getpid())\n"
+        "sweep.run(sweep.SweepConfig.from_json(sys.argv[1]))\n",
+        config.to_json(),
+      ],
+      capture_output=True,
+      text=True,
+      check=True,
+    )
+    pid = int(worker.stdout.split()[0])
+    rows = read_csv(os.path.join(config.output_dir, "results.csv"))
     self.assertEqual([r["state"] for r in rows], ["COMPLETE"] * 2)
     for row in rows:
       with open(os.path.join(row["model_dir"], "process.json")) as f:
         process = json.load(f)
-      # A child of this worker (a new process's parent would be the same,
+      # A child of the worker (a new process's parent would be the same,
       # but it would import TensorFlow itself), run as `python -m` in the
       # trial's folder with the trial's flags alone.
-      self.assertEqual(process["parent"], os.getpid())
+      self.assertEqual(process["parent"], pid)
       self.assertTrue(process["tensorflow"])
       self.assertEqual(process["cwd"], config.workdir)
       self.assertEqual(process["argv"][0].rsplit("/", 1)[-1], "fake_train.py")
@@ -501,6 +518,15 @@ class FakeTrainingTest(absltest.TestCase):
           f"--learning_rate={row['param_learning_rate']}",
         ],
       )
+
+  def test_a_worker_that_ran_tensorflow_starts_new_processes(self):
+    # Its runtime's threads would be missing in a forked child.
+    import tensorflow as tf  # noqa: PLC0415
+
+    from multiobj.studies.sweep import fork  # noqa: PLC0415
+
+    tf.constant(1.0).numpy()
+    self.assertFalse(fork.available())
 
   def test_two_workers_share_a_journal_storage(self):
     journal = os.path.join(self.create_tempdir().full_path, "journal.log")

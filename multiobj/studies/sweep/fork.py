@@ -6,8 +6,9 @@ from one trial to the next (the worker imports TensorFlow and the library
 but runs nothing in it). What the fork saves is the seconds every new
 process spends importing them. The child runs the training module as
 `python -m` would, with its flags, output files and working directory; it
-dies with its worker (PR_SET_PDEATHSIG). Linux only: elsewhere, and where
-fork is not offered, trials start as new processes (`trial.py`).
+dies with its worker (PR_SET_PDEATHSIG). Linux only, and only from a worker
+that has not run TensorFlow itself (`available`): else trials start as new
+processes (`trial.py`).
 """
 
 import ctypes
@@ -31,7 +32,17 @@ PRELOAD = (
 
 
 def available() -> bool:
-  return sys.platform.startswith("linux") and hasattr(os, "fork")
+  """Whether trials can be forked: on Linux, from a process whose
+  TensorFlow runtime has not started (a notebook or a test that ran
+  TensorFlow): the child would not have its thread pools and would hang on
+  its first operation."""
+  if not (sys.platform.startswith("linux") and hasattr(os, "fork")):
+    return False
+  if "tensorflow" not in sys.modules:
+    return True
+  from tensorflow.python.eager import context  # noqa: PLC0415
+
+  return not getattr(context.context(), "_initialized", True)
 
 
 def preload() -> None:
