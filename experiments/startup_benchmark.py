@@ -15,9 +15,11 @@ timing), never from a test:
   default    the default experiment (`make train`'s), 3 epochs: time to the
              first step, each epoch's time (the first over the median of the
              others), the test metrics' time per 10,000 test rows;
-  help       python -m experiments.train --help, best of 3.
+  help       python -m experiments.train --help, best of 3;
+  sweep      the README's 12-trial sweep, two workers: its time.
 """
 
+import csv
 import json
 import os
 import statistics
@@ -140,6 +142,32 @@ def summary(metrics: dict) -> dict:
   return out
 
 
+# The README's sweep: 12 trials, two workers.
+SWEEP = (
+  "experiments.sweep",
+  "--space=learning_rate=loguniform(1e-3,1e-1);"
+  "weighting=choice(static,uncertainty,dwa)",
+  "--directions=click_auc:max,purchase_auc:max,dwell_rmse:min",
+  "--trial_flags=--synthetic_requests=5000 --epochs=2",
+  "--trials=12",
+  "--parallel=2",
+)
+
+
+def sweep(folder: str) -> dict:
+  """The README's 12-trial sweep: its wall seconds and its trials'."""
+  output = os.path.join(folder, "sweep")
+  seconds = process([*SWEEP, f"--output_dir={output}"], output + ".log")
+  with open(os.path.join(output, "results.csv")) as f:
+    rows = list(csv.DictReader(f))
+  return {
+    "process_seconds": seconds,
+    "trials": len(rows),
+    "complete": sum(r["state"] == "COMPLETE" for r in rows),
+    "trial_seconds": [float(r["duration_s"]) for r in rows],
+  }
+
+
 def help_seconds(repeats: int = 3) -> float:
   """`python -m experiments.train --help`, best of `repeats`."""
   best = float("inf")
@@ -162,6 +190,7 @@ def run(data_dir: str, folder: str) -> dict:
   results["tutorial"] = tutorial(data_dir, folder)
   results["multiobj"] = time_to_quality(data_dir, folder, results["tutorial"])
   results["default"] = startup(folder)
+  results["sweep"] = sweep(folder)
   with open(os.path.join(folder, "startup.json"), "w") as f:
     json.dump(results, f, indent=1)
   return results
@@ -198,5 +227,11 @@ def table(results: dict) -> str:
     f"{d['first_over_steady_epoch']:.2f}x the others); test metrics "
     f"{d['evaluate_seconds_per_10k_test_rows']:.2f} s per 10,000 test rows; "
     f"--help {results['help_seconds']:.2f} s."
+  )
+  w = results["sweep"]
+  lines.append(
+    f"The README's 12-trial sweep (--parallel=2): {w['process_seconds']:.0f} "
+    f"s, {w['complete']} of {w['trials']} trials complete, "
+    f"{statistics.median(w['trial_seconds']):.1f} s a trial (median)."
   )
   return "\n".join(lines)

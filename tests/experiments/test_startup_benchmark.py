@@ -58,6 +58,28 @@ class StartupBenchmarkTest(absltest.TestCase):
     self.assertEqual([r["reached"] for r in rows], [False, True])
     self.assertEqual(rows[1]["process_seconds"], 20.0)
 
+  def test_sweep_reads_its_results(self):
+    folder = self.create_tempdir().full_path
+
+    def process(args, log):
+      output = args[-1].split("=", 1)[1]
+      os.makedirs(output)
+      with open(os.path.join(output, "results.csv"), "w") as f:
+        f.write("number,state,duration_s\n0,COMPLETE,8.5\n1,FAIL,3.0\n")
+      return 42.0
+
+    with mock.patch.object(startup_benchmark, "process", process):
+      out = startup_benchmark.sweep(folder)
+    self.assertEqual(
+      out,
+      {
+        "process_seconds": 42.0,
+        "trials": 2,
+        "complete": 1,
+        "trial_seconds": [8.5, 3.0],
+      },
+    )
+
 
 class TutorialDataTest(absltest.TestCase):
   def test_ratings_carry_the_titles_of_u_item(self):
