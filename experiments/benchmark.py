@@ -60,8 +60,8 @@ from multiobj import config as config_lib
 from multiobj.data import synthetic
 from multiobj.model import features
 from multiobj.model import model as model_lib
+from multiobj.prepare import derived, train_data
 from multiobj.prepare import lists as lists_lib
-from multiobj.prepare import train_data
 from multiobj.train import run_dir
 
 _STEPS = flags.DEFINE_integer(
@@ -146,7 +146,14 @@ def _measure(
   stats = features.compute_stats(
     data.spec, data.split("train"), config.model.text_max_tokens
   )
-  lists = train_data.prepare(data, config).lists["train"]
+  prepared = train_data.prepare(data, config)
+  lists = dict(prepared.lists["train"])
+  # The columns a run derives as its lists are read (`derived.py`): the
+  # retrieval sampling probability both models' logQ correction reads.
+  catalogue = data.catalogue[data.spec.item_id]
+  derived.add_draw_columns(
+    lists, prepared.config, data, np.ones(len(catalogue), bool), None
+  )
   # The same batches, in memory, so the input pipeline costs nothing and both
   # models see identical data; warm-up fills the cache.
   dataset = (
