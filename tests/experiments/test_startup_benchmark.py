@@ -82,6 +82,11 @@ class StartupBenchmarkTest(absltest.TestCase):
 
 
 class TutorialDataTest(absltest.TestCase):
+  @absltest.skipUnless(
+    os.path.exists(os.path.join(DATA_DIR, "ml-100k", "u.data")),
+    f"no MovieLens 100K under {DATA_DIR} (set MULTIOBJ_DATA to the folder "
+    "holding ml-100k/).",
+  )
   def test_ratings_carry_the_titles_of_u_item(self):
     columns = tfrs_tutorial.ratings(DATA_DIR, 3)
     # u.data's first lines: 196 242 3, 186 302 3, 22 377 1; u.item's
