@@ -57,9 +57,14 @@ _LAZY = {
 }
 
 
+_MODULES = ("losses", "pointwise", "ranking", "weighting", "gradient_weighting")
+
+
 def __getattr__(name):
   if name in _LAZY:
     return getattr(importlib.import_module(_LAZY[name]), name)
+  if name in _MODULES:  # objectives.losses.PointwiseLoss, as before.
+    return importlib.import_module(f"objectives.{name}")
   raise AttributeError(f"module 'objectives' has no attribute {name!r}")
 
 

@@ -18,7 +18,8 @@ RETRIEVAL = objective.register(
     metrics=("recall@10", "recall@50", "recall@100"),
     description="two-tower retrieval of clicked items, in-batch negatives "
     "with logQ correction",
-  )
+  ),
+  validate_loss=False,
 )
 
 CLICK = objective.register(
@@ -30,7 +31,8 @@ CLICK = objective.register(
     weight=1.0,
     metrics=("auc", "logloss", "ndcg@10", "truth_ndcg@10"),
     description="probability that a shown item is clicked",
-  )
+  ),
+  validate_loss=False,
 )
 
 DWELL = objective.register(
@@ -44,7 +46,8 @@ DWELL = objective.register(
     label_transform="log1p",
     metrics=("rmse", "mae"),
     description="log1p(dwell seconds) of a click, learned on clicked rows",
-  )
+  ),
+  validate_loss=False,
 )
 
 PURCHASE = objective.register(
@@ -56,7 +59,8 @@ PURCHASE = objective.register(
     weight=1.0,
     metrics=("auc", "logloss"),
     description="probability that a shown item is bought (through a click)",
-  )
+  ),
+  validate_loss=False,
 )
 
 LIKE = objective.register(
@@ -69,7 +73,8 @@ LIKE = objective.register(
     metrics=("auc", "logloss"),
     description="probability that the user likes an item they consumed "
     "(e.g. rated it 4 or 5)",
-  )
+  ),
+  validate_loss=False,
 )
 
 RATING = objective.register(
@@ -81,7 +86,8 @@ RATING = objective.register(
     weight=1.0,
     metrics=("rmse", "mae"),
     description="explicit rating of a consumed item",
-  )
+  ),
+  validate_loss=False,
 )
 
 CART = objective.register(
@@ -93,5 +99,6 @@ CART = objective.register(
     weight=1.0,
     metrics=("auc", "logloss"),
     description="probability that an item is added to the cart",
-  )
+  ),
+  validate_loss=False,
 )

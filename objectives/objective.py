@@ -188,12 +188,18 @@ def check_metric(objective: str, kind: str, metric: str) -> None:
 OBJECTIVES: registry.Registry[Objective] = registry.Registry("objective")
 
 
-def register(objective: Objective) -> Objective:
-  """Adds `objective` to the registry under its name and returns it."""
+def register(objective: Objective, validate_loss: bool = True) -> Objective:
+  """Adds `objective` to the registry under its name and returns it.
+
+  Its loss is checked first (kind and parameters; this imports the loss's
+  module). The built-ins skip the check, so that `import objectives` needs
+  no TensorFlow; tests/objectives/test_registry.py checks theirs."""
   if not isinstance(objective, Objective):
     raise TypeError(
       f"objectives.register expects an Objective, got {type(objective).__name__}."
     )
+  if validate_loss:
+    objective.validate_loss()
   return OBJECTIVES.add(objective.name, objective)
 
 

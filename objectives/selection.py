@@ -155,6 +155,7 @@ def select(
         )
       objective = dataclasses.replace(objective, weight=weight)
     selected[name] = objective
+  overridden = set()
   if losses:
     for name, loss in parse_pairs(losses, "--losses"):
       if name not in selected:
@@ -171,8 +172,16 @@ def select(
         )
       except ValueError as e:
         raise ValueError(f"--losses: {e}") from None
-  for objective in selected.values():
-    objective.validate_loss()
+      overridden.add(name)
+  # Each loss serves its objective's kind and takes its parameters (this
+  # imports the losses' modules, if not yet).
+  for name, objective in selected.items():
+    try:
+      objective.validate_loss()
+    except ValueError as e:
+      raise ValueError(
+        f"{'--losses: ' if name in overridden else prefix}{e}"
+      ) from None
   return list(selected.values())
 
 

@@ -12,7 +12,8 @@ dwa, gradnorm); gradient combination on the variables several tasks share
 `--weighting=dwa(temperature=1.0)`.
 
 Register a new strategy with `@register_weighting("name")` on a subclass of
-`Weighting`.
+`Weighting`; it makes its variables in `__init__` (the optimizer is built
+before the first training step).
 """
 
 import math

@@ -29,3 +29,17 @@ CLICK_LISTWISE = objectives.register(
     metrics=("ndcg@5", "truth_ndcg@5"),
   )
 )
+
+
+@objectives.register_weighting("lazy_variable")
+class LazyVariable(objectives.Static):
+  """Makes a variable during its first call: refused with a message, since
+  the optimizer is built before the first step."""
+
+  def combine(self, losses):
+    if not hasattr(self, "scale"):
+      import tensorflow as tf  # noqa: PLC0415
+
+      self.scale = tf.Variable(1.0, name="lazy_scale")
+    total, weights = super().combine(losses)
+    return total * self.scale, weights

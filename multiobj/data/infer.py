@@ -82,6 +82,8 @@ def _dictionary(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     values = pa.chunked_array([values])
   if not values.num_chunks:
     return column(values.cast(values.type.value_type))
+  # Indices wide enough for the union of the chunks' dictionaries.
+  values = values.cast(pa.dictionary(pa.int32(), values.type.value_type))
   values = values.unify_dictionaries()
   distinct = values.chunk(0).dictionary
   indices = [c.indices for c in values.chunks]

@@ -7,9 +7,11 @@ it returns a typed `FitResult`. Evaluating the fitted model on the test
 split and writing metrics.json is `experiment.run`'s.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
+import re
 import sys
 import time
 from typing import Any
@@ -294,7 +296,7 @@ def _fit(model, data, directory, strategy, chief, verbose):
     model.optimizer.build(model.trainable_variables)
   clock = callbacks_lib.Clock()
   began = time.time()
-  try:
+  with _said_in_the_run_terms(data):
     history = model.fit(
       resume.resumed_data(),
       validation_data=valid,
@@ -304,9 +306,6 @@ def _fit(model, data, directory, strategy, chief, verbose):
       callbacks=[*callbacks, clock],
       verbose=verbose,
     )
-  except tf.errors.DataLossError:
-    # A shard fails its checksums: name it (no corrupt record is used).
-    raise data.corrupt_shard() from None
   seconds = time.time() - began
   # Every epoch's values, those before a resumption too.
   logged = run_dir.read_history(directory) or history.history
@@ -323,3 +322,24 @@ def _fit(model, data, directory, strategy, chief, verbose):
     (c.done for c in callbacks if isinstance(c, callbacks_lib.Resume)), 0
   )
   return logged, best_epoch, seconds, clock, resumed
+
+
+@contextlib.contextmanager
+def _said_in_the_run_terms(data):
+  """`Model.fit`'s errors that have a cause in the run, named."""
+  try:
+    yield
+  except tf.errors.DataLossError:
+    # A shard fails its checksums: name it (no corrupt record is used).
+    raise data.corrupt_shard() from None
+  except KeyError as e:
+    made = re.search(r"cannot recognize variable (\S+?)\.", str(e))
+    if made is None:
+      raise
+    # The optimizer is built before the first step (one trace a step).
+    raise ValueError(
+      f"The trainable variable {made.group(1)} was made during the first "
+      "training step, after the optimizer was built for the model's "
+      "variables: a loss or weighting strategy must make its variables in "
+      "__init__ (a layer: in build, which the model's first call runs)."
+    ) from None

@@ -98,6 +98,14 @@ class ReadTableTest(parameterized.TestCase):
       pa.array([1, 1, 0], pa.int32()), pa.array(["a", "b"])
     )
     self.assertEqual(list(infer.column(text)), ["b", "b", "a"])
+    # Chunks of 8-bit indices whose dictionaries, together, need more.
+    chunks = [
+      pa.array([f"{c}{i}" for i in range(100)]).dictionary_encode()
+      for c in "ab"
+    ]
+    chunks = [c.cast(pa.dictionary(pa.int8(), pa.string())) for c in chunks]
+    column = infer.column(pa.chunked_array(chunks))
+    self.assertEqual(list(column[98:102]), ["a98", "a99", "b0", "b1"])
 
   def test_csv_without_header(self):
     path = self._write("t.csv", "1,a\n2,b\n")

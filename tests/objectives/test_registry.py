@@ -57,6 +57,33 @@ class RegistryTest(absltest.TestCase):
     self.assertIn("static", objectives.WEIGHTINGS.names())
 
 
+class RegisterTest(absltest.TestCase):
+  def test_a_registered_objective_has_its_loss_checked(self):
+    for loss, message in (
+      ("mse", "Objective 'bad_click' is a binary objective; loss 'mse'"),
+      ("focal(gamma_typo=2)", "Loss 'focal' does not take parameters"),
+    ):
+      name, params = objectives.parse_call(loss)
+      with self.subTest(loss=loss), self.assertRaisesRegex(ValueError, message):
+        objectives.register(
+          objectives.Objective(
+            name="bad_click",
+            kind="binary",
+            label="click",
+            loss=name,
+            loss_params=params,
+          )
+        )
+    self.assertNotIn("bad_click", objectives.OBJECTIVES)
+
+  def test_every_builtin_objective_has_a_valid_loss(self):
+    for name in objectives.names():
+      objectives.get(name).validate_loss()
+
+  def test_submodules_are_attributes(self):
+    self.assertIs(objectives.losses.PointwiseLoss, objectives.PointwiseLoss)
+
+
 class DeclareTest(absltest.TestCase):
   def test_a_declared_name_is_known_and_loads_its_module(self):
     r = registry.Registry("thing")
@@ -132,6 +159,22 @@ class FreshProcessTest(absltest.TestCase):
       out[1], "flag --weighting=nope: Unknown weighting strategy 'nope'."
     )
     self.assertEqual(out[2], "False")
+
+  def test_a_losses_error_names_the_flag_in_a_fresh_process(self):
+    # There the loss's module is imported by the check, not before it.
+    code = (
+      "import objectives\n"
+      "try:\n"
+      "  objectives.select('click', 'click:mse')\n"
+      "except ValueError as e:\n"
+      "  print(e)\n"
+    )
+    out = subprocess.run(
+      [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    self.assertStartsWith(
+      out, "--losses: Objective 'click' is a binary objective; loss 'mse'"
+    )
 
   def test_import_registers_every_builtin(self):
     # In a fresh interpreter, so that no test module's own imports hide a

@@ -46,9 +46,24 @@ for epoch in range(1, int(args.get("epochs", 1)) + 1):
 auc = None if lr == 0.8 else 1 - lr  # None: NaN, as training writes it.
 with open(os.path.join(model_dir, "metrics.json"), "w") as f:
   json.dump({"metrics": {"click_auc": auc, "click_logloss": lr}}, f)
+from absl import flags
 with open(os.path.join(model_dir, "process.json"), "w") as f:
   json.dump({"parent": os.getppid(), "cwd": os.getcwd(),
-             "tensorflow": "tensorflow" in sys.modules, "argv": sys.argv}, f)
+             "tensorflow": "tensorflow" in sys.modules, "argv": sys.argv,
+             "worker_flag": "worker_only" in flags.FLAGS}, f)
+"""
+
+# A worker started as a script (by a relative path) that defines a required
+# flag of its own, as experiments/sweep.py does.
+WORKER = """
+import os, sys
+from absl import flags
+flags.DEFINE_string("worker_only", None, "A flag of the worker's script.")
+flags.mark_flag_as_required("worker_only")
+flags.FLAGS(sys.argv[:2])
+from multiobj.studies import sweep
+print(os.getpid(), flush=True)
+sweep.run(sweep.SweepConfig.from_json(sys.argv[2]))
 """
 
 
@@ -484,16 +499,12 @@ class FakeTrainingTest(absltest.TestCase):
     config = self.config("learning_rate=grid(0.1,0.2)", sampler="grid")
     # The worker in a process of its own: this one has run TensorFlow
     # (other tests), and a worker that has forks no trial.
+    with open(os.path.join(config.workdir, "worker.py"), "w") as f:
+      f.write(WORKER)
     worker = subprocess.run(
-      [
-        sys.executable,
-        "-c",
-        "import os, sys\n"
-        "from multiobj.studies import sweep\n"
-        "print(os.getpid())\n"
-        "sweep.run(sweep.SweepConfig.from_json(sys.argv[1]))\n",
-        config.to_json(),
-      ],
+      [sys.executable, "worker.py", "--worker_only=x", config.to_json()],
+      cwd=config.workdir,
+      env={**os.environ, "PYTHONPATH": str(ROOT)},
       capture_output=True,
       text=True,
       check=True,
@@ -509,6 +520,7 @@ class FakeTrainingTest(absltest.TestCase):
       # trial's folder with the trial's flags alone.
       self.assertEqual(process["parent"], pid)
       self.assertTrue(process["tensorflow"])
+      self.assertFalse(process["worker_flag"])
       self.assertEqual(process["cwd"], config.workdir)
       self.assertEqual(process["argv"][0].rsplit("/", 1)[-1], "fake_train.py")
       self.assertEqual(

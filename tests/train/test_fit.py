@@ -182,6 +182,17 @@ class SingleKindTest(tf.test.TestCase):
 
 
 class CustomObjectiveTest(tf.test.TestCase):
+  def test_a_variable_made_in_the_first_step_is_refused_by_name(self):
+    config = config_lib.TrainConfig(
+      model_dir=self.create_tempdir().full_path
+    ).replace(synthetic=SMALL, epochs=1, weighting="lazy_variable")
+    with self.assertRaisesRegex(
+      ValueError,
+      r"The trainable variable lazy_scale:0 was made during the first "
+      r"training step, .* must make its variables in __init__",
+    ):
+      fit.fit(config, verbose=0)
+
   def test_user_registered_objectives_train(self):
     # Registered in tests/custom_objectives.py, outside the library.
     config = config_lib.TrainConfig(

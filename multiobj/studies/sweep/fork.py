@@ -127,17 +127,24 @@ def _child(parent, module, args, workdir, stdout, stderr) -> int:
   from absl import flags, logging  # noqa: PLC0415
 
   logging.get_absl_handler().python_handler.stream = sys.stderr
-  os.chdir(workdir)
-  sys.path.insert(0, workdir)
   # The worker's own script (experiments.sweep) defined flags a training
-  # process never has; the others go back to their defaults.
+  # process never has (absl files them under sys.argv[0] as typed, a path
+  # relative to the worker's folder or absolute); the others go back to
+  # their defaults.
   main = getattr(sys.modules.get("__main__"), "__file__", None)
-  gone = {f.name for f in flags.FLAGS.flags_by_module_dict().get(main, ())}
+  gone = {
+    f.name
+    for key, defined in flags.FLAGS.flags_by_module_dict().items()
+    if main and os.path.abspath(key) == os.path.abspath(main)
+    for f in defined
+  }
   for name in gone:
     delattr(flags.FLAGS, name)
   for name in flags.FLAGS:  # Validators over several flags, one of them gone.
     flag = flags.FLAGS[name]
     flag.validators = [v for v in flag.validators if not gone & set(_names(v))]
+  os.chdir(workdir)
+  sys.path.insert(0, workdir)
   flags.FLAGS.unparse_flags()
   sys.argv = [module, *args]
   runpy.run_module(module, run_name="__main__", alter_sys=True)
