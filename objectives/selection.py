@@ -173,8 +173,13 @@ def select(
       except ValueError as e:
         raise ValueError(f"--losses: {e}") from None
       overridden.add(name)
-  # Each loss serves its objective's kind and takes its parameters (this
-  # imports the losses' modules, if not yet).
+  _validate_losses(selected, overridden, prefix)
+  return list(selected.values())
+
+
+def _validate_losses(selected, overridden, prefix):
+  """Each loss serves its objective's kind and takes its parameters (this
+  imports the losses' modules, if not yet); an error names its flag."""
   for name, objective in selected.items():
     try:
       objective.validate_loss()
@@ -182,7 +187,6 @@ def select(
       raise ValueError(
         f"{'--losses: ' if name in overridden else prefix}{e}"
       ) from None
-  return list(selected.values())
 
 
 def check_weighting(text: str) -> None:
