@@ -36,7 +36,7 @@ from absl import logging
 _TIME = ["/usr/bin/time", "-v"]
 
 
-def _run(args: list[str], log: str) -> dict[str, float]:
+def run_process(args: list[str], log: str) -> dict[str, float]:
   """Runs `python -m args` under /usr/bin/time; its wall time and peak
   resident memory (MB). The output goes to `log`."""
   began = time.time()
@@ -79,7 +79,7 @@ def run(
     cache = os.path.join(directory, f"cache_{rows}")
     shutil.rmtree(cache, ignore_errors=True)
     logging.info("%d rows: preparing.", rows)
-    prepare = _run(
+    prepare = run_process(
       [
         "experiments.prepare",
         f"--cache_dir={cache}",
@@ -91,7 +91,7 @@ def run(
     logging.info("%d rows: training on the cache.", rows)
     model_dir = os.path.join(directory, f"run_{rows}")
     shutil.rmtree(model_dir, ignore_errors=True)
-    train = _run(
+    train = run_process(
       [
         "experiments.train",
         f"--cache_dir={cache}",
@@ -113,7 +113,7 @@ def run(
       logging.info("%d rows: training without a cache.", rows)
       cold_dir = os.path.join(directory, f"cold_{rows}")
       shutil.rmtree(cold_dir, ignore_errors=True)
-      cold = _run(
+      cold = run_process(
         [
           "experiments.train",
           f"--model_dir={cold_dir}",
@@ -240,7 +240,7 @@ def sweep(rows: int, trials: int, directory: str) -> dict[str, float]:
     trial_flags = f"--synthetic_requests={max(1, rows // 10)} --epochs=1"
     if cache is not None:
       trial_flags += " --cache_dir="
-    out[name] = _run(
+    out[name] = run_process(
       [
         "experiments.sweep",
         f"--output_dir={output}",

@@ -28,27 +28,16 @@ import sys
 import time
 from collections.abc import Sequence
 
+from experiments import scale_benchmark
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TUTORIAL_SPEC = os.path.join(ROOT, "docs", "examples", "tfrs_tutorial.json")
 
 
 def process(args: Sequence[str], log: str) -> float:
-  """Runs `python -m args`, its output to `log`; its wall seconds."""
-  began = time.perf_counter()
-  with open(log, "w") as out:
-    done = subprocess.run(
-      [sys.executable, "-m", *args],
-      cwd=ROOT,
-      stdout=out,
-      stderr=subprocess.STDOUT,
-      check=False,
-    )
-  seconds = time.perf_counter() - began
-  if done.returncode:
-    with open(log) as f:
-      tail = f.read()[-2000:]
-    raise RuntimeError(f"{' '.join(args)} failed; see {log}:\n{tail}")
-  return seconds
+  """Runs `python -m args` (`scale_benchmark.run_process`), its output to
+  `log`; its wall seconds."""
+  return scale_benchmark.run_process(list(args), log)["seconds"]
 
 
 def _metrics(model_dir: str) -> dict:

@@ -135,6 +135,13 @@ class DeclareTest(absltest.TestCase):
             self.assertEqual(entries.get(name).__module__, declared)
 
 
+def _fresh(code: str) -> str:
+  """What `code` prints in a fresh interpreter."""
+  return subprocess.run(
+    [sys.executable, "-c", code], capture_output=True, text=True, check=True
+  ).stdout
+
+
 class FreshProcessTest(absltest.TestCase):
   def test_names_and_flag_errors_without_tensorflow(self):
     # Every name is known, --help has its text and a flag error its message
@@ -151,9 +158,7 @@ class FreshProcessTest(absltest.TestCase):
       "  print(str(e).splitlines()[0])\n"
       "print('tensorflow' in sys.modules)\n"
     )
-    out = subprocess.run(
-      [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.splitlines()
+    out = _fresh(code).splitlines()
     self.assertEqual(out[0], "15 6")
     self.assertStartsWith(
       out[1], "flag --weighting=nope: Unknown weighting strategy 'nope'."
@@ -169,9 +174,7 @@ class FreshProcessTest(absltest.TestCase):
       "except ValueError as e:\n"
       "  print(e)\n"
     )
-    out = subprocess.run(
-      [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
+    out = _fresh(code)
     self.assertStartsWith(
       out, "--losses: Objective 'click' is a binary objective; loss 'mse'"
     )
@@ -185,9 +188,7 @@ class FreshProcessTest(absltest.TestCase):
       "print(','.join(objectives.LOSSES.names()))\n"
       "print(','.join(objectives.WEIGHTINGS.names()))\n"
     )
-    out = subprocess.run(
-      [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.splitlines()
+    out = _fresh(code).splitlines()
     self.assertEqual(
       out[0].split(","),
       ["cart", "click", "dwell", "like", "purchase", "rating", "retrieval"],
