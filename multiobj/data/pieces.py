@@ -50,13 +50,7 @@ def batches(
         names = table.column_names
       elif table.column_names != names and format_ != "jsonl":
         raise ValueError(f"{file}: columns change within the file.")
-      out = {}
-      for name in table.column_names:
-        try:
-          out[name] = infer.column(table[name])
-        except infer.NestedError as e:
-          raise ValueError(f"{file}: column {name!r} is {e}.") from None
-      yield file, start, out
+      yield file, start, readers.typed(file, table)
       start += table.num_rows
     if not start:
       raise ValueError(f"{file}: the file is empty (no data rows).")
