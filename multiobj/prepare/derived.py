@@ -70,6 +70,7 @@ def add(
   if table is None and weights is None:
     return dataset
 
+  @tf.autograph.experimental.do_not_convert
   def derive(batch):
     batch = dict(batch)
     if table is not None:

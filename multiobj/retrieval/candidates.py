@@ -163,6 +163,7 @@ def with_uniform_draws(
   ).batch(2)
   lists = next(iter(columns))  # Any candidate column has [batch, list].
 
+  @tf.autograph.experimental.do_not_convert
   def add(batch, seed):
     shape = [tf.shape(batch[lists])[0], count]
     drawn = tf.random.stateless_uniform(

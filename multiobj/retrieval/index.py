@@ -22,7 +22,7 @@ def embed_catalogue(
   """[C, D] embeddings of every catalogue item by the candidate `tower`,
   from its `features` columns of `catalogue`."""
   data = tf.data.Dataset.from_tensor_slices({n: catalogue[n] for n in features})
-  embed = tf.function(tower, reduce_retracing=True)
+  embed = tf.function(tower, reduce_retracing=True, autograph=False)
   return np.concatenate([embed(b).numpy() for b in data.batch(batch_size)])
 
 
