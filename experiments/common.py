@@ -1,10 +1,8 @@
 """Flags shared by the experiment scripts, and the one function that turns
 them into a `config.TrainConfig`. Nothing below `main` reads FLAGS.
 
-The flag holders are public (`common.MODEL_DIR.value`), so a script reads
+The flag holders are public (`common.EPOCHS.value`), so a script reads
 another's flag through its holder, never by name."""
-
-import importlib
 
 from absl import flags
 
@@ -18,41 +16,7 @@ from experiments import (
 from multiobj import config as config_lib
 from multiobj.data import loaders, synthetic
 from multiobj.model import trunk_names
-from multiobj.serve import blend as blend_lib
 
-
-class _ModuleImporter(flags.ListParser):
-  """Parses a comma-separated list of modules and imports each at once.
-
-  Importing while the flag is parsed (absl runs validators only after every
-  flag is parsed) registers the modules' objectives, losses, weighting
-  strategies and datasets before --objectives and the others are checked,
-  whatever the order of flags on the command line.
-  """
-
-  def parse(self, argument):
-    modules = super().parse(argument)
-    for name in modules:
-      try:
-        importlib.import_module(name)
-      except ImportError as e:
-        raise ValueError(f"cannot import {name!r}: {e}.") from None
-    return modules
-
-  def flag_type(self):
-    return "comma-separated list of modules"
-
-
-OBJECTIVE_MODULES = flags.DEFINE(
-  _ModuleImporter(),
-  "objective_modules",
-  [],
-  "Python modules to import before the other flags are read, so the "
-  "objectives, losses, weighting strategies and datasets they register can be "
-  "named, e.g. my_pkg.my_objectives (importable from the working directory or "
-  "PYTHONPATH).",
-  serializer=flags.CsvListSerializer(","),
-)
 DATASET = flags.DEFINE_string(
   "dataset",
   "synthetic",
@@ -240,30 +204,15 @@ SEED = flags.DEFINE_integer(
   lower_bound=0,
   upper_bound=2**32 - 1,
 )
-MODEL_DIR = flags.DEFINE_string(
-  "model_dir",
-  None,
-  "Directory of a training run: checkpoints, TensorBoard logs, metrics.json.",
-)
-# Flags of several scripts besides train.py, defined once here.
-OUTPUT_DIR = flags.DEFINE_string(
-  "output_dir", "", "Where a study or evaluation writes its results."
-)
-SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds of a study's runs.")
-BLEND = flags.DEFINE_string(
-  "blend",
-  "",
-  "A value model over the heads: a weighted sum click:1,purchase:3 or an "
-  "expression such as click*purchase^0.5*log1p(dwell) with + - * / ^ and "
-  f"{', '.join(blend_lib.FUNCTIONS)}; regression heads enter on their "
-  "label's scale (dwell in seconds).",
-)
-
 # The synthetic log's flags and the deprecated aliases are shared flags too
 # (key flags of this module).
 flags.adopt_module_key_flags(synthetic_flags)
 flags.adopt_module_key_flags(data_path_flags)
 flags.adopt_module_key_flags(deprecated_flags)
+# A training run's directory and modules are training flags too (metrics.json
+# records them, a sweep's trials may set them).
+flags.declare_key_flag(run_flags.MODEL_DIR.name)
+flags.declare_key_flag(run_flags.OBJECTIVE_MODULES.name)
 
 
 def _check(validate):
@@ -338,7 +287,7 @@ flags.register_multi_flags_validator(
 def config_from_flags() -> config_lib.TrainConfig:
   """The `TrainConfig` the shared flags describe."""
   return config_lib.TrainConfig(
-    model_dir=MODEL_DIR.value,
+    model_dir=run_flags.MODEL_DIR.value,
     data=config_lib.DataConfig(
       dataset="json" if DATASET_SPEC.value else DATASET.value,
       data_dir=DATA_DIR.value,

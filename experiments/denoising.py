@@ -24,7 +24,7 @@ from typing import Any
 from absl import app, flags
 
 import objectives
-from experiments import common, synthetic_flags
+from experiments import common, output_flags, synthetic_flags
 from multiobj import config as config_lib
 from multiobj.data import synthetic
 from multiobj.studies import grid
@@ -72,6 +72,13 @@ _SETTINGS = flags.DEFINE_list(
 _METHODS = flags.DEFINE_list(
   "methods", list(METHODS), f"Methods; of: {', '.join(METHODS)}."
 )
+for _flag in (
+  common.EPOCHS,
+  output_flags.OUTPUT_DIR,
+  output_flags.SEEDS,
+  synthetic_flags.SYNTHETIC_REQUESTS,
+):
+  flags.declare_key_flag(_flag.name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,14 +188,14 @@ def _describe(changes):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-  if not common.OUTPUT_DIR.value:
+  if not output_flags.OUTPUT_DIR.value:
     raise app.UsageError("--output_dir is required.")
   config = DenoisingConfig(
-    output_dir=common.OUTPUT_DIR.value,
+    output_dir=output_flags.OUTPUT_DIR.value,
     settings=tuple(_SETTINGS.value),
     methods=tuple(_METHODS.value),
-    seeds=tuple(int(s) for s in common.SEEDS.value),
-    # Shared flags, defined once in experiments/common.py.
+    seeds=tuple(int(s) for s in output_flags.SEEDS.value),
+    # Shared flags, defined once in experiments/common.py and synthetic_flags.
     synthetic_requests=synthetic_flags.SYNTHETIC_REQUESTS.value,
     epochs=common.EPOCHS.value,
   )

@@ -14,7 +14,7 @@ from typing import Any
 
 from absl import app, flags, logging
 
-from experiments import common, run_flags
+from experiments import output_flags, run_flags
 from multiobj.serve import blend as blend_lib
 
 _SPLIT = flags.DEFINE_string("split", "test", "The split to evaluate on.")
@@ -31,6 +31,14 @@ _SCANN = flags.DEFINE_boolean(
   "scann", True, "Also retrieve through a ScaNN index."
 )
 _PLOTS = flags.DEFINE_boolean("plots", True, "Write PNG plots.")
+for _flag in (
+  run_flags.MODEL_DIR,
+  run_flags.OBJECTIVE_MODULES,
+  output_flags.OUTPUT_DIR,
+  output_flags.BLEND,
+  run_flags.ALLOW_UNFINISHED,
+):
+  flags.declare_key_flag(_flag.name)
 
 
 def run(config) -> dict[str, Any]:
@@ -64,23 +72,23 @@ def main(argv):
     ks = tuple(int(k) for k in _KS.value)
   except ValueError:
     raise app.UsageError(f"--ks: not integers: {','.join(_KS.value)}") from None
-  if common.BLEND.value:
+  if output_flags.BLEND.value:
     try:  # Its syntax and constants, before the model loads.
-      blend_lib.Blend.parse(common.BLEND.value, None)
+      blend_lib.Blend.parse(output_flags.BLEND.value, None)
     except ValueError as e:
       raise app.UsageError(f"--blend: {e}.") from None
   from multiobj.evaluate import offline  # noqa: PLC0415  (TensorFlow)
 
   run(
     offline.EvaluationConfig(
-      model_dir=common.MODEL_DIR.value,
+      model_dir=run_flags.MODEL_DIR.value,
       split=_SPLIT.value,
-      blend=common.BLEND.value,
+      blend=output_flags.BLEND.value,
       ks=ks,
       slate_k=_SLATE_K.value,
       scann=_SCANN.value,
       plots=_PLOTS.value,
-      output_dir=common.OUTPUT_DIR.value,
+      output_dir=output_flags.OUTPUT_DIR.value,
       allow_unfinished=run_flags.ALLOW_UNFINISHED.value,
     )
   )

@@ -26,7 +26,7 @@ from typing import Any
 
 from absl import app, flags, logging
 
-from experiments import common, run_flags
+from experiments import output_flags, run_flags
 from multiobj import serve
 from multiobj.data import loaders, readers
 from multiobj.serve import blend as blend_lib
@@ -53,6 +53,13 @@ _INDEX = flags.DEFINE_enum(
   "Retrieval index: brute_force (exact) or scann (approximate; loading the "
   "SavedModel then needs `import scann`).",
 )
+for _flag in (
+  run_flags.MODEL_DIR,
+  run_flags.OBJECTIVE_MODULES,
+  output_flags.BLEND,
+  run_flags.ALLOW_UNFINISHED,
+):
+  flags.declare_key_flag(_flag.name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,10 +140,10 @@ def main(argv):
   logging.set_verbosity(logging.INFO)
   run(
     ExportConfig(
-      model_dir=common.MODEL_DIR.value,
+      model_dir=run_flags.MODEL_DIR.value,
       export_dir=_EXPORT_DIR.value,
       catalogue=_CATALOGUE.value,
-      blend=common.BLEND.value,
+      blend=output_flags.BLEND.value,
       k=_K.value,
       index=_INDEX.value,
       allow_unfinished=run_flags.ALLOW_UNFINISHED.value,

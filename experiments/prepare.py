@@ -22,6 +22,9 @@ from absl import app, flags, logging
 
 from experiments import common, data_path_flags, run_flags
 
+flags.adopt_module_key_flags(common)
+flags.declare_key_flag(run_flags.OVERWRITE.name)
+
 
 def main(argv):
   if len(argv) > 1:

@@ -41,7 +41,7 @@ from typing import Any
 from absl import app, flags
 
 import objectives
-from experiments import common
+from experiments import common, output_flags
 from multiobj import config as config_lib
 from multiobj.data import loaders, synthetic
 from multiobj.studies import grid
@@ -246,6 +246,8 @@ STUDIES["replicas"] = Study(
 )
 
 _STUDY = flags.DEFINE_enum("study", None, list(STUDIES), "Which study to run.")
+for _flag in (common.DATA_DIR, output_flags.OUTPUT_DIR, output_flags.SEEDS):
+  flags.declare_key_flag(_flag.name)
 
 
 def train_config(
@@ -304,14 +306,14 @@ def table(name: str, results: list[dict[str, Any]], seeds: list[int]) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-  if not common.OUTPUT_DIR.value:
+  if not output_flags.OUTPUT_DIR.value:
     raise app.UsageError("--output_dir is required.")
-  seeds = [int(s) for s in common.SEEDS.value]
+  seeds = [int(s) for s in output_flags.SEEDS.value]
   data_dir = common.DATA_DIR.value or loaders.default_data_dir()
-  results = run(_STUDY.value, seeds, common.OUTPUT_DIR.value, data_dir)
+  results = run(_STUDY.value, seeds, output_flags.OUTPUT_DIR.value, data_dir)
   text = table(_STUDY.value, results, seeds)
   with open(
-    os.path.join(common.OUTPUT_DIR.value, f"{_STUDY.value}.md"), "w"
+    os.path.join(output_flags.OUTPUT_DIR.value, f"{_STUDY.value}.md"), "w"
   ) as f:
     f.write(text + "\n")
   print(text)

@@ -33,7 +33,7 @@ import shlex
 
 from absl import app, flags
 
-from experiments import common
+from experiments import common, output_flags
 from multiobj.studies import sweep
 
 _SPACE = flags.DEFINE_string(
@@ -195,8 +195,9 @@ _FLAGS = [
       _PRUNE_WARMUP_EPOCHS,
     )
   ),
-  common.OUTPUT_DIR.name,
+  output_flags.OUTPUT_DIR.name,
 ]
+flags.declare_key_flag(output_flags.OUTPUT_DIR.name)
 
 
 def _check(values):
@@ -217,7 +218,7 @@ flags.register_multi_flags_validator(_FLAGS, _check)
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-  if not common.OUTPUT_DIR.value:
+  if not output_flags.OUTPUT_DIR.value:
     raise app.UsageError("--output_dir is required.")
   if not _DIRECTIONS.value:
     raise app.UsageError("--directions is required.")

@@ -26,6 +26,9 @@ from absl import app, flags
 
 from experiments import common
 
+flags.declare_key_flag(common.DATA_DIR.name)
+flags.declare_key_flag(common.EPOCHS.name)
+
 # --data_dir and --epochs (default 3, the tutorial's) are the shared flags.
 _ROWS = flags.DEFINE_integer(
   "rows",

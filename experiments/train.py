@@ -12,8 +12,14 @@ A smaller, faster run:
 
 from absl import app, flags, logging
 
-from experiments import common
+from experiments import common, run_flags
 from multiobj import config as config_lib
+
+# --help lists these: the training flags (with the dataset's, the synthetic
+# log's and the data path's) and two of the run directory's.
+flags.adopt_module_key_flags(common)
+flags.declare_key_flag(run_flags.OVERWRITE.name)
+flags.declare_key_flag(run_flags.CHECKPOINT_EVERY_STEPS.name)
 
 
 def run(config: config_lib.TrainConfig, flag_values: dict | None = None):

@@ -15,11 +15,9 @@ holds the same log keeps its data.
 
 from absl import app, flags, logging
 
-from experiments import common, synthetic_flags
+from experiments import output_flags, synthetic_flags
 from multiobj.data import synthetic
 
-# --output_dir is common's (`common.OUTPUT_DIR`), so this script imports
-# beside the others; the synthetic flags are synthetic_flags'.
 flags.adopt_module_key_flags(synthetic_flags)
 flags.declare_key_flag("output_dir")
 
@@ -34,10 +32,10 @@ def run(config: synthetic.SyntheticConfig, output_dir: str) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-  if not common.OUTPUT_DIR.value:
+  if not output_flags.OUTPUT_DIR.value:
     raise app.UsageError("--output_dir is required.")
   logging.set_verbosity(logging.INFO)
-  run(synthetic_flags.config_from_flags(), common.OUTPUT_DIR.value)
+  run(synthetic_flags.config_from_flags(), output_flags.OUTPUT_DIR.value)
 
 
 if __name__ == "__main__":

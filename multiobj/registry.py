@@ -55,6 +55,7 @@ class Registry(Generic[T]):
     self._plural = plural or kind + ("es" if kind.endswith("s") else "s")
     self._entries: dict[str, T] = {}
     self._declared: dict[str, str] = {}
+    self._origins: dict[str, str | None] = {}
 
   def declare(self, module: str, names: Sequence[str]) -> None:
     """Says that importing `module` registers `names`: they are known now,
@@ -89,6 +90,7 @@ class Registry(Generic[T]):
         "Pick another name."
       )
     self._entries[name] = entry
+    self._origins[name] = _running_module()
     return entry
 
   def register(self, name: str) -> Callable[[T], T]:
@@ -120,6 +122,14 @@ class Registry(Generic[T]):
         )
     return self._entries[name]
 
+  def origin(self, name: str) -> str | None:
+    """The module that registered `name` (or is declared to): the one whose
+    top-level code was running, `__main__` for a script or a notebook; None
+    for an unknown name."""
+    if name in self._entries:
+      return self._origins[name]
+    return self._declared.get(name)
+
   def loaded(self, name: str) -> bool:
     """Whether `name`'s entry is registered (not only declared)."""
     return name in self._entries
@@ -135,6 +145,17 @@ class Registry(Generic[T]):
 
   def __len__(self) -> int:
     return len(self._entries.keys() | self._declared.keys())
+
+
+def _running_module() -> str | None:
+  """The innermost module whose top-level code is running (registrations
+  run as their module is imported)."""
+  frame = sys._getframe(1)
+  while frame is not None:
+    if frame.f_code.co_name == "<module>":
+      return frame.f_globals.get("__name__")
+    frame = frame.f_back
+  return None
 
 
 def _describe(entry: object) -> str:

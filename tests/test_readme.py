@@ -4,6 +4,7 @@ import json
 import os
 import re
 import shlex
+import subprocess
 import sys
 
 from absl import flags
@@ -57,6 +58,24 @@ class ReadmeTest(absltest.TestCase):
       {"retrieval": "softmax", "click": "capped_bce", "cvr": "capped_bce"},
     )
     self.assertEqual(trained[1]["loss_params"], [["cap", 1.5]])
+    # The run names the module, and a new process reopens the run without
+    # being told about it (it would not know the loss capped_bce).
+    with open(os.path.join(directory, "runs/custom/config.json")) as f:
+      self.assertEqual(json.load(f)["modules"], ["my_objectives"])
+    reopen = (
+      "from multiobj.train import run_dir; import sys; "
+      "_, config = run_dir.load_model('runs/custom'); "
+      "print(sorted({o.loss for o in config.objectives}), "
+      "'my_objectives' in sys.modules)"
+    )
+    output = subprocess.run(
+      [sys.executable, "-c", reopen],
+      cwd=directory,
+      capture_output=True,
+      text=True,
+      check=True,
+    ).stdout
+    self.assertEqual(output.split("\n")[-2], "['capped_bce', 'softmax'] True")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ import tensorflow as tf
 from absl import logging
 
 from multiobj import config as config_lib
+from multiobj import extensions
 from multiobj.data import spec as spec_lib
 from multiobj.model import features as features_lib
 from multiobj.model import model as model_lib
@@ -129,9 +130,17 @@ def write_description(
   spec: spec_lib.DatasetSpec,
   stats: features_lib.FeatureStats,
 ) -> None:
-  """Writes config.json and feature_stats.json: what rebuilds the model."""
+  """Writes config.json and feature_stats.json: what rebuilds the model.
+  config.json also names the user modules that registered what the run
+  uses (`extensions.modules_of`), which reopening it imports."""
   write_json(
-    directory, CONFIG, {"config": config.to_dict(), "spec": spec.to_dict()}
+    directory,
+    CONFIG,
+    {
+      "config": config.to_dict(),
+      "spec": spec.to_dict(),
+      "modules": extensions.modules_of(config),
+    },
   )
   with open(os.path.join(directory, FEATURE_STATS), "w") as f:
     f.write(stats.to_json())
@@ -143,9 +152,12 @@ def load_model(
   """Rebuilds the model of a finished run and restores its last checkpoint.
 
   Variables are restored as the model creates them, on its first call.
+  The user modules config.json names are imported first.
   """
-  with open(os.path.join(model_dir, CONFIG)) as f:
+  path = os.path.join(model_dir, CONFIG)
+  with open(path) as f:
     description = json.load(f)
+  extensions.import_modules(description.get("modules", []), f"{path} modules")
   with open(os.path.join(model_dir, FEATURE_STATS)) as f:
     stats = features_lib.FeatureStats.from_json(f.read())
   config = config_lib.TrainConfig.from_dict(description["config"])

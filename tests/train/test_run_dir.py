@@ -11,6 +11,7 @@ from unittest import mock
 from absl.testing import absltest
 
 from multiobj import config as config_lib
+from multiobj import extensions
 from multiobj.train import fit, run_dir
 
 
@@ -31,6 +32,27 @@ class WriteJsonTest(absltest.TestCase):
     with open(os.path.join(folder, "m.json")) as f:
       self.assertEqual(json.load(f), {"auc": 0.5})
     self.assertEqual(os.listdir(folder), ["m.json"])
+
+
+class ModulesTest(absltest.TestCase):
+  def test_a_module_that_cannot_be_imported_is_named(self):
+    folder = self.create_tempdir().full_path
+    run_dir.write_json(
+      folder, run_dir.CONFIG, {"config": {}, "modules": ["no_such_module_x"]}
+    )
+    with self.assertRaisesRegex(
+      ValueError,
+      r"config.json modules: the run uses objectives, losses or other names "
+      r"registered by the module 'no_such_module_x', which cannot be "
+      r"imported \(No module named 'no_such_module_x'\)",
+    ):
+      run_dir.load_model(folder)
+
+  def test_the_library_s_own_registrations_are_not_recorded(self):
+    config = config_lib.TrainConfig(model_dir="x").replace(
+      trunk="mmoe", weighting="gradnorm"
+    )
+    self.assertEqual(extensions.modules_of(config), [])
 
 
 _HOLD = textwrap.dedent(
