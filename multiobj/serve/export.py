@@ -1,5 +1,5 @@
 """Exporting a trained model for serving: one SavedModel, three signatures
-(`signatures.py`).
+(`signatures.py`), one of them also `serving_default`.
 
   retrieve    query features, each [batch]
               -> {"ids": [batch, k], "scores": [batch, k]}
@@ -11,6 +11,11 @@
               features each [total] (the lists one after the other) and
               `list_lengths` [batch]
               -> {head: [total] for each ranking head, "score": [total]}
+
+`serving_default`, the signature TensorFlow Serving and `saved_model_cli`
+call when none is named, is `retrieve` (a user's query to the top k items,
+what a TFRS retrieval index serves by default), or `rank` for a model
+without a retrieval objective. serving.json names it (`default_signature`).
 
 `retrieve` returns the `k` catalogue items closest to the query (cosine
 similarity of the tower embeddings, the `scores`), best first. Its index is
@@ -69,6 +74,8 @@ from multiobj.serve.signatures import SCORE, missing_id  # noqa: F401
 
 INDEXES = serve.INDEXES
 SERVING_JSON = "serving.json"
+# TensorFlow Serving's and saved_model_cli's default signature key.
+DEFAULT_SIGNATURE = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 # ScaNN's ops live in this namespace; SavedModel refuses ops outside core
 # TensorFlow unless whitelisted (TFRS's efficient-serving guide).
 SCANN_NAMESPACES = ["Scann"]
@@ -143,6 +150,8 @@ def export(
       setattr(serving, name, make(model, value_model, dtypes))
       signatures[name] = getattr(serving, name).get_concrete_function()
   _track_state(serving, signatures.values(), owners)
+  default = "retrieve" if "retrieve" in signatures else "rank"
+  signatures[DEFAULT_SIGNATURE] = signatures[default]
   options = None
   if index == "scann" and "retrieve" in signatures:
     options = tf.saved_model.SaveOptions(namespace_whitelist=SCANN_NAMESPACES)
@@ -150,6 +159,7 @@ def export(
   description = _description(
     model, signatures, value_model, index, k, len(ids), dtypes
   )
+  description["default_signature"] = default
   with open(os.path.join(path, SERVING_JSON), "w") as f:
     json.dump(description, f, indent=1)
   logging.info("Exported %s (%s).", path, ", ".join(signatures))

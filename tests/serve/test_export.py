@@ -193,6 +193,42 @@ class ExportTest(tf.test.TestCase):
       str(served["blend"]), "click * purchase^0.5 * log1p(dwell)"
     )
 
+  def test_saved_model_cli_runs_the_default_signature(self):
+    # The tool TensorFlow Serving's users check a model with; without a
+    # signature named, it and TF Serving call serving_default: retrieve.
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    work = self.create_tempdir().full_path
+    exprs = (  # Python literals (the tool evaluates nothing else).
+      "user_id=[0, 7, 999999];country=[b'US', b'DE', b'XX'];"
+      "device=[b'ios', b'android', b'web'];age=[25.0, 40.0, 61.5]"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    run = [cli, "run", "--dir", self.export_dir, "--tag_set", "serve"]
+    subprocess.run(
+      [*run, "--signature_def", "serving_default", "--input_exprs", exprs]
+      + ["--outdir", work],
+      check=True,
+      capture_output=True,
+      env=env,
+    )
+    ids, scores = self._expected_retrieval(self.catalogue, K)
+    self.assertAllEqual(np.load(os.path.join(work, "ids.npy")), ids)
+    self.assertAllClose(
+      np.load(os.path.join(work, "scores.npy")), scores, atol=1e-5
+    )
+    shown = subprocess.run(
+      [cli, "show", "--dir", self.export_dir, "--all"],
+      check=True,
+      capture_output=True,
+      text=True,
+      env=env,
+    ).stdout
+    for name in ("serving_default", "retrieve", "rank", "rank_lists"):
+      self.assertIn(f"signature_def['{name}']", shown)
+    self.assertEqual(
+      _serving_json(self.export_dir)["default_signature"], "retrieve"
+    )
+
   def test_serving_json_describes_the_signatures(self):
     description = _serving_json(self.export_dir)
     query = {
