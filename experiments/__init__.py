@@ -5,28 +5,32 @@ once with MALLOC_ARENA_MAX=2 in its environment, before anything else is
 imported: glibc reads that setting when the process starts, and with its
 default (an arena per busy thread) tf.data's threads fragment the heap, so
 a long epoch grows by tens of KB a step (see `multiobj/__init__.py`).
-Imported (by tests, or by your code), nothing happens.
+It also hides TensorFlow's start-up lines about CUDA and TensorRT on a CPU
+machine (`quiet.py`). Imported (by tests, or by your code), nothing happens.
 """
 
 import os
 import sys
 
 
+def _script() -> str:
+  """The module run as `python -m experiments.NAME`, or ""."""
+  argv = getattr(sys, "orig_argv", None) or []
+  if "-m" not in argv or argv.index("-m") + 1 >= len(argv):
+    return ""
+  module = argv[argv.index("-m") + 1]
+  return module if module.startswith("experiments.") else ""
+
+
 def _restart_with_two_arenas() -> None:
-  argv = getattr(sys, "orig_argv", None)
-  if (
-    os.environ.get("MALLOC_ARENA_MAX")
-    or not sys.platform.startswith("linux")
-    or not argv
-    or "-m" not in argv
-  ):
+  if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
     return
-  module = (
-    argv[argv.index("-m") + 1] if argv.index("-m") + 1 < len(argv) else ""
-  )
-  if module.startswith("experiments."):
-    os.environ["MALLOC_ARENA_MAX"] = "2"
-    os.execv(sys.executable, argv)
+  os.environ["MALLOC_ARENA_MAX"] = "2"
+  os.execv(sys.executable, sys.orig_argv)
 
 
-_restart_with_two_arenas()
+if _script():
+  _restart_with_two_arenas()
+  from experiments import quiet  # noqa: E402
+
+  quiet.install()

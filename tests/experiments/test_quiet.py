@@ -1,0 +1,51 @@
+"""TensorFlow's CUDA and TensorRT start-up lines are hidden, nothing else."""
+
+import os
+import subprocess
+import sys
+
+from absl.testing import absltest
+
+
+def _stderr(code: str, env: dict | None = None) -> str:
+  return subprocess.run(
+    [sys.executable, "-c", code],
+    capture_output=True,
+    text=True,
+    check=True,
+    env=env,
+  ).stderr
+
+
+class QuietTest(absltest.TestCase):
+  def test_only_the_noise_is_dropped_in_order(self):
+    code = (
+      "import os, sys\n"
+      "from experiments import quiet\n"
+      "with quiet.filtered_stderr():\n"
+      "  os.write(2, b'E cuda_dnn.cc] Unable to register cuDNN factory: x\\n')\n"
+      "  os.write(2, b'first kept\\n')\n"
+      "  print('second kept', file=sys.stderr)\n"
+      "  os.write(2, b'W py_utils.cc] TF-TRT Warning: Could not find "
+      "TensorRT\\n')\n"
+      "  os.write(2, b'third kept, no newline')\n"
+    )
+    self.assertEqual(
+      _stderr(code), "first kept\nsecond kept\nthird kept, no newline"
+    )
+
+  def test_importing_tensorflow_after_install(self):
+    code = (
+      "from experiments import quiet\n"
+      "quiet.install()\n"
+      "import tensorflow as tf\n"
+      "print(tf.constant(2) + 1)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    text = _stderr(code, env)
+    for line in ("cuDNN factory", "TensorRT", "cuda drivers", "oneDNN"):
+      self.assertNotIn(line, text)
+
+
+if __name__ == "__main__":
+  absltest.main()
