@@ -29,8 +29,35 @@ def _restart_with_two_arenas() -> None:
   os.execv(sys.executable, sys.orig_argv)
 
 
+def shadowed(root: str) -> list[str]:
+  """The library's packages that would be imported from outside `root`
+  (a file or folder of the same name earlier on the path), each as
+  "name: where"."""
+  from importlib import util  # noqa: PLC0415
+
+  out = []
+  for name in ("multiobj", "objectives"):
+    spec = util.find_spec(name)
+    origin = os.path.abspath(spec.origin) if spec and spec.origin else None
+    if origin is None or not origin.startswith(os.path.join(root, name)):
+      out.append(f"{name}: {origin or 'not found'}")
+  return out
+
+
+def _refuse_shadowed() -> None:
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  wrong = shadowed(root)
+  if wrong:
+    sys.exit(
+      f"{'; '.join(wrong)}: expected under {root}. A file or folder of that "
+      "name in the working directory or on PYTHONPATH shadows the library; "
+      "rename it, or run from another directory."
+    )
+
+
 if _script():
   _restart_with_two_arenas()
+  _refuse_shadowed()
   from experiments import quiet  # noqa: E402
 
   quiet.install()

@@ -1,4 +1,5 @@
-"""TensorFlow's CUDA and TensorRT start-up lines are hidden, nothing else."""
+"""TensorFlow's CUDA and TensorRT start-up lines are hidden, nothing else; a
+file that shadows the library is named."""
 
 import os
 import subprocess
@@ -49,3 +50,25 @@ class QuietTest(absltest.TestCase):
 
 if __name__ == "__main__":
   absltest.main()
+
+
+class ShadowTest(absltest.TestCase):
+  def test_a_file_that_shadows_the_library_is_named(self):
+    work = self.create_tempdir()
+    work.create_file("objectives.py", "X = 1\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    done = subprocess.run(
+      [sys.executable, "-m", "experiments.train", "--help"],
+      cwd=work.full_path,
+      capture_output=True,
+      text=True,
+      check=False,
+      env={**os.environ, "PYTHONPATH": os.path.abspath(root)},
+    )
+    self.assertEqual(done.returncode, 1)
+    self.assertIn(
+      f"objectives: {os.path.join(work.full_path, 'objectives.py')}: "
+      f"expected under {os.path.abspath(root)}. A file or folder of that "
+      "name in the working directory or on PYTHONPATH shadows the library",
+      done.stderr,
+    )
