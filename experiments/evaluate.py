@@ -14,6 +14,7 @@ from typing import Any
 
 from absl import app, flags, logging
 
+import experiments
 from experiments import output_flags, run_flags
 from multiobj.serve import blend as blend_lib
 
@@ -96,4 +97,4 @@ def main(argv):
 
 if __name__ == "__main__":
   flags.mark_flag_as_required("model_dir")
-  app.run(main)
+  app.run(experiments.end_when_done(main))

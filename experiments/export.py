@@ -26,6 +26,7 @@ from typing import Any
 
 from absl import app, flags, logging
 
+import experiments
 from experiments import output_flags, run_flags
 from multiobj import serve
 from multiobj.data import loaders, readers
@@ -153,4 +154,4 @@ def main(argv):
 
 if __name__ == "__main__":
   flags.mark_flags_as_required(["model_dir", "export_dir"])
-  app.run(main)
+  app.run(experiments.end_when_done(main))

@@ -20,6 +20,7 @@ import time
 
 from absl import app, flags, logging
 
+import experiments
 from experiments import common, data_path_flags, run_flags
 
 flags.adopt_module_key_flags(common)
@@ -63,4 +64,4 @@ def main(argv):
 
 if __name__ == "__main__":
   flags.FLAGS.set_default("model_dir", "unused")
-  app.run(main)
+  app.run(experiments.end_when_done(main))

@@ -12,6 +12,7 @@ A smaller, faster run:
 
 from absl import app, flags, logging
 
+import experiments
 from experiments import common, run_flags
 from multiobj import config as config_lib
 
@@ -62,4 +63,4 @@ def main(argv):
 
 if __name__ == "__main__":
   flags.mark_flag_as_required("model_dir")
-  app.run(main)
+  app.run(experiments.end_when_done(main))

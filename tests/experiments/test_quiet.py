@@ -1,5 +1,5 @@
 """TensorFlow's CUDA and TensorRT start-up lines are hidden, nothing else; a
-file that shadows the library is named."""
+file that shadows the library is named; a script ends when its work is done."""
 
 import os
 import subprocess
@@ -72,3 +72,27 @@ class ShadowTest(absltest.TestCase):
       "name in the working directory or on PYTHONPATH shadows the library",
       done.stderr,
     )
+
+
+class EndWhenDoneTest(absltest.TestCase):
+  def test_output_log_and_exit_functions_are_not_lost(self):
+    marker = os.path.join(self.create_tempdir().full_path, "atexit")
+    code = (
+      "import atexit, sys\n"
+      "from absl import app, logging\n"
+      "import experiments\n"
+      f"atexit.register(lambda: open({marker!r}, 'w').write('ran'))\n"
+      "def main(argv):\n"
+      "  print('printed', end='')\n"
+      "  logging.warning('logged')\n"
+      "  return 3\n"
+      "app.run(experiments.end_when_done(main))\n"
+    )
+    done = subprocess.run(
+      [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    self.assertEqual(done.returncode, 3)
+    self.assertEqual(done.stdout, "printed")
+    self.assertIn("logged", done.stderr)
+    with open(marker) as f:
+      self.assertEqual(f.read(), "ran")
