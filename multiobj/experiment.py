@@ -10,13 +10,14 @@ it returns a typed `RunResult` whose `to_json()` is metrics.json.
 """
 
 import dataclasses
+import os
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from multiobj import config as config_lib
 from multiobj.evaluate import report
-from multiobj.train import callbacks, run_dir
+from multiobj.train import callbacks, run_dir, tensorboard
 from multiobj.train import fit as fit_lib
 
 
@@ -136,7 +137,13 @@ def _evaluate(config, fitted, flags) -> RunResult | WorkerResult:
     },
     machine=run_dir.machine(),
   )
-  run_dir.write_test_summaries(config.model_dir, metrics, config.fit.epochs)
+  tensorboard.write_results(
+    os.path.join(config.model_dir, run_dir.TENSORBOARD),
+    fitted.config.to_dict(),
+    metrics,
+    [o.name for o in fitted.config.objectives],
+    config.fit.epochs,
+  )
   run_dir.write_json(config.model_dir, run_dir.METRICS, result.to_json())
   run_dir.finish(config.model_dir)
   return result

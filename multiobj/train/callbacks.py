@@ -25,7 +25,7 @@ import tensorflow as tf
 from absl import logging
 
 import objectives as objectives_lib
-from multiobj.train import run_dir
+from multiobj.train import run_dir, tensorboard
 
 
 class EarlyStopping(tf.keras.callbacks.EarlyStopping):
@@ -59,54 +59,6 @@ class EarlyStopping(tf.keras.callbacks.EarlyStopping):
         self.best, self.best_epoch, self.wait = value, epoch, 0
       self._last_epoch = epoch
     return len(values) > 1 and self.wait >= self.patience
-
-
-class TensorBoard(tf.keras.callbacks.Callback):
-  """Each task's loss and effective weight for TensorBoard, as Keras's
-  callback writes them: `batch_<name>` every `every` steps (at the step),
-  `epoch_<name>` every epoch, in `train/` and (validation) `validation/`.
-
-  Keras's own callback calls `tf.summary` at every step under a condition,
-  and the process grew by about 10 KB a step with it (300 MB over the
-  31,000 steps of an epoch on 100M impressions) and stayed flat without
-  it; this one writes from Python on the steps it records only.
-  """
-
-  def __init__(self, directory: str, every: int = 50):
-    super().__init__()
-    self._directory, self._every = directory, every
-    self._writers = {}
-    self._step = None
-
-  def _write(self, part: str, logs, prefix: str, step: int) -> None:
-    if part not in self._writers:
-      self._writers[part] = tf.summary.create_file_writer(
-        os.path.join(self._directory, part)
-      )
-    with self._writers[part].as_default(step=step):
-      for name, value in logs.items():
-        tf.summary.scalar(prefix + name, value)
-
-  def on_train_batch_end(self, batch, logs=None):
-    if self._step is None:  # After a resumed run's state is restored.
-      self._step = int(self.model.optimizer.iterations.numpy())
-    else:
-      self._step += 1
-    if logs and self._step % self._every == 0:
-      self._write("train", logs, "batch_", self._step)
-
-  def on_epoch_end(self, epoch, logs=None):
-    logs = logs or {}
-    train = {k: v for k, v in logs.items() if not k.startswith("val_")}
-    validation = {k[4:]: v for k, v in logs.items() if k.startswith("val_")}
-    for part, values in (("train", train), ("validation", validation)):
-      if values:
-        self._write(part, values, "epoch_", epoch)
-
-  def on_train_end(self, logs=None):
-    for writer in self._writers.values():
-      writer.close()
-    self._writers, self._step = {}, None
 
 
 class DivergenceError(RuntimeError):
@@ -347,7 +299,11 @@ def build(
   (None when `early_stopping` is 0)."""
   callbacks = [
     FiniteLoss([o.name for o in objectives], learning_rate),
-    TensorBoard(os.path.join(directory, run_dir.TENSORBOARD)),
+    tensorboard.TensorBoard(
+      os.path.join(directory, run_dir.TENSORBOARD),
+      tasks=[o.name for o in objectives],
+      gates=tensorboard.gate_slots(model),
+    ),
     tf.keras.callbacks.LambdaCallback(
       on_epoch_end=lambda epoch, logs: model.weighting.on_epoch_end(
         {o.name: logs[f"{o.name}_loss"] for o in objectives}

@@ -346,19 +346,6 @@ def plain(value: Any) -> Any:
   return value
 
 
-def write_test_summaries(
-  model_dir: str, metrics: dict[str, float], step: int
-) -> None:
-  """The test metrics, for TensorBoard, under tensorboard/test."""
-  writer = tf.summary.create_file_writer(
-    os.path.join(model_dir, TENSORBOARD, "test")
-  )
-  with writer.as_default():
-    for name, value in metrics.items():
-      tf.summary.scalar(name, value, step=step)
-  writer.flush()
-
-
 def machine() -> dict[str, Any]:
   return {
     "platform": platform.platform(),

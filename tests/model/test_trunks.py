@@ -108,8 +108,8 @@ class GateUsageTest(tf.test.TestCase):
         os.path.join(train_dir, name)
       ):
         tags.update(v.tag for v in event.summary.value)
-    self.assertIn("epoch_gate_purchase_l2_purchase0", tags)
-    self.assertIn("epoch_gate_shared_l1_shared1", tags)
+    self.assertIn("gate/purchase_l2/purchase0", tags)
+    self.assertIn("gate/shared_l1/shared1", tags)
 
 
 @trunks.register_trunk("test_separate_towers")

@@ -5,12 +5,15 @@ trains."""
 import os
 
 import tensorflow as tf
+from tensorboard.backend.event_processing import event_accumulator
+from tensorboard.plugins.hparams import metadata as hparams_metadata
 
+import objectives as objectives_lib
 from multiobj import config as config_lib
 from multiobj import experiment
 from multiobj.data import synthetic
 from multiobj.prepare import resolve
-from multiobj.train import callbacks, fit
+from multiobj.train import callbacks, fit, tensorboard
 
 SMALL = synthetic.SyntheticConfig(num_users=100, num_items=60, num_requests=200)
 
@@ -76,21 +79,85 @@ class TensorBoardTest(tf.test.TestCase):
       batch_size=2,
       epochs=2,
       validation_data=(x, y),
-      callbacks=[callbacks.TensorBoard(directory, every=2)],
+      callbacks=[tensorboard.TensorBoard(directory, every=2)],
       verbose=0,
     )
     train = self._events(os.path.join(directory, "train"))
     validation = self._events(os.path.join(directory, "validation"))
     # 3 steps an epoch: steps 1 to 6, recorded at 2, 4 and 6.
-    self.assertEqual([s for s, _ in train["batch_loss"]], [2, 4, 6])
-    self.assertEqual([s for s, _ in train["epoch_loss"]], [0, 1])
+    self.assertEqual([s for s, _ in train["step/loss/total"]], [2, 4, 6])
+    self.assertEqual([s for s, _ in train["loss/total"]], [0, 1])
     self.assertAllClose(
-      [v for _, v in train["epoch_loss"]], history.history["loss"]
+      [v for _, v in train["loss/total"]], history.history["loss"]
     )
     self.assertAllClose(
-      [v for _, v in validation["epoch_loss"]], history.history["val_loss"]
+      [v for _, v in validation["loss/total"]], history.history["val_loss"]
     )
-    self.assertNotIn("batch_loss", validation)
+    self.assertNotIn("step/loss/total", validation)
+
+  def test_tags_are_grouped_by_kind(self):
+    tasks = ["click", "click_listwise"]
+    gates = {"gate_click_l1_e0": ("click_l1", "e0")}
+    expected = {
+      "loss": "loss/total",
+      "click_loss": "loss/click",
+      "click_listwise_loss": "loss/click_listwise",
+      "click_listwise_weight": "weight/click_listwise",
+      "gate_click_l1_e0": "gate/click_l1/e0",
+      "my_metric": "my_metric",
+    }
+    for key, name in expected.items():
+      self.assertEqual(tensorboard.tag(key, tasks, gates), name)
+    # On validation data, weights and gates are training's own: not written.
+    self.assertIsNone(tensorboard.tag("click_weight", tasks, gates, False))
+    self.assertIsNone(tensorboard.tag("gate_click_l1_e0", tasks, gates, False))
+    self.assertEqual(
+      tensorboard.metric_tag("click_listwise_ndcg@5", tasks),
+      "test/click_listwise/ndcg@5",
+    )
+
+  def test_results_reach_the_hparams_dashboard(self):
+    # Read back with TensorBoard's own reader and the HParams plugin's
+    # metadata parser, as the dashboard reads them.
+    directory = self.get_temp_dir()
+    config = config_lib.TrainConfig(model_dir="runs/x").replace(
+      learning_rate=0.01,
+      trunk="mmoe(experts=3)",
+      objectives=tuple(objectives_lib.select("retrieval:1,click:0.5")),
+    )
+    tensorboard.write_results(
+      directory,
+      config.to_dict(),
+      {"click_auc": 0.75, "retrieval_recall@100": 0.5, "dwell_rmse": None},
+      ["click", "retrieval", "dwell"],
+      step=3,
+    )
+    test = event_accumulator.EventAccumulator(
+      os.path.join(directory, "test")
+    ).Reload()
+    self.assertCountEqual(
+      test.Tags()["tensors"],
+      ["test/click/auc", "test/retrieval/recall@100"],
+    )
+    (auc,) = test.Tensors("test/click/auc")
+    self.assertEqual(auc.step, 3)
+    self.assertAllClose(tf.make_ndarray(auc.tensor_proto), 0.75)
+    root = event_accumulator.EventAccumulator(directory).Reload()
+    content = root.PluginTagToContent(hparams_metadata.PLUGIN_NAME)
+    (session,) = (
+      hparams_metadata.parse_session_start_info_plugin_data(
+        root.SummaryMetadata(t).plugin_data.content
+      )
+      for t in content
+      if t == hparams_metadata.SESSION_START_INFO_TAG
+    )
+    values = {
+      k: v.number_value or v.string_value for k, v in session.hparams.items()
+    }
+    self.assertEqual(values["fit.learning_rate"], 0.01)
+    self.assertEqual(values["model.trunk"], "mmoe(experts=3)")
+    self.assertEqual(values["prepare.objectives"], "retrieval:1,click:0.5")
+    self.assertNotIn("model_dir", values)
 
 
 class DivergingRunTest(tf.test.TestCase):
