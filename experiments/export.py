@@ -126,9 +126,12 @@ def run(config: ExportConfig) -> dict[str, Any]:
   )
   with open(os.path.join(config.export_dir, export.SERVING_JSON)) as f:
     description = json.load(f)
-  signatures = ", ".join(description["signatures"])
+  signatures = ", ".join(
+    n for n in description["signatures"] if n != export.DEFAULT_SIGNATURE
+  )
   print(
-    f"Exported {signatures} to {config.export_dir}: "
+    f"Exported {signatures} (serving_default: "
+    f"{description['default_signature']}) to {config.export_dir}: "
     f"{description['catalogue_items']} items ({config.index}), "
     f"k={description['k']}, score = {description['score']}."
   )

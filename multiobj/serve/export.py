@@ -1,8 +1,10 @@
-"""Exporting a trained model for serving: one SavedModel, three signatures
-(`signatures.py`), one of them also `serving_default`.
+"""Exporting a trained model for serving: one SavedModel, four signatures
+(`signatures.py`), one of them also `serving_default`, and the catalogue's
+embeddings beside them for an external index.
 
   retrieve    query features, each [batch]
               -> {"ids": [batch, k], "scores": [batch, k]}
+  embed_query query features, each [batch] -> {"embedding": [batch, dim]}
   rank        query features, each [batch], and candidate features, each
               [batch, list_size]
               -> {head: [batch, list_size] for each ranking head,
@@ -11,6 +13,14 @@
               features each [total] (the lists one after the other) and
               `list_lengths` [batch]
               -> {head: [total] for each ranking head, "score": [total]}
+
+`catalogue_embeddings.parquet`, in the SavedModel directory, holds each
+catalogue item's id (the item id column's name) and `embedding` (its
+candidate tower's output, float32): `retrieve`'s scores are the dot products
+of `embed_query`'s embedding and these, so any vector index or database
+(FAISS, ScaNN, a vector store) loaded from the file and queried with
+`embed_query` returns `retrieve`'s top k, exact or approximate by its own
+index.
 
 `serving_default`, the signature TensorFlow Serving and `saved_model_cli`
 call when none is named, is `retrieve` (a user's query to the top k items,
@@ -59,6 +69,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 from absl import logging
@@ -74,6 +86,7 @@ from multiobj.serve.signatures import SCORE, missing_id  # noqa: F401
 
 INDEXES = serve.INDEXES
 SERVING_JSON = "serving.json"
+CATALOGUE_EMBEDDINGS = "catalogue_embeddings.parquet"
 # TensorFlow Serving's and saved_model_cli's default signature key.
 DEFAULT_SIGNATURE = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 # ScaNN's ops live in this namespace; SavedModel refuses ops outside core
@@ -134,15 +147,21 @@ def export(
   serving.blend = tf.Variable(
     str(value_model) if value_model else "", trainable=False, name="blend"
   )
-  signatures, owners = {}, [model]
+  signatures, owners, embeddings = {}, [model], None
   if model.retrieval_objective is not None:
     k = min(k, len(ids))
-    top_k = _build_index(model, catalogue, index, k)
+    names = [f.name for f in model.spec.features_of("candidate")]
+    embeddings = index_lib.embed_catalogue(
+      model.candidate_tower, catalogue, names
+    ).astype(np.float32)
+    top_k = _build_index(embeddings, ids, index, k)
     owners.append(top_k)
     serving.retrieve = signatures_lib.retrieve_function(
       model, top_k, dtypes, k, exact=index == "brute_force"
     )
     signatures["retrieve"] = serving.retrieve.get_concrete_function()
+    serving.embed_query = signatures_lib.embed_query_function(model, dtypes)
+    signatures["embed_query"] = serving.embed_query.get_concrete_function()
   else:
     logging.warning("No retrieval objective: no retrieve signature.")
   if heads:
@@ -160,6 +179,9 @@ def export(
     model, signatures, value_model, index, k, len(ids), dtypes
   )
   description["default_signature"] = default
+  if embeddings is not None:
+    _write_embeddings(path, model.spec.item_id, ids, embeddings)
+    description["catalogue_embeddings"] = CATALOGUE_EMBEDDINGS
   with open(os.path.join(path, SERVING_JSON), "w") as f:
     json.dump(description, f, indent=1)
   logging.info("Exported %s (%s).", path, ", ".join(signatures))
@@ -250,14 +272,19 @@ def _track_state(serving, functions, owners):
   ]
 
 
-def _build_index(model, catalogue, index, k):
-  names = [f.name for f in model.spec.features_of("candidate")]
-  embeddings = tf.constant(
-    index_lib.embed_catalogue(model.candidate_tower, catalogue, names),
-    tf.float32,
+def _write_embeddings(path, id_name, ids, embeddings):
+  """The catalogue's ids and embeddings as Parquet (an embedding a row)."""
+  dim = embeddings.shape[1]
+  vectors = pa.FixedSizeListArray.from_arrays(
+    pa.array(embeddings.reshape(-1), pa.float32()), dim
   )
-  ids = tf.constant(catalogue[model.spec.item_id])
-  size = int(embeddings.shape[0])
+  table = pa.table({id_name: pa.array(ids), "embedding": vectors})
+  pq.write_table(table, os.path.join(path, CATALOGUE_EMBEDDINGS))
+
+
+def _build_index(embeddings, ids, index, k):
+  size = len(embeddings)
+  embeddings, ids = tf.constant(embeddings), tf.constant(ids)
   if index == "brute_force":
     layer = tfrs.layers.factorized_top_k.BruteForce(k=k, name="index")
   else:

@@ -44,6 +44,20 @@ def retrieve_function(model, top_k, dtypes, k, exact):
   return retrieve
 
 
+def embed_query_function(model, dtypes):
+  """`embed_query`: query features, each [batch] -> {"embedding": [batch,
+  dim]}, the query tower's output, whose dot product with an item's
+  embedding is `retrieve`'s score."""
+  names = [f.name for f in model.spec.features_of("query")]
+
+  @tf.function(input_signature=[spec(dtypes, names, [None])], autograph=False)
+  def embed_query(features):
+    features = checked(features, names, [], names[0])
+    return {"embedding": model.query_tower(features)}
+
+  return embed_query
+
+
 def checked(features, query, candidate, reference):
   """`features` once every input is checked: its rows (and, for candidate
   inputs, list lengths) match those of `reference`, and its numbers are

@@ -13,6 +13,7 @@ import sys
 from unittest import mock
 
 import numpy as np
+import pyarrow.parquet as pq
 import scann  # noqa: F401  (loading a ScaNN SavedModel needs its ops)
 import tensorflow as tf
 from absl import flags
@@ -49,6 +50,7 @@ NEW_ID = 100000
 LOAD_AND_CALL = """
 import json, sys
 import numpy as np
+import pyarrow.parquet as pq
 import tensorflow as tf
 
 path, inputs_path, outputs_path = sys.argv[1:]
@@ -193,6 +195,41 @@ class ExportTest(tf.test.TestCase):
       str(served["blend"]), "click * purchase^0.5 * log1p(dwell)"
     )
 
+  def test_an_external_index_on_the_exported_embeddings_matches_retrieve(self):
+    # The catalogue's embeddings, read from the Parquet file and searched by
+    # ScaNN's own NumPy searcher (exact dot products) with embed_query's
+    # output, give retrieve's ids and scores.
+    from scann.scann_ops.py import scann_ops_pybind  # noqa: PLC0415
+
+    table = pq.read_table(
+      os.path.join(self.export_dir, export.CATALOGUE_EMBEDDINGS)
+    )
+    self.assertEqual(table.column_names, ["item_id", "embedding"])
+    ids = table["item_id"].to_numpy()
+    vectors = table["embedding"].combine_chunks()
+    catalogue = vectors.flatten().to_numpy().reshape(len(vectors), -1)
+    description = _serving_json(self.export_dir)
+    self.assertEqual(
+      description["catalogue_embeddings"], export.CATALOGUE_EMBEDDINGS
+    )
+    loaded = tf.saved_model.load(self.export_dir)
+    signatures = description["signatures"]
+    query = loaded.signatures["embed_query"](
+      **_inputs(signatures["embed_query"], QUERY)
+    )["embedding"].numpy()
+    self.assertEqual(query.shape, (3, catalogue.shape[1]))
+    searcher = (
+      scann_ops_pybind.builder(catalogue, K, "dot_product")
+      .score_brute_force()
+      .build()
+    )
+    neighbors, scores = searcher.search_batched(query)
+    served = loaded.signatures["retrieve"](
+      **_inputs(signatures["retrieve"], QUERY)
+    )
+    self.assertAllEqual(ids[neighbors], served["ids"].numpy())
+    self.assertAllClose(scores, served["scores"].numpy(), atol=1e-5)
+
   def test_saved_model_cli_runs_the_default_signature(self):
     # The tool TensorFlow Serving's users check a model with; without a
     # signature named, it and TF Serving call serving_default: retrieve.
@@ -223,7 +260,13 @@ class ExportTest(tf.test.TestCase):
       text=True,
       env=env,
     ).stdout
-    for name in ("serving_default", "retrieve", "rank", "rank_lists"):
+    for name in (
+      "serving_default",
+      "retrieve",
+      "embed_query",
+      "rank",
+      "rank_lists",
+    ):
       self.assertIn(f"signature_def['{name}']", shown)
     self.assertEqual(
       _serving_json(self.export_dir)["default_signature"], "retrieve"
@@ -419,7 +462,11 @@ class ExportScriptTest(tf.test.TestCase):
     out = self._run_example(
       default, {"model_dir": self.model_dir, "export_dir": export_dir}
     )
-    self.assertIn("Exported retrieve, rank", out)
+    self.assertIn(
+      "Exported retrieve, embed_query, rank, rank_lists (serving_default: "
+      "retrieve)",
+      out,
+    )
     self.assertIn("100 items (brute_force), k=100, score = click.", out)
 
     work = self.create_tempdir().full_path
