@@ -1,4 +1,5 @@
-"""Exports a trained run as a SavedModel for serving: `retrieve` and `rank`.
+"""Exports a trained run as a SavedModel for serving: `retrieve`, `embed_query`
+and `rank`, and the catalogue's embeddings.
 
 Example (after `make train`):
 
@@ -51,8 +52,9 @@ _INDEX = flags.DEFINE_enum(
   "index",
   "brute_force",
   list(serve.INDEXES),
-  "Retrieval index: brute_force (exact) or scann (approximate; loading the "
-  "SavedModel then needs `import scann`).",
+  "Retrieval index: brute_force (exact) or scann (also an approximate "
+  "ScaNN index, as its own SavedModel in <export_dir>/scann, which needs "
+  "`import scann` to load; the main SavedModel stays exact and stock).",
 )
 for _flag in (
   run_flags.MODEL_DIR,

@@ -54,13 +54,16 @@ The SavedModel needs TensorFlow only, not this library:
   loaded = tf.saved_model.load(path)
   top = loaded.signatures["retrieve"](user_id=tf.constant([7], tf.int64), ...)
 
-With `index="scann"` retrieval is approximate (`tfrs.layers.factorized_top_k.
-ScaNN`, saved with the namespace whitelist TFRS documents) and the SavedModel
-holds ScaNN's custom ops: a process must `import scann` before
-`tf.saved_model.load`, and TensorFlow Serving needs a build with those ops
-(the `google/tf-serving-scann` image). A query whose searched leaves hold
-fewer than k items gets its empty slots as id `missing_id` (-1, or "" for
-string ids) with score -inf.
+With `index="scann"` the approximate index (`tfrs.layers.factorized_top_k.
+ScaNN`) is a second SavedModel of its own, in `scann/` inside the export:
+its `retrieve` (also `serving_default`) takes the same query features and
+returns the same outputs, approximately. It holds ScaNN's custom ops (saved
+with the namespace whitelist TFRS documents): a process must `import scann`
+before loading it, and TensorFlow Serving needs a build with those ops. The
+main SavedModel never holds them, so stock TensorFlow and TensorFlow
+Serving load it, its exact `retrieve` and `rank` included. A query whose
+searched leaves hold fewer than k items gets its empty slots as id
+`missing_id` (-1, or "" for string ids) with score -inf.
 """
 
 import json
@@ -87,6 +90,8 @@ from multiobj.serve.signatures import SCORE, missing_id  # noqa: F401
 INDEXES = serve.INDEXES
 SERVING_JSON = "serving.json"
 CATALOGUE_EMBEDDINGS = "catalogue_embeddings.parquet"
+# The approximate index's SavedModel, inside the export.
+SCANN_DIR = "scann"
 # TensorFlow Serving's and saved_model_cli's default signature key.
 DEFAULT_SIGNATURE = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 # ScaNN's ops live in this namespace; SavedModel refuses ops outside core
@@ -150,18 +155,9 @@ def export(
   signatures, owners, embeddings = {}, [model], None
   if model.retrieval_objective is not None:
     k = min(k, len(ids))
-    names = [f.name for f in model.spec.features_of("candidate")]
-    embeddings = index_lib.embed_catalogue(
-      model.candidate_tower, catalogue, names
-    ).astype(np.float32)
-    top_k = _build_index(embeddings, ids, index, k)
+    embeddings = _embeddings(model, catalogue)
+    signatures, top_k = _retrieval(serving, model, embeddings, ids, dtypes, k)
     owners.append(top_k)
-    serving.retrieve = signatures_lib.retrieve_function(
-      model, top_k, dtypes, k, exact=index == "brute_force"
-    )
-    signatures["retrieve"] = serving.retrieve.get_concrete_function()
-    serving.embed_query = signatures_lib.embed_query_function(model, dtypes)
-    signatures["embed_query"] = serving.embed_query.get_concrete_function()
   else:
     logging.warning("No retrieval objective: no retrieve signature.")
   if heads:
@@ -171,17 +167,19 @@ def export(
   _track_state(serving, signatures.values(), owners)
   default = "retrieve" if "retrieve" in signatures else "rank"
   signatures[DEFAULT_SIGNATURE] = signatures[default]
-  options = None
-  if index == "scann" and "retrieve" in signatures:
-    options = tf.saved_model.SaveOptions(namespace_whitelist=SCANN_NAMESPACES)
-  tf.saved_model.save(serving, path, signatures=signatures, options=options)
-  description = _description(
-    model, signatures, value_model, index, k, len(ids), dtypes
-  )
+  tf.saved_model.save(serving, path, signatures=signatures)
+  description = _description(model, signatures, value_model, k, len(ids))
   description["default_signature"] = default
   if embeddings is not None:
     _write_embeddings(path, model.spec.item_id, ids, embeddings)
     description["catalogue_embeddings"] = CATALOGUE_EMBEDDINGS
+    if index == "scann":
+      _export_scann(model, embeddings, ids, dtypes, k, path)
+      description["scann"] = {
+        "path": SCANN_DIR,
+        "signatures": ["retrieve", DEFAULT_SIGNATURE],
+        "missing_id": missing_id(dtypes[model.spec.item_id]),
+      }
   with open(os.path.join(path, SERVING_JSON), "w") as f:
     json.dump(description, f, indent=1)
   logging.info("Exported %s (%s).", path, ", ".join(signatures))
@@ -272,6 +270,47 @@ def _track_state(serving, functions, owners):
   ]
 
 
+def _embeddings(model, catalogue) -> np.ndarray:
+  """[C, dim] float32: every catalogue item by the candidate tower."""
+  names = [f.name for f in model.spec.features_of("candidate")]
+  return index_lib.embed_catalogue(
+    model.candidate_tower, catalogue, names
+  ).astype(np.float32)
+
+
+def _retrieval(serving, model, embeddings, ids, dtypes, k):
+  """({"retrieve", "embed_query"} signatures, the exact index) on
+  `serving`."""
+  top_k = _build_index(embeddings, ids, "brute_force", k)
+  serving.retrieve = signatures_lib.retrieve_function(
+    model, top_k, dtypes, k, exact=True
+  )
+  serving.embed_query = signatures_lib.embed_query_function(model, dtypes)
+  signatures = {
+    "retrieve": serving.retrieve.get_concrete_function(),
+    "embed_query": serving.embed_query.get_concrete_function(),
+  }
+  return signatures, top_k
+
+
+def _export_scann(model, embeddings, ids, dtypes, k, path):
+  """The ScaNN index as a SavedModel of its own in `path`/scann: `retrieve`
+  (and serving_default) on the query features, approximate."""
+  top_k = _build_index(embeddings, ids, "scann", k)
+  module = tf.Module(name="multiobj_scann")
+  module.retrieve = signatures_lib.retrieve_function(
+    model, top_k, dtypes, k, exact=False
+  )
+  retrieve = module.retrieve.get_concrete_function()
+  _track_state(module, [retrieve], [model, top_k])
+  tf.saved_model.save(
+    module,
+    os.path.join(path, SCANN_DIR),
+    signatures={"retrieve": retrieve, DEFAULT_SIGNATURE: retrieve},
+    options=tf.saved_model.SaveOptions(namespace_whitelist=SCANN_NAMESPACES),
+  )
+
+
 def _write_embeddings(path, id_name, ids, embeddings):
   """The catalogue's ids and embeddings as Parquet (an embedding a row)."""
   dim = embeddings.shape[1]
@@ -307,7 +346,7 @@ def _describe(function) -> dict[str, Any]:
   }
 
 
-def _description(model, signatures, value_model, index, k, size, dtypes):
+def _description(model, signatures, value_model, k, size):
   """serving.json's content."""
   return {
     "signatures": {
@@ -318,11 +357,6 @@ def _description(model, signatures, value_model, index, k, size, dtypes):
     if value_model
     else signatures_lib.default_score(model),
     "k": k if "retrieve" in signatures else None,
-    "index": index,
-    # Only ScaNN leaves slots empty, with this id and score -inf.
-    "missing_id": (
-      missing_id(dtypes[model.spec.item_id]) if index == "scann" else None
-    ),
     "catalogue_items": size,
     "context_serving_values": {
       f.name: f.serving_value for f in model.spec.features_of("context")

@@ -481,8 +481,21 @@ class ExportScriptTest(tf.test.TestCase):
     }
     out = self._run_example(new_catalogue, paths)
     self.assertIn("30 items (scann), k=20", out)
-    loaded = tf.saved_model.load(export_dir)
+    # The main SavedModel loads without ScaNN (a fresh process that never
+    # imports it, as stock TensorFlow Serving); the index is its own.
+    subprocess.run(
+      [
+        sys.executable,
+        "-c",
+        f"import tensorflow as tf; tf.saved_model.load({export_dir!r})",
+      ],
+      check=True,
+      capture_output=True,
+      cwd=work,
+    )
     description = _serving_json(export_dir)
+    self.assertEqual(description["scann"]["path"], export.SCANN_DIR)
+    loaded = tf.saved_model.load(os.path.join(export_dir, export.SCANN_DIR))
     retrieve = description["signatures"]["retrieve"]
     top = loaded.signatures["retrieve"](**_inputs(retrieve, QUERY))
     ids, scores = top["ids"].numpy(), top["scores"].numpy()
@@ -491,11 +504,12 @@ class ExportScriptTest(tf.test.TestCase):
     self.assertTrue(found[:, 0].all())
     self.assertContainsSubset(ids[found], new["item_id"])
     self.assertTrue(np.isneginf(scores[~found]).all())
-    self.assertEqual(loaded.blend.numpy().decode(), description["blend"])
+    main = tf.saved_model.load(export_dir)
+    self.assertEqual(main.blend.numpy().decode(), description["blend"])
     self.assertEqual(
       description["blend"], "click * purchase^0.5 * log1p(dwell)"
     )
-    self.assertEqual(description["missing_id"], -1)
+    self.assertEqual(description["scann"]["missing_id"], -1)
 
   def _config(self, **changes):
     return export_script.ExportConfig(
