@@ -20,9 +20,6 @@ catalogue needs a new export, not a new training run. See multiobj/serve/export.
 for the signatures; <export_dir>/serving.json lists their inputs and outputs.
 """
 
-import dataclasses
-import json
-import os
 from typing import Any
 
 from absl import app, flags, logging
@@ -30,8 +27,7 @@ from absl import app, flags, logging
 import experiments
 from experiments import output_flags, run_flags
 from multiobj import serve
-from multiobj.data import loaders, readers
-from multiobj.serve import blend as blend_lib
+from multiobj.serve import from_run
 
 _EXPORT_DIR = flags.DEFINE_string(
   "export_dir", None, "Directory the SavedModel and serving.json go to."
@@ -65,69 +61,15 @@ for _flag in (
   flags.declare_key_flag(_flag.name)
 
 
-@dataclasses.dataclass(frozen=True)
-class ExportConfig:
-  """What to export, from where, to where.
-
-  Attributes:
-    model_dir: The training run.
-    export_dir: The SavedModel directory.
-    catalogue: A table file of the items to serve; "" for the dataset's.
-    blend: Value model over the ranking heads; "" for the first binary head.
-    k: Items retrieved per query.
-    index: One of `serve.INDEXES`.
-    allow_unfinished: Export the last checkpoint of a run that did not
-      finish; otherwise such a run is refused.
-  """
-
-  model_dir: str
-  export_dir: str
-  catalogue: str = ""
-  blend: str = ""
-  k: int = 100
-  index: str = "brute_force"
-  allow_unfinished: bool = False
-
-
-def _check_blend(text, heads):
-  try:
-    blend_lib.Blend.parse(text, heads)
-  except ValueError as e:
-    raise ValueError(f"--blend: {e}.") from None
+# The library's: the script turns flags into it.
+ExportConfig = from_run.ExportConfig
 
 
 def run(config: ExportConfig) -> dict[str, Any]:
-  """Exports and returns serving.json's content."""
-  # Imported here, with TensorFlow: --help and flag errors need neither.
+  """Exports, prints what it wrote and returns serving.json's content."""
   from multiobj.serve import export  # noqa: PLC0415
-  from multiobj.train import run_dir  # noqa: PLC0415
 
-  if not config.allow_unfinished:
-    run_dir.check_finished(config.model_dir)
-  if config.blend:  # Its syntax and constants, before the model loads.
-    _check_blend(config.blend, None)
-  model, train_config = run_dir.load_model(config.model_dir)
-  if config.blend:
-    _check_blend(config.blend, [o.name for o in model.ranking_objectives])
-  if config.catalogue:
-    catalogue = export.check_catalogue(
-      model, readers.read_table(config.catalogue), config.catalogue
-    )
-  else:
-    logging.info(
-      "Loading dataset %r for its catalogue.", train_config.data.dataset
-    )
-    catalogue = loaders.load(train_config.data, train_config.seed).catalogue
-  export.export(
-    model,
-    catalogue,
-    config.export_dir,
-    blend=config.blend or None,
-    k=config.k,
-    index=config.index,
-  )
-  with open(os.path.join(config.export_dir, export.SERVING_JSON)) as f:
-    description = json.load(f)
+  description = from_run.export_run(config, blend_name="--blend")
   signatures = ", ".join(
     n for n in description["signatures"] if n != export.DEFAULT_SIGNATURE
   )

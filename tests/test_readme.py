@@ -1,5 +1,7 @@
 """The README's extension example runs exactly as written."""
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -80,3 +82,33 @@ class ReadmeTest(absltest.TestCase):
 
 if __name__ == "__main__":
   absltest.main()
+
+
+class PythonApiTest(absltest.TestCase):
+  def test_python_example(self):
+    section = open(README).read()
+    section = section[section.index("### From Python") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    self.assertLess(len(code.splitlines()), 25)
+    directory = self.create_tempdir().full_path
+    self.addCleanup(os.chdir, os.getcwd())
+    os.chdir(directory)
+    printed = io.StringIO()
+    namespace = {}
+    with contextlib.redirect_stdout(printed):
+      exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102
+    run = namespace["run"]
+    lines = printed.getvalue().splitlines()
+    auc, head = lines[0].split()
+    self.assertEqual(float(auc), run.metrics["click_auc"])
+    self.assertEqual(head, "click")
+    self.assertEqual(
+      lines[1],
+      "['embed_query', 'rank', 'rank_lists', 'retrieve', 'serving_default']",
+    )
+    # The in-memory rows went through a file like any other.
+    with open("runs/python/input/description.json") as f:
+      rows = json.load(f)["rows"]["path"]
+    self.assertTrue(rows.endswith("runs/python/input/rows.parquet"))
+    self.assertIn("click_auc", namespace["report"]["metrics"])
+    self.assertTrue(os.path.exists("runs/python/export/saved_model.pb"))
