@@ -50,7 +50,6 @@ NEW_ID = 100000
 LOAD_AND_CALL = """
 import json, sys
 import numpy as np
-import pyarrow.parquet as pq
 import tensorflow as tf
 
 path, inputs_path, outputs_path = sys.argv[1:]
@@ -69,6 +68,37 @@ assert "multiobj" not in sys.modules, "multiobj was imported"
 assert "objectives" not in sys.modules, "objectives was imported"
 np.savez(outputs_path, **out)
 """
+
+# The README's TensorFlow Serving requests, in its row format ("instances":
+# one object an example), through the loaded signatures; TensorFlow only.
+REPLAY = """
+import json, sys
+import tensorflow as tf
+
+path, requests_path = sys.argv[1:]
+loaded = tf.saved_model.load(path)
+with open(requests_path) as f:
+  requests = json.load(f)
+for request in requests:
+  name = request.get("signature_name", "serving_default")
+  function = loaded.signatures[name]
+  specs = function.structured_input_signature[1]
+  rows = request["instances"]
+  result = function(
+    **{k: tf.constant([r[k] for r in rows], s.dtype) for k, s in specs.items()}
+  )
+  print(name, sorted((k, tuple(v.shape)) for k, v in result.items()))
+assert "multiobj" not in sys.modules and "scann" not in sys.modules
+"""
+README = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
+
+
+def _readme_requests():
+  """The JSON bodies of the README's curl commands (its Serve section)."""
+  with open(README) as f:
+    text = f.read()
+  section = text[text.index("## Serve") : text.index("## Sweep")]
+  return [json.loads(b) for b in re.findall(r"curl -d '(.*?)'", section, re.S)]
 
 
 def _candidates(catalogue, ids, rows):
@@ -229,6 +259,32 @@ class ExportTest(tf.test.TestCase):
     )
     self.assertAllEqual(ids[neighbors], served["ids"].numpy())
     self.assertAllClose(scores, served["scores"].numpy(), atol=1e-5)
+
+  def test_the_readme_s_requests_run_as_written(self):
+    work = self.create_tempdir().full_path
+    requests = _readme_requests()
+    self.assertEqual(
+      [r["signature_name"] for r in requests], ["retrieve", "rank"]
+    )
+    path = os.path.join(work, "requests.json")
+    with open(path, "w") as f:
+      json.dump(requests, f)
+    printed = subprocess.run(
+      [sys.executable, "-c", REPLAY, self.export_dir, path],
+      check=True,
+      capture_output=True,
+      text=True,
+      cwd=work,  # Nothing of this repository is importable from there.
+      env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    ).stdout.splitlines()
+    self.assertEqual(
+      printed,
+      [
+        f"retrieve [('ids', (1, {K})), ('scores', (1, {K}))]",
+        "rank [('click', (1, 3)), ('dwell', (1, 3)), ('purchase', (1, 3)), "
+        "('score', (1, 3))]",
+      ],
+    )
 
   def test_saved_model_cli_runs_the_default_signature(self):
     # The tool TensorFlow Serving's users check a model with; without a
