@@ -181,9 +181,16 @@ def report(
   return "\n".join(lines)
 
 
+# Complete trials before importances are computed: the best quarter then
+# holds at least 3, below which PED-ANOVA's estimate of where the best trials
+# fall rests on one or two points and one more trial can turn it around.
+MIN_IMPORTANCE_TRIALS = 12
+
+
 def importance_table(study: optuna.Study, config: SweepConfig) -> list[str]:
   """Markdown lines: each parameter's importance for each objective (and,
-  with several, for reaching the Pareto front).
+  with several, for reaching the Pareto front), from
+  `MIN_IMPORTANCE_TRIALS` complete trials on.
 
   PED-ANOVA, Optuna's default evaluator, needs no scikit-learn (Optuna's
   fANOVA does); it compares where the best quarter of the trials fall with
@@ -191,6 +198,13 @@ def importance_table(study: optuna.Study, config: SweepConfig) -> list[str]:
   """
   title = ["## Parameter importance (PED-ANOVA)", ""]
   complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+  if len(complete) < MIN_IMPORTANCE_TRIALS:
+    return [
+      *title,
+      f"Not computed: {len(complete)} complete trials; it needs "
+      f"{MIN_IMPORTANCE_TRIALS}, so that the best quarter of them holds at "
+      "least 3.",
+    ]
   varied = [
     p.name
     for p in config.space

@@ -85,6 +85,11 @@ def train(trial, args, model_dir, config):
   except (OSError, ValueError, KeyError) as e:
     return TrialState.FAIL, None, f"no metrics in metrics.json ({e})"
   trial.set_user_attr("metrics", metrics)
+  # And each number as an attribute of its own: a column Optuna's dashboard
+  # and `study.trials_dataframe()` sort by.
+  for name, value in metrics.items():
+    if isinstance(value, int | float) and math.isfinite(value):
+      trial.set_user_attr(name, value)
   values = []
   for o in config.objectives:
     if o.metric not in metrics:
