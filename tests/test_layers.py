@@ -17,17 +17,17 @@ PACKAGES = ("multiobj", "objectives", "experiments")
 
 # Lowest first. A module belongs to the first prefix it starts with.
 LAYERS = (
-  ("multiobj.registry",),
+  ("multiobj.registry", "multiobj.progress"),
   ("objectives",),
   ("multiobj.data",),
   ("multiobj.config",),
   ("multiobj.retrieval",),
   ("multiobj.prepare",),
-  ("multiobj.model",),
+  ("multiobj.model", "multiobj.extensions"),
   ("multiobj.train",),
   ("multiobj.serve",),
   ("multiobj.evaluate",),
-  ("multiobj.experiment",),
+  ("multiobj.experiment", "multiobj.api"),
   ("multiobj.studies",),
   ("experiments",),
 )

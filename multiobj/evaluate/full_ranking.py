@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
+from multiobj import progress as progress_lib
 from multiobj.data import dataset as dataset_lib
 from multiobj.evaluate import retrieval
 from multiobj.prepare import lists as lists_lib
@@ -140,6 +141,7 @@ class FullRanking:
     num_items = len(self._sorted_ids)
     k = min(k, num_items)
     top = np.empty((len(self.users), k), np.int64)
+    progress = progress_lib.Progress("Full ranking", len(self.users), "users")
     for start in range(0, len(self.users), users_per_batch):
       stop = min(start + users_per_batch, len(self.users))
       scores = np.asarray(scores_fn(start, stop), np.float64)
@@ -151,6 +153,7 @@ class FullRanking:
       # TensorFlow's top-k: sorted, ties to the lower index, on both cores
       # (4x NumPy's argpartition and sort on 39,000 items).
       top[start:stop] = tf.math.top_k(scores, k).indices.numpy()
+      progress.step(stop - start)
     return top
 
   def metrics(

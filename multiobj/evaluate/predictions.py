@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
+from multiobj import progress as progress_lib
 from multiobj.data import dataset as dataset_lib
 from multiobj.prepare import lists as lists_lib
 
@@ -73,8 +74,13 @@ def predict_dataset(
     return logged, model.predictions(outputs), outputs["query_embedding"]
 
   filled = _Filled(lists)
+  steps = int(dataset.cardinality().numpy())
+  progress = progress_lib.Progress(
+    "Predictions", steps if steps > 0 else None, "batches"
+  )
   for batch in dataset:
     logged, serving, query = forward(batch)
+    progress.step()
     row = {("query", ""): query.numpy()}
     for part, values in (("logged", logged), ("serving", serving)):
       row.update({(part, k): v.numpy() for k, v in values.items()})

@@ -12,6 +12,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from multiobj import progress as progress_lib
+
 
 def embed_catalogue(
   tower,
@@ -23,7 +25,13 @@ def embed_catalogue(
   from its `features` columns of `catalogue`."""
   data = tf.data.Dataset.from_tensor_slices({n: catalogue[n] for n in features})
   embed = tf.function(tower, reduce_retracing=True, autograph=False)
-  return np.concatenate([embed(b).numpy() for b in data.batch(batch_size)])
+  size = len(catalogue[features[0]]) if features else 0
+  progress = progress_lib.Progress("Catalogue embeddings", size, "items")
+  out = []
+  for batch in data.batch(batch_size):
+    out.append(embed(batch).numpy())
+    progress.step(len(out[-1]))
+  return np.concatenate(out)
 
 
 def scann(size: int, k: int, name: str | None = None):

@@ -128,23 +128,7 @@ def export(
       id twice or a value of the wrong type; an unknown head in `blend`; an
       unknown `index`; k < 1.
   """
-  if index not in INDEXES:
-    raise ValueError(
-      f"Unknown index {index!r}; expected one of {', '.join(INDEXES)}."
-    )
-  if k < 1:
-    raise ValueError(f"k must be >= 1, got {k}.")
-  heads = [o.name for o in model.ranking_objectives]
-  if SCORE in heads:
-    raise ValueError(
-      f"A ranking head is named {SCORE!r}, the name of the blended score."
-    )
-  value_model = None
-  if blend:
-    if not heads:
-      raise ValueError(f"blend {blend!r}: the model has no ranking head.")
-    value_model = blend_lib.Blend.parse(blend, heads)
-
+  heads, value_model = _checked(model, blend, k, index)
   catalogue = check_catalogue(model, catalogue)
   ids = catalogue[model.spec.item_id]
   dtypes = input_dtypes(model)
@@ -183,6 +167,27 @@ def export(
   with open(os.path.join(path, SERVING_JSON), "w") as f:
     json.dump(description, f, indent=1)
   logging.info("Exported %s (%s).", path, ", ".join(signatures))
+
+
+def _checked(model, blend, k, index):
+  """(ranking heads, the value model or None) once the arguments are
+  checked."""
+  if index not in INDEXES:
+    raise ValueError(
+      f"Unknown index {index!r}; expected one of {', '.join(INDEXES)}."
+    )
+  if k < 1:
+    raise ValueError(f"k must be >= 1, got {k}.")
+  heads = [o.name for o in model.ranking_objectives]
+  if SCORE in heads:
+    raise ValueError(
+      f"A ranking head is named {SCORE!r}, the name of the blended score."
+    )
+  if not blend:
+    return heads, None
+  if not heads:
+    raise ValueError(f"blend {blend!r}: the model has no ranking head.")
+  return heads, blend_lib.Blend.parse(blend, heads)
 
 
 def check_catalogue(
