@@ -222,6 +222,14 @@ def main(argv):
     raise app.UsageError("--output_dir is required.")
   if not _DIRECTIONS.value:
     raise app.UsageError("--directions is required.")
+  # The training flags are defined here (their parsers check --trial_flags)
+  # but are the trials': given to the sweep itself, they would do nothing.
+  stray = [n for n in train_flag_parsers() if flags.FLAGS[n].present]
+  if stray:
+    raise app.UsageError(
+      f"--{stray[0]} is a flag of the trials: put it in --trial_flags "
+      f"(e.g. --trial_flags='--{stray[0]}=...') or in --space."
+    )
   try:
     config = config_from_flags()
   except sweep.SweepError as e:

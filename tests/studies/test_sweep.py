@@ -10,7 +10,7 @@ import sys
 import textwrap
 import time
 
-from absl import flags
+from absl import app, flags
 from absl.testing import absltest, flagsaver, parameterized
 
 from experiments import sweep as sweep_script
@@ -257,6 +257,29 @@ class SearchSpaceTest(parameterized.TestCase):
         FLAGS(["sweep.py", *docstring_example(sweep_script, marker)])
         config = sweep_script.config_from_flags()
       self.assertEqual(config.trials, trials)
+
+  def test_a_training_flag_given_to_the_sweep_is_refused(self):
+    output_dir = os.path.join(self.create_tempdir().full_path, "sweep")
+    with (
+      flagsaver.flagsaver(),
+      self.assertRaisesRegex(
+        app.UsageError,
+        r"--epochs is a flag of the trials: put it in --trial_flags "
+        r"\(e\.g\. --trial_flags='--epochs=\.\.\.'\) or in --space\.",
+      ),
+    ):
+      FLAGS(
+        [
+          "sweep.py",
+          f"--output_dir={output_dir}",
+          "--directions=click_auc:max",
+          "--space=learning_rate=grid(0.1,0.2)",
+          "--sampler=grid",
+          "--epochs=2",
+        ]
+      )
+      sweep_script.main(["sweep.py"])
+    self.assertFalse(os.path.exists(output_dir))
 
   def test_rejects_stray_arguments(self):
     with self.assertRaisesRegex(Exception, "Unexpected arguments: extra"):
