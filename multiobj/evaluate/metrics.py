@@ -135,6 +135,10 @@ def gauc(labels, scores, groups) -> tuple[float, dict[str, int]]:
   return float(np.sum(size * group_auc) / np.sum(size)), info
 
 
+# The normal quantile of a two-sided 95% interval.
+_Z95 = 1.959963984540054
+
+
 def calibration(
   labels, probabilities, num_bins: int = 10, strategy: str = "uniform"
 ) -> dict:
@@ -151,10 +155,15 @@ def calibration(
 
   Labels count as positive when > 0. Empty bins are reported with count 0 and
   NaN means; they add nothing to ECE. The ratio is NaN without positives.
+  Each bin's observed rate comes with its 95% Wilson score interval
+  (`observed_low`, `observed_high`): with k positives of n, z = 1.96,
+  (k + z^2/2 +- z sqrt(k (n - k) / n + z^2 / 4)) / (n + z^2); it stays
+  inside [0, 1] and is honest for the few positives of rare events.
 
   Returns:
     {"ece", "calibration_ratio", "mean_prediction", "mean_label", "count",
-     "bins": [{"lower", "upper", "count", "mean_predicted", "observed_rate"}]}.
+     "bins": [{"lower", "upper", "count", "mean_predicted", "observed_rate",
+     "observed_low", "observed_high"}]}.
 
   >>> c = calibration([0, 1, 1, 0], [0.1, 0.9, 0.8, 0.4], num_bins=2)
   >>> round(c["ece"], 6), round(c["calibration_ratio"], 6)  # (.25 + .15) / 2
@@ -187,8 +196,26 @@ def calibration(
   with np.errstate(invalid="ignore", divide="ignore"):
     mean_p, mean_y = sum_p / count, sum_y / count
     mean_prediction, mean_label = p.sum() / n, y.sum() / n
-  keys = ("lower", "upper", "count", "mean_predicted", "observed_rate")
-  columns = [c.tolist() for c in (edges[:-1], edges[1:], count, mean_p, mean_y)]
+    z2 = _Z95**2
+    centre = (sum_y + z2 / 2) / (count + z2)
+    half = (
+      _Z95 * np.sqrt(sum_y * (count - sum_y) / count + z2 / 4) / (count + z2)
+    )
+    low = np.where(count > 0, centre - half, np.nan)
+    high = np.where(count > 0, centre + half, np.nan)
+  keys = (
+    "lower",
+    "upper",
+    "count",
+    "mean_predicted",
+    "observed_rate",
+    "observed_low",
+    "observed_high",
+  )
+  columns = [
+    c.tolist()
+    for c in (edges[:-1], edges[1:], count, mean_p, mean_y, low, high)
+  ]
   return {
     "ece": float(np.abs(sum_y - sum_p).sum() / n) if n else float("nan"),
     "calibration_ratio": (

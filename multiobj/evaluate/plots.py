@@ -18,29 +18,50 @@ import numpy as np  # noqa: E402
 def calibration_curve(
   calibration: Mapping[str, Any], head: str, path: str
 ) -> str:
-  """Predicted against observed rate per bin (`metrics.calibration`'s bins),
-  point size by count; the diagonal is perfect calibration."""
+  """Predicted against observed rate per bin (`metrics.calibration`'s bins)
+  with each rate's 95% interval and its count of predictions; the diagonal
+  is perfect calibration."""
   bins = [b for b in calibration["bins"] if b["count"] > 0]
   predicted = np.array([b["mean_predicted"] for b in bins])
   observed = np.array([b["observed_rate"] for b in bins])
+  low = np.array([b.get("observed_low", b["observed_rate"]) for b in bins])
+  high = np.array([b.get("observed_high", b["observed_rate"]) for b in bins])
   counts = np.array([b["count"] for b in bins], np.float64)
   fig, ax = plt.subplots(figsize=(4.5, 4.5))
-  top = max(predicted.max(initial=0), observed.max(initial=0), 1e-3) * 1.05
+  top = max(predicted.max(initial=0), high.max(initial=0), 1e-3) * 1.05
   ax.plot([0, top], [0, top], color="0.6", linestyle="--", label="perfect")
   ax.plot(predicted, observed, color="C0", linewidth=1)
-  ax.scatter(
+  ax.errorbar(
     predicted,
     observed,
-    s=20 + 180 * counts / counts.max(),
+    yerr=[observed - low, high - observed],
+    fmt="o",
     color="C0",
-    label=head,
+    capsize=2,
+    markersize=4,
+    label=f"{head} (95% interval)",
   )
+  # Counts: in the title when the bins hold about as many (equal-count
+  # bins), else above each bar.
+  even = len(counts) and counts.max() <= 1.1 * counts.min()
+  for x, y, n in zip(predicted, high, [] if even else counts, strict=False):
+    ax.annotate(
+      f"{n:,.0f}",
+      (x, y),
+      textcoords="offset points",
+      xytext=(0, 3),
+      ha="center",
+      fontsize=6,
+      color="0.3",
+    )
   ax.set_xlim(0, top)
   ax.set_ylim(0, top)
   ax.set_xlabel("mean predicted probability")
   ax.set_ylabel("observed rate")
   ax.set_title(
-    f"{head}: {len(bins)} equal-count bins, ECE {calibration['ece']:.4f}\n"
+    f"{head}: {len(bins)} bins of "
+    f"{f'about {counts.mean():,.0f}' if even else 'n (above the bars)'} "
+    f"predictions, ECE {calibration['ece']:.4f}\n"
     f"mean predicted {calibration['mean_prediction']:.4f}, "
     f"observed {calibration['mean_label']:.4f}",
     fontsize=10,

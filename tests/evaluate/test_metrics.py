@@ -126,6 +126,23 @@ class CalibrationTest(tf.test.TestCase):
     self.assertEqual(
       (c["bins"][2]["lower"], c["bins"][2]["upper"]), (0.5, 0.75)
     )
+    # Wilson's 95% interval, by hand: 1 positive of 2, z = 1.96, centre
+    # (1 + z^2/2) / (2 + z^2) = 1/2, half z sqrt(1/2 + z^2/4) / (2 + z^2).
+    z = 1.959963984540054
+    half = z * np.sqrt(0.5 + z * z / 4) / (2 + z * z)
+    self.assertAllClose(
+      (c["bins"][0]["observed_low"], c["bins"][0]["observed_high"]),
+      (0.5 - half, 0.5 + half),
+    )
+    self.assertAllClose(
+      (c["bins"][0]["observed_low"], c["bins"][0]["observed_high"]),
+      (0.0945, 0.9055),
+      atol=1e-4,
+    )
+    self.assertTrue(np.isnan(c["bins"][2]["observed_low"]))
+    # 2 positives of 2: the interval reaches 1 and stays below it.
+    self.assertAllClose(c["bins"][3]["observed_high"], 1.0)
+    self.assertLess(c["bins"][3]["observed_low"], 1.0)
     # ECE = (2 * .45 + 1 * .3 + 0 + 2 * .05) / 5 = 1.3 / 5.
     self.assertAlmostEqual(c["ece"], 0.26)
     # Mean prediction 2.3 / 5 = .46, mean label .6.

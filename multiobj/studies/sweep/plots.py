@@ -75,6 +75,72 @@ def plot_front(
   return path
 
 
+# Where a label may go around its point (offset in points), nearest first.
+_OFFSETS = (
+  (4, 3),
+  (4, -10),
+  (-4, 3),
+  (-4, -10),
+  (4, 11),
+  (-4, 11),
+  (4, -18),
+  (-4, -18),
+  (10, -4),
+  (-10, -4),
+  (4, 19),
+  (-4, 19),
+  (4, -26),
+  (-4, -26),
+)
+
+
+def label_points(ax, points, fontsize: float = 7) -> None:
+  """Writes each (x, y, text, color) beside its point where it overlaps no
+  label and no point already there (the first free place of `_OFFSETS`, in
+  screen space); where none is free, at the least crowded one, with a line
+  to its point. Every point is labelled, near ones included."""
+  ax.autoscale_view()
+  scale = ax.figure.dpi / 72  # Pixels a point.
+  char, line = 0.62 * fontsize * scale, 1.2 * fontsize * scale
+  at = ax.transData.transform([(p[0], p[1]) for p in points]) if points else []
+  r = 4 * scale
+  taken = [(px - r, py - r, px + r, py + r) for px, py in at]
+  for (px, py), (x, y, text, color) in zip(at, points, strict=True):
+    width = char * len(text)
+    best, crowd = None, None
+    for dx, dy in _OFFSETS:
+      left = px + dx * scale - (width if dx < 0 else 0)
+      box = (left, py + dy * scale, left + width, py + dy * scale + line)
+      overlap = sum(_overlap(box, t) for t in taken)
+      if crowd is None or overlap < crowd:
+        best, crowd = (dx, dy, box), overlap
+      if not overlap:
+        break
+    dx, dy, box = best
+    far = crowd > 0 or abs(dy) > 11
+    ax.annotate(
+      text,
+      (x, y),
+      textcoords="offset points",
+      xytext=(dx, dy),
+      ha="right" if dx < 0 else "left",
+      va="bottom",
+      fontsize=fontsize,
+      color=color,
+      arrowprops={"arrowstyle": "-", "color": "0.7", "lw": 0.5}
+      if far
+      else None,
+    )
+    taken.append(box)
+
+
+def _overlap(a, b) -> float:
+  """The area two (left, bottom, right, top) boxes share."""
+  w = min(a[2], b[2]) - max(a[0], b[0])
+  h = min(a[3], b[3]) - max(a[1], b[1])
+  return w * h if w > 0 and h > 0 else 0.0
+
+
 def _axis_label(objective):
   return f"{objective.metric} ({'higher' if objective.maximize else 'lower'} is better)"
 
@@ -100,14 +166,12 @@ def _scatter_pair(ax, rows, x, y, maximize):
     zorder=3,
     label="Pareto front",
   )
-  for r in front:
-    ax.annotate(
-      str(r["number"]),
-      (r[x], r[y]),
-      textcoords="offset points",
-      xytext=(4, 4),
-      fontsize=8,
-    )
+  ax.margins(0.08)  # Room for the labels at the edges.
+  label_points(
+    ax,
+    [(r[x], r[y], str(r["number"]), "black") for r in front]
+    + [(r[x], r[y], str(r["number"]), "0.45") for r in others],
+  )
   if maximize and len(front) > 1:
     # The edge of the region the front dominates: with both objectives
     # maximised (signs flipped where minimised) and x increasing, y falls;
