@@ -5,8 +5,11 @@ once with MALLOC_ARENA_MAX=2 in its environment, before anything else is
 imported: glibc reads that setting when the process starts, and with its
 default (an arena per busy thread) tf.data's threads fragment the heap, so
 a long epoch grows by tens of KB a step (see `multiobj/__init__.py`).
-It also hides TensorFlow's start-up lines about CUDA and TensorRT on a CPU
-machine (`quiet.py`). Imported (by tests, or by your code), nothing happens.
+It also stops at once if a file or folder named `multiobj` or `objectives`
+shadows the library, and hides TensorFlow's start-up lines about CUDA and
+TensorRT on a CPU machine (`quiet.py`). Imported (by tests, or by your
+code), nothing happens. `end_when_done` ends a script's process once its
+work is written.
 """
 
 import atexit
@@ -35,7 +38,7 @@ def end_when_done(main):
   """`main`, for `app.run`, ending the process as soon as it returns.
 
   Python's own exit then tears TensorFlow's threads and modules down, which
-  took 1.3 s to 2.5 s after the work was done and written (the tutorial
+  took 1.3 s to 1.5 s after the work was done and written (the tutorial
   protocol's run, `docs/results/performance.md`). By then every file of the
   run is closed (results synced, checkpoints and event files closed), so
   this runs the exit functions, flushes the streams and the log, and leaves.
@@ -63,7 +66,7 @@ def shadowed(root: str) -> list[str]:
   for name in ("multiobj", "objectives"):
     spec = util.find_spec(name)
     origin = os.path.abspath(spec.origin) if spec and spec.origin else None
-    if origin is None or not origin.startswith(os.path.join(root, name)):
+    if origin is None or not origin.startswith(os.path.join(root, name, "")):
       out.append(f"{name}: {origin or 'not found'}")
   return out
 
