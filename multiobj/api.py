@@ -62,8 +62,9 @@ def fit(
   rows: Any = None,
   verbose: int | None = 0,
   **changes: Any,
-) -> Run:
-  """Trains and tests a model; returns the `Run`.
+) -> Run | None:
+  """Trains and tests a model; returns the `Run` (None on a worker of a
+  multi-worker run other than the chief, which writes the run).
 
   Args:
     model_dir: The run's directory.
@@ -94,6 +95,8 @@ def fit(
     config = config.replace(dataset="json", dataset_spec=spec)
   config = config.replace(**changes)
   result = experiment.run(config, verbose=verbose)
+  if isinstance(result, experiment.WorkerResult):
+    return None
   return Run(
     model_dir=model_dir,
     config=result.config,
