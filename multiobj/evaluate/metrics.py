@@ -137,6 +137,31 @@ def gauc(labels, scores, groups) -> tuple[float, dict[str, int]]:
 
 # The normal quantile of a two-sided 95% interval.
 _Z95 = 1.959963984540054
+# What `calibration` reports of each bin.
+_BIN_KEYS = (
+  "lower",
+  "upper",
+  "count",
+  "mean_predicted",
+  "observed_rate",
+  "observed_low",
+  "observed_high",
+)
+
+
+def wilson_interval(
+  positives: np.ndarray, count: np.ndarray, z: float = _Z95
+) -> tuple[np.ndarray, np.ndarray]:
+  """Wilson's score interval of each rate positives / count (95% by
+  default); NaN where count is 0."""
+  k, n = np.asarray(positives, np.float64), np.asarray(count, np.float64)
+  with np.errstate(invalid="ignore", divide="ignore"):
+    centre = (k + z * z / 2) / (n + z * z)
+    half = z * np.sqrt(k * (n - k) / n + z * z / 4) / (n + z * z)
+  return (
+    np.where(n > 0, centre - half, np.nan),
+    np.where(n > 0, centre + half, np.nan),
+  )
 
 
 def calibration(
@@ -196,22 +221,7 @@ def calibration(
   with np.errstate(invalid="ignore", divide="ignore"):
     mean_p, mean_y = sum_p / count, sum_y / count
     mean_prediction, mean_label = p.sum() / n, y.sum() / n
-    z2 = _Z95**2
-    centre = (sum_y + z2 / 2) / (count + z2)
-    half = (
-      _Z95 * np.sqrt(sum_y * (count - sum_y) / count + z2 / 4) / (count + z2)
-    )
-    low = np.where(count > 0, centre - half, np.nan)
-    high = np.where(count > 0, centre + half, np.nan)
-  keys = (
-    "lower",
-    "upper",
-    "count",
-    "mean_predicted",
-    "observed_rate",
-    "observed_low",
-    "observed_high",
-  )
+  low, high = wilson_interval(sum_y, count)
   columns = [
     c.tolist()
     for c in (edges[:-1], edges[1:], count, mean_p, mean_y, low, high)
@@ -225,7 +235,8 @@ def calibration(
     "mean_label": float(mean_label),
     "count": n,
     "bins": [
-      dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)
+      dict(zip(_BIN_KEYS, row, strict=True))
+      for row in zip(*columns, strict=True)
     ],
   }
 
