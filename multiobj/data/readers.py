@@ -185,7 +185,7 @@ def resolve_format(path, format, delimiter):
     if extension not in EXTENSIONS:
       raise ValueError(
         f"{path}: cannot tell the format from the extension {extension!r}; "
-        f"set format to one of {', '.join(FORMATS)} (or name the file "
+        f"set format to one of {', '.join(FORMATS)}, tsv (or name the file "
         f"{', '.join(EXTENSIONS)})."
       )
     format, default = EXTENSIONS[extension]

@@ -33,6 +33,12 @@ def resolve(
   config: config_lib.PrepareConfig, data: dataset_lib.Dataset
 ) -> config_lib.PrepareConfig:
   """`config` with its final objectives for `data`."""
+  if not (config.objective_weights or config.objectives or data.objectives):
+    raise ValueError(
+      f"Dataset {data.spec.name!r} has no objective to train: no column of "
+      'its description is a label with an objective ("role": "label", '
+      '"objective": ...), and --objectives names none.'
+    )
   chosen = objectives_lib.select(
     config.objective_weights,
     config.losses,

@@ -214,7 +214,12 @@ class ReadTableTest(parameterized.TestCase):
         {},
         r"dup\.csv: the header names 'a' more than once",
       ),
-      (write("t.xls", b"a\n1\n"), {}, r"t\.xls: cannot tell the format"),
+      (
+        write("t.xls", b"a\n1\n"),
+        {},
+        r"t\.xls: cannot tell the format from the extension '\.xls'; set "
+        r"format to one of csv, jsonl, parquet, tsv \(or name the file",
+      ),
       (
         write("t2.csv", b"a\n1\n"),
         {"format": "xls"},

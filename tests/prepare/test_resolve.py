@@ -1,12 +1,31 @@
 """Funnels as the run resolves them: an objective that follows another needs
 both in the run, and training positives outside the funnel are reported."""
 
+import types
+
 import numpy as np
 import tensorflow as tf
 
 from multiobj import config as config_lib
 from multiobj.prepare import resolve
 from tests import tiny
+
+
+class NothingToTrainTest(tf.test.TestCase):
+  def test_a_dataset_without_a_label_is_named(self):
+    data = tiny.prepared().data
+    # A dataset whose description has no label (all resolve reads of it).
+    unlabelled = types.SimpleNamespace(
+      objectives=(), spec=types.SimpleNamespace(name="my_log")
+    )
+    with self.assertRaisesWithLiteralMatch(
+      ValueError,
+      "Dataset 'my_log' has no objective to train: no column of its "
+      'description is a label with an objective ("role": "label", '
+      '"objective": ...), and --objectives names none.',
+    ):
+      resolve.resolve(config_lib.PrepareConfig(), unlabelled)
+    self.assertNotEmpty(data.objectives)
 
 
 class FunnelsTest(tf.test.TestCase):
