@@ -106,7 +106,7 @@ def export(
   blend: str | None = None,
   k: int = 100,
   index: str = "brute_force",
-) -> None:
+) -> dict[str, Any]:
   """Writes a SavedModel with the signatures above to `path`.
 
   `retrieve` is exported when the model has a retrieval objective, `rank`
@@ -122,6 +122,9 @@ def export(
       head (the first head if none is binary).
     k: Items `retrieve` returns per query; at most the catalogue's size.
     index: "brute_force" (exact) or "scann" (approximate).
+
+  Returns:
+    serving.json's content, as written beside the SavedModel.
 
   Raises:
     ValueError: for a catalogue missing a candidate feature, holding an item
@@ -167,6 +170,7 @@ def export(
   with open(os.path.join(path, SERVING_JSON), "w") as f:
     json.dump(description, f, indent=1)
   logging.info("Exported %s (%s).", path, ", ".join(signatures))
+  return description
 
 
 def _checked(model, blend, k, index):

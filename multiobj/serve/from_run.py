@@ -7,8 +7,6 @@ imports no TensorFlow; `export_run` does.
 """
 
 import dataclasses
-import json
-import os
 from typing import Any
 
 from absl import logging
@@ -74,7 +72,7 @@ def export_run(
       "Loading dataset %r for its catalogue.", train_config.data.dataset
     )
     catalogue = loaders.load(train_config.data, train_config.seed).catalogue
-  export.export(
+  return export.export(
     model,
     catalogue,
     config.export_dir,
@@ -82,5 +80,3 @@ def export_run(
     k=config.k,
     index=config.index,
   )
-  with open(os.path.join(config.export_dir, export.SERVING_JSON)) as f:
-    return json.load(f)
