@@ -141,11 +141,18 @@ class FeatureEncoder(tf.keras.layers.Layer):
   ):
     super().__init__(**kwargs)
     self.feature_names = [f.name for f in features]
-    self.encoders = [
-      FeatureEmbedding(f, stats, embedding_dim, text_length, id_dropout)
+    # Keyed by column, so a checkpoint names each feature's variables
+    # (`encoder/by_feature/user_id/embedding/embeddings`), not its position.
+    self.by_feature = {
+      f.name: FeatureEmbedding(f, stats, embedding_dim, text_length, id_dropout)
       for f in features
-    ]
+    }
     self.width = sum(e.width for e in self.encoders)
+
+  @property
+  def encoders(self) -> list[FeatureEmbedding]:
+    """The features' encoders, in the order of their columns."""
+    return [self.by_feature[name] for name in self.feature_names]
 
   def call(self, features: dict[str, tf.Tensor]) -> tf.Tensor:
     encoded = [e(features[e.feature.name]) for e in self.encoders]

@@ -166,8 +166,23 @@ def load_model(
   path = tf.train.latest_checkpoint(os.path.join(model_dir, CHECKPOINTS))
   if path is None:
     raise ValueError(f"{model_dir}: no checkpoint under {CHECKPOINTS}/.")
+  check_checkpoint(path)
   tf.train.Checkpoint(model=model).restore(path).expect_partial()
   return model, config
+
+
+def check_checkpoint(path: str) -> None:
+  """Refuses a checkpoint whose feature variables are named by position
+  (`encoder/encoders/0/...`, before they were named by column): restoring
+  it would match none of them and leave the embeddings as initialised."""
+  for name, _ in tf.train.list_variables(path):
+    if re.search(r"/encoders/[0-9]+/", name):
+      raise ValueError(
+        f"{path}: this checkpoint comes from an older multiobj, which named "
+        f"feature variables by position ({name.split('/.ATTRIBUTES')[0]}); "
+        "this version names them by column and cannot restore it. Train "
+        "the run again, or use the version that wrote it."
+      )
 
 
 # What a run writes, deleted before another run writes the directory.
@@ -241,6 +256,7 @@ def backup_position(directory: str) -> tuple[int, int]:
   path = tf.train.latest_checkpoint(os.path.join(directory, BACKUP, "chief"))
   if path is None:
     return -1, -1
+  check_checkpoint(path)
   reader = tf.train.load_checkpoint(path)
   return tuple(
     int(reader.get_tensor(f"ckpt_saved_{name}/.ATTRIBUTES/VARIABLE_VALUE"))

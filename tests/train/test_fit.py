@@ -126,6 +126,26 @@ class TrainingTest(tf.test.TestCase):
     for name, value in self.result.metrics.items():
       self.assertAllClose(again[name], value, atol=1e-5, msg=name)
 
+  def test_checkpoint_names_features_by_column(self):
+    path = tf.train.latest_checkpoint(
+      os.path.join(self.model_dir, run_dir.CHECKPOINTS)
+    )
+    embeddings = sorted(
+      name.split("/.ATTRIBUTES")[0]
+      for name, _ in tf.train.list_variables(path)
+      if name.startswith("model/")
+      and name.endswith("embedding/embeddings/.ATTRIBUTES/VARIABLE_VALUE")
+    )
+    self.assertIn(
+      "model/query_tower/encoder/by_feature/user_id/embedding/embeddings",
+      embeddings,
+    )
+    self.assertIn(
+      "model/candidate_tower/encoder/by_feature/item_id/embedding/embeddings",
+      embeddings,
+    )
+    self.assertEmpty([n for n in embeddings if "/encoders/" in n])
+
 
 class BatchWithoutPositivesTest(tf.test.TestCase):
   def test_retrieval_loss_is_zero(self):

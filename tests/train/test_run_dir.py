@@ -8,6 +8,7 @@ import sys
 import textwrap
 from unittest import mock
 
+import tensorflow as tf
 from absl.testing import absltest
 
 from multiobj import config as config_lib
@@ -47,6 +48,23 @@ class ModulesTest(absltest.TestCase):
       r"imported \(No module named 'no_such_module_x'\)",
     ):
       run_dir.load_model(folder)
+
+  def test_a_checkpoint_with_positional_feature_names_is_refused(self):
+    # What an older version wrote: feature variables named by position.
+    folder = self.create_tempdir().full_path
+    encoder = tf.Module()
+    encoder.encoders = [tf.Module()]
+    encoder.encoders[0].embedding = tf.Variable(tf.zeros([3, 2]))
+    path = tf.train.Checkpoint(model=encoder).write(
+      os.path.join(folder, "ckpt-1")
+    )
+    with self.assertRaisesRegex(
+      ValueError,
+      r"ckpt-1: this checkpoint comes from an older multiobj, which named "
+      r"feature variables by position \(model/encoders/0/embedding\); this "
+      r"version names them by column and cannot restore it",
+    ):
+      run_dir.check_checkpoint(path)
 
   def test_the_library_s_own_registrations_are_not_recorded(self):
     config = config_lib.TrainConfig(model_dir="x").replace(
