@@ -7,7 +7,7 @@ default (an arena per busy thread) tf.data's threads fragment the heap, so
 a long epoch grows by tens of KB a step (see `multiobj/__init__.py`).
 It also stops at once if a file or folder named `multiobj` or `objectives`
 shadows the library, and hides TensorFlow's start-up lines about CUDA and
-TensorRT on a CPU machine (`quiet.py`). Imported (by tests, or by your
+TensorRT on a CPU machine (`multiobj/quiet.py`). Imported (by tests, or by your
 code), nothing happens. `end_when_done` ends a script's process once its
 work is written.
 """
@@ -85,6 +85,6 @@ def _refuse_shadowed() -> None:
 if _script():
   _restart_with_two_arenas()
   _refuse_shadowed()
-  from experiments import quiet  # noqa: E402
+  from multiobj import quiet  # noqa: E402
 
   quiet.install()

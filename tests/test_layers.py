@@ -17,7 +17,7 @@ PACKAGES = ("multiobj", "objectives", "experiments")
 
 # Lowest first. A module belongs to the first prefix it starts with.
 LAYERS = (
-  ("multiobj.registry", "multiobj.progress"),
+  ("multiobj.registry", "multiobj.progress", "multiobj.quiet"),
   ("objectives",),
   ("multiobj.data",),
   ("multiobj.config",),

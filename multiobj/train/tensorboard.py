@@ -2,7 +2,8 @@
 
 Under `<model_dir>/tensorboard`, one TensorBoard run a folder:
 
-  train/        per epoch: loss/total, loss/<task>, weight/<task> (the
+  train/        the training step's graph (Graphs dashboard); per epoch:
+                loss/total, loss/<task>, weight/<task> (the
                 weight the strategy gave the task), gate/<gate>/<expert>
                 (an MMoE/PLE gate's mean weight on an expert); every 50
                 steps the same under step/ (step/loss/click, ...);
@@ -96,10 +97,22 @@ class TensorBoard(tf.keras.callbacks.Callback):
   def on_train_batch_end(self, batch, logs=None):
     if self._step is None:  # After a resumed run's state is restored.
       self._step = int(self.model.optimizer.iterations.numpy())
+      self._write_graph()
     else:
       self._step += 1
     if logs and self._step % self._every == 0:
       self._write("train", logs, "step/", self._step)
+
+  def _write_graph(self) -> None:
+    """The training step's graph, once traced, for the Graphs dashboard
+    (as Keras's own callback does with `write_graph`)."""
+    step = getattr(self.model, "train_tf_function", None)
+    traced = getattr(step, "_concrete_variable_creation_fn", None)
+    if traced is None:  # Run eagerly: no graph.
+      return
+    self._write("train", {}, "", self._step)
+    with self._writers["train"].as_default():
+      tf.summary.graph(traced.graph)
 
   def on_epoch_end(self, epoch, logs=None):
     logs = logs or {}

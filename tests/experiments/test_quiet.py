@@ -22,7 +22,7 @@ class QuietTest(absltest.TestCase):
   def test_only_the_noise_is_dropped_in_order(self):
     code = (
       "import os, sys\n"
-      "from experiments import quiet\n"
+      "from multiobj import quiet\n"
       "with quiet.filtered_stderr():\n"
       "  os.write(2, b'E cuda_dnn.cc] Unable to register cuDNN factory: x\\n')\n"
       "  os.write(2, b'first kept\\n')\n"
@@ -37,7 +37,7 @@ class QuietTest(absltest.TestCase):
 
   def test_importing_tensorflow_after_install(self):
     code = (
-      "from experiments import quiet\n"
+      "from multiobj import quiet\n"
       "quiet.install()\n"
       "import tensorflow as tf\n"
       "print(tf.constant(2) + 1)\n"

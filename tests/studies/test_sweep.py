@@ -9,7 +9,9 @@ import subprocess
 import sys
 import textwrap
 import time
+import wsgiref.util
 
+import optuna_dashboard
 from absl import app, flags
 from absl.testing import absltest, flagsaver, parameterized
 
@@ -65,6 +67,22 @@ from multiobj.studies import sweep
 print(os.getpid(), flush=True)
 sweep.run(sweep.SweepConfig.from_json(sys.argv[2]))
 """
+
+
+def _get(app, path):
+  """The JSON body of a GET of `path` from the WSGI `app`."""
+  environ = {}
+  wsgiref.util.setup_testing_defaults(environ)
+  environ["PATH_INFO"] = path
+  answer = {}
+
+  def start_response(status, headers, exc_info=None):
+    answer["status"] = status
+
+  body = b"".join(app(environ, start_response))
+  if not answer["status"].startswith("200"):
+    raise AssertionError(f"GET {path}: {answer['status']}: {body[:200]}")
+  return json.loads(body)
 
 
 def docstring_example(module, marker):
@@ -589,6 +607,28 @@ class FakeTrainingTest(absltest.TestCase):
     for t in study.trials:
       self.assertEqual(t.user_attrs["click_auc"], t.values[0])
     self.assertTrue(os.path.getsize(journal))
+
+  def test_optuna_dashboard_shows_the_metrics_as_sortable_columns(self):
+    config = self.config(
+      "learning_rate=grid(0.1,0.2)",
+      "click_auc:max,click_logloss:min",
+      sampler="grid",
+    )
+    sweep.run(config)
+    # The dashboard's own app (what `optuna-dashboard sqlite:///...` serves),
+    # asked as its page asks.
+    app = optuna_dashboard.wsgi(config.storage_url)
+    [study] = _get(app, "/api/studies")["study_summaries"]
+    self.assertEqual(study["study_name"], config.study_name)
+    detail = _get(app, f"/api/studies/{study['study_id']}")
+    self.assertEqual(detail["objective_names"], ["click_auc", "click_logloss"])
+    self.assertLen(detail["trials"], 2)
+    columns = {a["key"]: a["sortable"] for a in detail["union_user_attrs"]}
+    self.assertTrue(columns["click_auc"])
+    self.assertTrue(columns["click_logloss"])
+    for trial in detail["trials"]:
+      shown = {a["key"]: a["value"] for a in trial["user_attrs"]}
+      self.assertEqual(float(shown["click_logloss"]), trial["values"][1])
 
   def test_missing_metric_fails_with_the_known_ones(self):
     config = self.config("learning_rate=grid(0.1)", "auc:max", sampler="grid")

@@ -94,6 +94,16 @@ class TensorBoardTest(tf.test.TestCase):
       [v for _, v in validation["loss/total"]], history.history["val_loss"]
     )
     self.assertNotIn("step/loss/total", validation)
+    # The training step's graph, for the Graphs dashboard: the layer's
+    # product and its gradient are in it.
+    graph = (
+      event_accumulator.EventAccumulator(os.path.join(directory, "train"))
+      .Reload()
+      .Graph()
+    )
+    ops = {node.op for node in graph.node}
+    self.assertIn("MatMul", ops)
+    self.assertIn("BiasAddGrad", ops)
 
   def test_tags_are_grouped_by_kind(self):
     tasks = ["click", "click_listwise"]

@@ -7,7 +7,8 @@ TensorRT, oneDNN's note on round-off, and the CPU instructions the binary
 could use. `install` makes the first import of TensorFlow in the process
 hide exactly those lines, from TensorFlow's C++ side (file descriptor 2);
 every other line written meanwhile is passed on, in order. The scripts
-install it when run as `python -m experiments.NAME`; a user who sets
+install it when run as `python -m experiments.NAME`, and so do a sweep's
+helper workers (`studies/sweep/__main__.py`); a user who sets
 TF_CPP_MIN_LOG_LEVEL chooses TensorFlow's own filter instead, and sees what
 it lets through.
 """
