@@ -424,6 +424,7 @@ class DescriptionTest(tf.test.TestCase, parameterized.TestCase):
       description_keys.TOP,
       description_keys.SIDE_TABLE,
       description_keys.NEGATIVES,
+      description_keys.OBJECTIVE,
     ]
     schemas += [
       *description_keys.COLUMNS.values(),

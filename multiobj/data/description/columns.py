@@ -37,10 +37,7 @@ def spec(check, name, entries) -> tuple[spec_lib.DatasetSpec, list[dict]]:
     ):
       check.fail(at, "context features, and only they, need a serving_value.")
     if role == "label":
-      wanted = c["objective"]
-      c["objective"] = [wanted] if isinstance(wanted, str) else wanted
-      if not wanted or not all(isinstance(w, str) for w in c["objective"]):
-        check.fail(f"{at}.objective", "expected a name or a list of names.")
+      _label(check, c, at)
     elif role in keys_lib.SINGLE_ROLES:
       if role in single:
         check.fail(at, f"a second column with role {role!r}.")
@@ -69,18 +66,60 @@ def spec(check, name, entries) -> tuple[spec_lib.DatasetSpec, list[dict]]:
     check.fail("columns", str(e))
 
 
+def _label(check, c, at) -> None:
+  """A label entry's objectives as a list of names and objects (checked),
+  and its value: a column (`source`, `threshold`) or a `constant`."""
+  wanted = c["objective"]
+  entries = wanted if isinstance(wanted, list) else [wanted]
+  if not entries:
+    check.fail(f"{at}.objective", "expected a name, an object or a list.")
+  c["objective"] = []
+  for j, entry in enumerate(entries):
+    where = f"{at}.objective" + (f"[{j}]" if isinstance(wanted, list) else "")
+    if isinstance(entry, dict):
+      entry = check.fields(entry, keys_lib.OBJECTIVE, where)
+      entry["name"] = entry["name"] or c["name"]
+      if entry["transform"] != "none" and entry["kind"] != "regression":
+        check.fail(f"{where}.transform", "applies to regression only.")
+    elif not isinstance(entry, str):
+      check.fail(where, "expected a name or an object.")
+    c["objective"].append(entry)
+  if "constant" in c:
+    for key in ("source", "threshold"):
+      if key in c:
+        check.fail(
+          keys_lib.key_path(at, key), "a constant label reads no column."
+        )
+
+
+def _objective(name_or_entry, column: str) -> objectives_lib.Objective:
+  """The registered objective, or the one the description defines."""
+  if isinstance(name_or_entry, str):
+    return objectives_lib.get(name_or_entry)
+  kind = name_or_entry["kind"]
+  return objectives_lib.Objective(
+    name=name_or_entry["name"],
+    kind=kind,
+    label=column,
+    loss=keys_lib.DEFAULT_LOSS[kind],
+    label_transform=name_or_entry["transform"],
+    description=f"{kind} objective on column {column!r} (the description's)",
+  )
+
+
 def objectives(check, labels) -> tuple[objectives_lib.Objective, ...]:
   """The registered objectives each label names, wired to its column."""
   names = [c["name"] for c in labels]
   out, fed_by = [], {}
   for c in labels:
     at = f"{c['at']}.objective"
-    for name in c["objective"]:
+    for entry in c["objective"]:
+      name = entry if isinstance(entry, str) else entry["name"]
       if name in fed_by:
         check.fail(at, f"{name!r} already learns from {fed_by[name]!r}.")
       fed_by[name] = c["name"]
       try:
-        base = objectives_lib.get(name)
+        base = _objective(entry, c["name"])
         changes = {"label": c["name"], "mask": c.get("mask", base.mask)}
         if changes["mask"] not in (None, *names):
           raise ValueError(

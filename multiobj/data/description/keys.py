@@ -11,6 +11,7 @@ import difflib
 import json
 from typing import Any
 
+import objectives as objectives_lib
 from multiobj.data import dataset as dataset_lib
 from multiobj.data import readers
 from multiobj.data import spec as spec_lib
@@ -60,12 +61,26 @@ FEATURE_COLUMN = {
 ID_COLUMN = {**_COLUMN, "type": Key(str, "id", ("id", "category"))}
 LABEL_COLUMN = {
   **_COLUMN,
-  "objective": Key((str, list)),
+  "objective": Key((str, list, dict)),
   "weight": Key(NUMBER, ABSENT),
   "loss": Key(str, ABSENT),
   "mask": Key((str, type(None)), ABSENT),
   "threshold": Key(NUMBER, ABSENT),
   "source": Key(str, ABSENT),
+  "constant": Key(NUMBER, ABSENT),
+}
+# An objective made from the description alone (no registered one).
+OBJECTIVE = {
+  "kind": Key(str, choices=objectives_lib.KINDS),
+  "name": Key(str, None),
+  "transform": Key(str, "none", ("none", "log1p")),
+}
+# Its loss by kind, when the entry names none.
+DEFAULT_LOSS = {
+  "binary": "bce",
+  "regression": "mse",
+  "retrieval": "softmax",
+  "listwise": "softmax",
 }
 COLUMNS = {
   **{role: FEATURE_COLUMN for role in spec_lib.ROLES},

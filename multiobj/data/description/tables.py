@@ -100,7 +100,8 @@ def rows_from(d, key, raw, where, users):
     if f.name not in take and not elsewhere and f.name not in (users or {}):
       take[f.name] = _how(f)
   for c in d["labels"]:
-    take.setdefault(c.get("source", c["name"]), "numeric")
+    if "constant" not in c:
+      take.setdefault(c.get("source", c["name"]), "numeric")
   spec_lib.check_columns(raw, list(take), where)
   part = {n: convert(where, n, raw[n], how) for n, how in take.items()}
   if users:
@@ -112,7 +113,11 @@ def rows_from(d, key, raw, where, users):
       d["tables"]["users"],
     )
     part.update({n: v[index] for n, v in users.items()})
+  rows = len(part[spec.item_id])
   for c in d["labels"]:
+    if "constant" in c:  # Every row of a log of positives, say.
+      part[c["name"]] = np.full(rows, c["constant"], np.float32)
+      continue
     value = part[c.get("source", c["name"])]
     if "threshold" in c:
       value = (value >= c["threshold"]).astype(np.float32)
