@@ -3,7 +3,10 @@
 split_by_time     the latest lists are the test split, the ones before
                   them the validation split (the protocol of a production
                   model, trained on the past and served on the future);
-split_at_random   lists assigned at random, reproducibly per seed.
+split_at_random   lists assigned at random, reproducibly per seed;
+split_last_n      each user's last lists are the test split, the ones
+                  before them the validation split (leave-one-out with
+                  one each: the protocol of most published tables).
 """
 
 import numpy as np
@@ -82,3 +85,55 @@ def split_at_random(
     for name, m in parts.items()
     if m.any()
   }
+
+
+def split_last_n(
+  rows: Table, spec: spec_lib.DatasetSpec, valid_n: int, test_n: int
+) -> dict[str, Table]:
+  """Splits each user's lists by time: the user's last `test_n` lists are
+  test, the `valid_n` before them valid, the rest train.
+
+  A user's lists are ordered by their first row's timestamp (the spec's
+  `timestamp` column; without one, or on a tie, by row order). Every user
+  keeps at least one list in train: a user with k lists gives min(test_n,
+  k - 1) to test, then what is left of valid_n, up to k - 1 in all. Without
+  a `list_id` each row is a list (leave-one-out is valid_n = test_n = 1).
+  """
+  if not spec.user_id:
+    raise ValueError(
+      f"Dataset {spec.name!r}: a per-user split needs a user_id column."
+    )
+  n = dataset_lib.num_rows(rows)
+  lists = rows[spec.list_id] if spec.list_id else np.arange(n)
+  unique, first, inverse = np.unique(
+    lists, return_index=True, return_inverse=True
+  )
+  users = rows[spec.user_id][first]
+  time = rows[spec.timestamp][first] if spec.timestamp else first
+  _, user = np.unique(users, return_inverse=True)
+  order = np.lexsort((first, time, user))  # By user, then time, then row.
+  counts = np.bincount(user)
+  starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+  from_end = np.empty(len(unique), np.int64)
+  from_end[order] = (
+    starts[user[order]] + counts[user[order]] - 1 - np.arange(len(unique))
+  )
+  k = counts[user]
+  test = np.minimum(test_n, k - 1)
+  valid = np.minimum(valid_n, k - 1 - test)
+  where = np.where(from_end < test, 2, np.where(from_end < test + valid, 1, 0))
+  split_of_row = where[inverse]
+  parts = {name: split_of_row == i for i, name in enumerate(_NAMES)}
+  if not parts["test"].any():
+    raise ValueError(
+      f"Dataset {spec.name!r}: no user has two lists or more, so no test "
+      "split is left once each keeps one in train."
+    )
+  return {
+    name: dataset_lib.take(rows, np.flatnonzero(m))
+    for name, m in parts.items()
+    if m.any()
+  }
+
+
+_NAMES = ("train", "valid", "test")

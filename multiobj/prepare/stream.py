@@ -39,6 +39,7 @@ from absl import logging
 from multiobj import config as config_lib
 from multiobj.data import dataset as dataset_lib
 from multiobj.data import synthetic, validation
+from multiobj.data.description import keys as description_keys
 from multiobj.data.description import loader
 from multiobj.data.description import tables as tables_lib
 from multiobj.prepare import lists as lists_lib
@@ -160,6 +161,8 @@ def _refuse(config, d):
     why = "cold-start items (--cold_start_items)"
   elif d["split"]["method"] == "files":
     why = "a split given as files"
+  elif d["split"]["method"] in description_keys.PER_USER_SPLITS:
+    why = f"a per-user split ({d['split']['method']})"
   if why:
     raise ValueError(
       f"{config.data.dataset_spec}: the log is larger than "

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 import tensorflow as tf
-from absl.testing import parameterized
+from absl.testing import absltest, parameterized
 
 from multiobj import config as config_lib
 from multiobj import experiment
@@ -132,6 +132,128 @@ class GenericObjectiveTest(tf.test.TestCase, parameterized.TestCase):
     columns = [*POSITIVES[:3], {**POSITIVES[3], **change}]
     with self.assertRaisesRegex(ValueError, message):
       description.load(write(self.folder, columns))
+
+
+# u0 has four rows, out of time order in the file; u1 two; u2 one.
+PER_USER_ROWS = (
+  "user,item,day\nu0,1,3\nu1,2,5\nu0,3,1\nu2,4,0\nu0,5,2\nu1,6,4\nu0,7,0\n"
+)
+SPLIT_COLUMNS = [
+  {"name": "user", "role": "user_id"},
+  {"name": "item", "role": "item_id"},
+  {"name": "day", "role": "timestamp"},
+  {"name": "seen", "role": "label", "constant": 1, "objective": "retrieval"},
+]  # fmt: skip
+
+
+class PerUserSplitTest(parameterized.TestCase):
+  def setUp(self):
+    super().setUp()
+    self.folder = self.create_tempdir().full_path
+
+  def items(self, split, columns=SPLIT_COLUMNS, rows=PER_USER_ROWS):
+    data = description.load(write(self.folder, columns, rows, split=split))
+    return {s: sorted(t["item"].tolist()) for s, t in data.splits.items()}
+
+  def test_leave_one_out(self):
+    # u0: day 3 (item 1) test, day 2 (item 5) valid; u1: day 5 (item 2)
+    # test, nothing left for valid; u2's only row stays in train.
+    self.assertEqual(
+      self.items({"method": "leave_one_out"}),
+      {"train": [3, 4, 6, 7], "valid": [5], "test": [1, 2]},
+    )
+    self.assertEqual(
+      self.items({"method": "leave_one_out", "valid": False}),
+      {"train": [3, 4, 5, 6, 7], "test": [1, 2]},
+    )
+
+  def test_last_n(self):
+    # u0 (4 rows): the last 2 test (items 1, 5), 1 valid (item 3), 1 train;
+    # u1 (2 rows): 1 test, as each user keeps one row in train.
+    self.assertEqual(
+      self.items({"method": "last_n", "test": 2, "valid": 1}),
+      {"train": [4, 6, 7], "valid": [3], "test": [1, 2, 5]},
+    )
+
+  def test_file_order_without_timestamps_and_lists_as_units(self):
+    columns = [c for c in SPLIT_COLUMNS if c["role"] != "timestamp"]
+    # The last rows of the file: u0's item 7, u1's item 6.
+    self.assertEqual(
+      self.items({"method": "leave_one_out", "valid": False}, columns),
+      {"train": [1, 2, 3, 4, 5], "test": [6, 7]},
+    )
+    # Lists move whole: u0's list b (two rows, day 2) is its last.
+    rows = (
+      "list,user,item,day\na,u0,1,1\nb,u0,2,2\nb,u0,3,2\nc,u1,4,1\nd,u1,5,0\n"
+    )
+    columns = [{"name": "list", "role": "list_id"}, *SPLIT_COLUMNS]
+    self.assertEqual(
+      self.items({"method": "leave_one_out", "valid": False}, columns, rows),
+      {"train": [1, 5], "test": [2, 3, 4]},
+    )
+
+  @parameterized.named_parameters(
+    ("no_user", {"method": "leave_one_out"}, "user",
+     r"collect\.json: split\.method: 'leave_one_out' splits each user's "
+     r"lists: it needs a column with role 'user_id'\."),
+    ("no_test", {"method": "last_n", "test": 0}, None,
+     r"collect\.json: split: last_n needs test >= 1 and valid >= 0 lists\."),
+    ("share_not_count", {"method": "last_n", "test": 0.2}, None,
+     r"collect\.json: split\.test: expected an integer, got 0\.2\."),
+  )  # fmt: skip
+  def test_errors(self, split, drop, message):
+    # The user column as a plain query feature: no user_id.
+    columns = [
+      {"name": c["name"], "role": "query", "type": "category"}
+      if c["name"] == drop
+      else c
+      for c in SPLIT_COLUMNS
+    ]
+    with self.assertRaisesRegex(ValueError, message):
+      self.items(split, columns)
+
+  def test_users_with_one_row_each_leave_no_test_split(self):
+    rows = "user,item,day\nu0,1,0\nu1,2,0\n"
+    with self.assertRaisesRegex(
+      ValueError,
+      r"collect\.json: split: Dataset 'collect': no user has two lists or "
+      r"more, so no test split is left once each keeps one in train\.",
+    ):
+      self.items({"method": "leave_one_out"}, rows=rows)
+
+
+REPO = os.path.dirname(
+  os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
+DATA = os.environ.get(
+  "MULTIOBJ_DATA", os.path.join(REPO, "..", "shared", "data")
+)
+
+
+class ExamplesTest(absltest.TestCase):
+  def test_movielens_leave_one_out(self):
+    if not os.path.exists(os.path.join(DATA, "ml-100k", "u.data")):
+      self.skipTest(f"no MovieLens 100K under {DATA} (set MULTIOBJ_DATA)")
+    path = os.path.join(REPO, "docs", "examples", "ml100k_leave_one_out.json")
+    data = description.load(path, DATA)
+    train, valid, test = (data.splits[s] for s in ("train", "valid", "test"))
+    # Every one of the 943 users rated 20 movies or more: one test and one
+    # validation rating each, the rest (100,000 - 2 * 943) in training.
+    self.assertLen(np.unique(test["user_id"]), 943)
+    self.assertLen(test["user_id"], 943)
+    self.assertLen(valid["user_id"], 943)
+    self.assertLen(train["user_id"], 100_000 - 2 * 943)
+    self.assertEqual(train["watched"].min(), 1.0)
+    # Each test rating is the user's latest, the validation one the latest
+    # of the rest.
+    latest = {}
+    for user, time in zip(train["user_id"], train["timestamp"], strict=True):
+      latest[user] = max(latest.get(user, time), time)
+    for user, time in zip(valid["user_id"], valid["timestamp"], strict=True):
+      self.assertGreaterEqual(time, latest[user])
+      latest[user] = time
+    for user, time in zip(test["user_id"], test["timestamp"], strict=True):
+      self.assertGreaterEqual(time, latest[user])
 
 
 if __name__ == "__main__":

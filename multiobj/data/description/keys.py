@@ -102,7 +102,11 @@ SPLITS = {
   "random": {"method": Key(str), **_SHARES, "seed": Key(int, None)},
   "time": {"method": Key(str), **_SHARES},
   "files": {"method": Key(str), "valid": Key(dict, None), "test": Key(dict)},
+  "leave_one_out": {"method": Key(str), "valid": Key(bool, True)},
+  "last_n": {"method": Key(str), "valid": Key(int, 1), "test": Key(int, 1)},
 }
+# Splits of each user's lists (`splits.split_last_n`).
+PER_USER_SPLITS = ("leave_one_out", "last_n")
 NEGATIVES = {
   "per_positive": Key(int, 4),
   "distribution": Key(str, "popularity", dataset_lib.NEGATIVE_DISTRIBUTIONS),

@@ -118,10 +118,21 @@ def _parse(check, raw, data_dir) -> dict[str, Any]:
     for part in ("valid", "test"):
       if split[part] is not None:
         tables[f"split.{part}"] = table(split[part], f"split.{part}")
-  elif not (0 <= split["valid"] < 1 - split["test"] < 1):
+  elif split["method"] == "last_n":
+    if split["test"] < 1 or split["valid"] < 0:
+      check.fail("split", "last_n needs test >= 1 and valid >= 0 lists.")
+  elif split["method"] != "leave_one_out" and not (
+    0 <= split["valid"] < 1 - split["test"] < 1
+  ):
     check.fail("split", "needs valid >= 0, test > 0, valid + test < 1.")
   if split["method"] == "time" and not spec.timestamp:
     check.fail("split.method", "'time' needs a column with role 'timestamp'.")
+  if split["method"] in keys.PER_USER_SPLITS and not spec.user_id:
+    check.fail(
+      "split.method",
+      f"{split['method']!r} splits each user's lists: it needs a column "
+      "with role 'user_id'.",
+    )
   negatives = top["negatives"]
   if negatives is not None:
     negatives = check.fields(negatives, NEGATIVES, "negatives")
@@ -191,6 +202,15 @@ def _split_rows(check, d, parts, seed):
   if split["method"] == "files":
     named = {"train": "rows", "valid": "split.valid", "test": "split.test"}
     return {s: parts[k] for s, k in named.items() if k in parts}
+  if split["method"] in keys.PER_USER_SPLITS:
+    if split["method"] == "leave_one_out":
+      valid, test = int(split["valid"]), 1
+    else:
+      valid, test = split["valid"], split["test"]
+    try:
+      return splits_lib.split_last_n(rows, spec, valid, test)
+    except ValueError as e:
+      check.fail("split", str(e))
   if split["method"] == "time":
     try:
       return splits_lib.split_by_time(rows, spec, split["valid"], split["test"])
