@@ -125,6 +125,7 @@ def _evaluate(config, fitted, flags) -> RunResult | WorkerResult:
       **fitted.summary,
       **described,
       "info": dict(fitted.data.data.info),
+      "full_ranking": _protocol(fitted.data.data.full_ranking),
     },
     flags=dict(flags or {}),
     timing={
@@ -147,6 +148,16 @@ def _evaluate(config, fitted, flags) -> RunResult | WorkerResult:
   run_dir.write_json(config.model_dir, run_dir.METRICS, result.to_json())
   run_dir.finish(config.model_dir)
   return result
+
+
+def _protocol(full_ranking) -> dict | None:
+  """The full-ranking protocol as metrics.json records it."""
+  if full_ranking is None:
+    return None
+  return {
+    k: list(v) if isinstance(v, tuple) else v
+    for k, v in dataclasses.asdict(full_ranking).items()
+  }
 
 
 def _speed(rows: int, fitted) -> dict[str, float]:

@@ -55,6 +55,46 @@ class NegativeSampling:
 
 Table = dict[str, np.ndarray]
 
+SCORERS = ("all", "retrieval")
+
+
+@dataclasses.dataclass(frozen=True)
+class FullRanking:
+  """The full-ranking protocol: every test user ranks the whole catalogue,
+  the items of their rows in `mask` hidden; Recall, NDCG, Precision and
+  Hit rate at each of `ks`, beside the sampled evaluation.
+
+  Attributes:
+    ks: The cutoffs.
+    mask: Splits whose (user, item) pairs are hidden from each user's
+      ranking (the items they already interacted with).
+    mask_label: Hide only the rows of `mask` with this label positive
+      (training purchases, not carts); None: every row.
+    scorer: "retrieval" ranks with the towers only; "all" also with each
+      binary head learning from the truth label.
+  """
+
+  ks: tuple[int, ...] = (10, 20)
+  mask: tuple[str, ...] = ("train",)
+  mask_label: str | None = None
+  scorer: str = "all"
+
+  def __post_init__(self):
+    object.__setattr__(self, "ks", tuple(int(k) for k in self.ks))
+    object.__setattr__(self, "mask", tuple(self.mask))
+    if not self.ks or min(self.ks) < 1:
+      raise ValueError(f"ks must be cutoffs >= 1, got {list(self.ks)}.")
+    if self.scorer not in SCORERS:
+      raise ValueError(
+        f"unknown scorer {self.scorer!r}; expected one of {', '.join(SCORERS)}."
+      )
+    unknown = sorted(set(self.mask) - {"train", "valid", "test"})
+    if unknown:
+      raise ValueError(
+        f"mask names {', '.join(unknown)}; expected splits among train, "
+        "valid, test."
+      )
+
 
 @dataclasses.dataclass
 class Dataset:
@@ -66,6 +106,8 @@ class Dataset:
     columns; `--objectives` selects and weighs among them.
   negatives: How to sample negatives, for logs of positives only.
   info: Free-form facts about the data (source, protocol), for reports.
+  full_ranking: The full-ranking protocol of its papers, if it has one
+    (evaluated beside the sampled metrics).
   """
 
   spec: spec_lib.DatasetSpec
@@ -74,6 +116,7 @@ class Dataset:
   objectives: tuple[objectives_lib.Objective, ...] = ()
   negatives: NegativeSampling | None = None
   info: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  full_ranking: FullRanking | None = None
 
   def split(self, name: str) -> Table:
     if name not in self.splits:

@@ -235,21 +235,16 @@ def popularity_scores(
 def protocol_metrics(
   model, data: dataset_lib.Dataset
 ) -> tuple[dict[str, float], dict[str, float]]:
-  """The dataset's full-ranking protocol, if its `info` asks for one.
-
-  `data.info` keys: "evaluation" = "full_ranking"; "ks" (cutoffs);
-  "mask_splits" (default ["train"]); "mask_label" (mask only those rows
-  whose label is positive); "scorer" = "retrieval" to rank with the
-  towers only (default: the towers and every binary head learning from the
-  truth label). The truth is the test rows whose label of the retrieval
-  objective (else the first binary one) is positive.
+  """The dataset's full-ranking protocol (`data.full_ranking`), if it has
+  one. The truth is the test rows whose label of the retrieval objective
+  (else the first binary one) is positive.
 
   Returns:
     (metrics, baselines): `<scorer>_full_<metric>@k` for the model, and the
     same keys for the most-popular ranking.
   """
-  info = data.info
-  if info.get("evaluation") != "full_ranking":
+  protocol = data.full_ranking
+  if protocol is None:
     return {}, {}
   objectives = model.objective_list
   retrieval = model.retrieval_objective
@@ -257,21 +252,15 @@ def protocol_metrics(
   label = (
     retrieval.label if retrieval else (binary[0].label if binary else None)
   )
-  ranking = FullRanking(
-    data,
-    "test",
-    info.get("mask_splits", ["train"]),
-    label,
-    info.get("mask_label"),
-  )
-  ks = list(info.get("ks", (10, 20)))
+  ranking = FullRanking(data, "test", protocol.mask, label, protocol.mask_label)
+  ks = list(protocol.ks)
   # {name: (scores_fn, users a call)}: the towers' scores are a product of
   # embeddings; a ranking head scores every (user, item) pair in a forward
   # pass, PAIRS of them at most.
   scorers = {}
   if retrieval:
     scorers[retrieval.name] = (tower_scores(model, ranking), None)
-  if info.get("scorer") != "retrieval":
+  if protocol.scorer != "retrieval":
     for o in binary:
       if o.label == label:
         scorers[o.name] = (head_scores(model, ranking, o.name), _batch(data))

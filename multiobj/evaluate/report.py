@@ -134,7 +134,7 @@ def test_metrics(
     catalogue,
     cold_items=data.cold_items,
   )
-  if data.data.info.get("evaluation") == "full_ranking":
+  if data.data.full_ranking is not None:
     logging.info("Full ranking of every item for every test user.")
     full, full_baseline = full_ranking.protocol_metrics(model, data.data)
     metrics.update(full)

@@ -285,7 +285,7 @@ class TrainData:
     training or evaluation reads them (sampled negatives, full ranking):
     what a cache keeps beside the shards."""
     data = self.data
-    if self.sampler is None and data.info.get("evaluation") != "full_ranking":
+    if self.sampler is None and data.full_ranking is None:
       data = dataclasses.replace(data, splits={})
     return dataclasses.replace(self, data=data, lists={}, shards=None)
 

@@ -188,9 +188,10 @@ class CountsTest(AdapterTestCase):
     self.assertLessEqual(_pairs(valid), _pairs(test))
     self.assertEmpty(_pairs(train) & _pairs(test))
     self.assertEqual(data.negatives, dataset_lib.NegativeSampling(1, "uniform"))
-    self.assertEqual(data.info["ks"], [3, 5, 10, 20])
-    self.assertEqual(data.info["mask_splits"], ["train", "valid"])
-    self.assertEqual(data.info["evaluation"], "full_ranking")
+    self.assertEqual(
+      data.full_ranking,
+      dataset_lib.FullRanking(ks=(3, 5, 10, 20), mask=("train", "valid")),
+    )
 
   def test_taobao_multibehavior(self):
     data = self.load("taobao_multibehavior")
@@ -215,7 +216,12 @@ class CountsTest(AdapterTestCase):
     self.assertEqual(
       data.negatives, dataset_lib.NegativeSampling(4, "popularity")
     )
-    self.assertEqual(data.info["scorer"], "retrieval")
+    self.assertEqual(
+      data.full_ranking,
+      dataset_lib.FullRanking(
+        ks=(20, 50), mask=("train",), mask_label="purchase", scorer="retrieval"
+      ),
+    )
     self.assertEqual(data.info["unlabelled"], {"cart": ["valid", "test"]})
 
   def test_kuairand_sample(self):

@@ -10,6 +10,7 @@ from absl.testing import absltest, parameterized
 
 from multiobj import config as config_lib
 from multiobj import experiment
+from multiobj.data import dataset as dataset_lib
 from multiobj.data.description import loader as description
 from multiobj.train import run_dir
 
@@ -220,6 +221,60 @@ class PerUserSplitTest(parameterized.TestCase):
       r"more, so no test split is left once each keeps one in train\.",
     ):
       self.items({"method": "leave_one_out"}, rows=rows)
+
+
+class EvaluationTest(parameterized.TestCase):
+  def setUp(self):
+    super().setUp()
+    self.folder = self.create_tempdir().full_path
+
+  def load(self, evaluation, columns=SPLIT_COLUMNS):
+    path = write(
+      self.folder,
+      columns,
+      PER_USER_ROWS,
+      split={"method": "leave_one_out"},
+      evaluation=evaluation,
+    )
+    return description.load(path)
+
+  def test_full_ranking_protocol(self):
+    data = self.load(
+      {"protocol": "full_ranking", "ks": [5, 10], "mask": ["train", "valid"]}
+    )
+    self.assertEqual(
+      data.full_ranking,
+      dataset_lib.FullRanking(ks=(5, 10), mask=("train", "valid")),
+    )
+    defaults = self.load({"protocol": "full_ranking"}).full_ranking
+    self.assertEqual(
+      (defaults.ks, defaults.mask, defaults.mask_label, defaults.scorer),
+      ((10, 20), ("train",), None, "all"),
+    )
+    self.assertIsNone(
+      description.load(write(self.folder, SPLIT_COLUMNS)).full_ranking
+    )
+
+  @parameterized.named_parameters(
+    ("no_protocol", {"ks": [5]},
+     r"collect\.json: evaluation: missing key 'protocol'\."),
+    ("unknown_protocol", {"protocol": "sampled_100"},
+     r"evaluation\.protocol: unknown protocol 'sampled_100'; expected one "
+     r"of full_ranking\."),
+    ("bad_ks", {"protocol": "full_ranking", "ks": [10, "20"]},
+     r"evaluation\.ks: expected integers, got \[10, '20'\]\."),
+    ("bad_mask", {"protocol": "full_ranking", "mask": ["training"]},
+     r"evaluation: mask names training; expected splits among train, "
+     r"valid, test\."),
+    ("mask_label_not_a_label", {"protocol": "full_ranking", "mask_label": "buy"},
+     r"evaluation\.mask_label: 'buy' is not a label here \(seen\)\."),
+    ("bad_scorer", {"protocol": "full_ranking", "scorer": "heads"},
+     r"evaluation\.scorer: unknown scorer 'heads'; expected one of all, "
+     r"retrieval\."),
+  )  # fmt: skip
+  def test_errors(self, evaluation, message):
+    with self.assertRaisesRegex(ValueError, message):
+      self.load(evaluation)
 
 
 REPO = os.path.dirname(

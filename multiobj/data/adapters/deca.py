@@ -73,10 +73,11 @@ OBJECTIVES = (
 
 NEGATIVES = dataset_lib.NegativeSampling(per_positive=1, distribution="uniform")
 
+FULL_RANKING = dataset_lib.FullRanking(
+  ks=(3, 5, 10, 20), mask=("train", "valid")
+)
+
 INFO = {
-  "evaluation": "full_ranking",
-  "ks": [3, 5, 10, 20],
-  "mask_splits": ["train", "valid"],
   "source": "DeCA (Wang et al., WWW 2022), github.com/wangyu-ustc/DeCA "
   "data/ml-100k; MovieLens terms apply (research use only)",
   "note": "valid pairs are a subset of test pairs: masking valid items "
@@ -104,4 +105,5 @@ def load(data_dir: str, seed: int = 0) -> dataset_lib.Dataset:
     objectives=OBJECTIVES,
     negatives=NEGATIVES,
     info=INFO,
+    full_ranking=FULL_RANKING,
   )

@@ -25,7 +25,7 @@ id 1..39,493.
 masking the training items. Beware: 8,326 of the 48,749 test purchases (and
 8,101 valid ones) are of an item the same user put in the cart in training;
 masking every training row hides those from the ranking. RMBRec's evaluation
-masks the training purchases only, which `info["mask_label"]` says.
+masks the training purchases only (`FULL_RANKING.mask_label`).
 """
 
 import dataclasses
@@ -67,12 +67,11 @@ NEGATIVES = dataset_lib.NegativeSampling(
   per_positive=4, distribution="popularity"
 )
 
+FULL_RANKING = dataset_lib.FullRanking(
+  ks=(20, 50), mask=("train",), mask_label="purchase", scorer="retrieval"
+)
+
 INFO = {
-  "evaluation": "full_ranking",
-  "ks": [20, 50],
-  "mask_splits": ["train"],
-  "mask_label": "purchase",
-  "scorer": "retrieval",
   "unlabelled": {"cart": ["valid", "test"]},
   "source": "RMBRec (github.com/miaomiao-cai2/RMBRec) data/taobao; "
   "upstream Taobao terms not checked",
@@ -121,6 +120,7 @@ def load(data_dir: str, seed: int = 0) -> dataset_lib.Dataset:
     objectives=OBJECTIVES,
     negatives=NEGATIVES,
     info=INFO,
+    full_ranking=FULL_RANKING,
   )
 
 

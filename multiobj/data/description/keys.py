@@ -107,6 +107,13 @@ SPLITS = {
 }
 # Splits of each user's lists (`splits.split_last_n`).
 PER_USER_SPLITS = ("leave_one_out", "last_n")
+EVALUATION = {
+  "protocol": Key(str, choices=("full_ranking",)),
+  "ks": Key(list, [10, 20]),
+  "mask": Key(list, ["train"]),
+  "mask_label": Key((str, type(None)), None),
+  "scorer": Key(str, "all", dataset_lib.SCORERS),
+}
 NEGATIVES = {
   "per_positive": Key(int, 4),
   "distribution": Key(str, "popularity", dataset_lib.NEGATIVE_DISTRIBUTIONS),
@@ -120,6 +127,7 @@ TOP = {
   "columns": Key(list),
   "split": Key(dict, {"method": "random"}),
   "negatives": Key(dict, None),
+  "evaluation": Key(dict, None),
   "info": Key(dict, {}),
 }
 

@@ -24,6 +24,7 @@ from multiobj.data.description import columns as columns_lib
 from multiobj.data.description import keys
 from multiobj.data.description import tables as tables_lib
 from multiobj.data.description.keys import (
+  EVALUATION,
   NEGATIVES,
   SIDE_TABLE,
   SPLITS,
@@ -143,6 +144,9 @@ def _parse(check, raw, data_dir) -> dict[str, Any]:
     if spec.list_id:
       check.fail("negatives", "sampling needs rows without a list_id.")
   labels = [c for c in columns if c["role"] == "label"]
+  full_ranking = None
+  if top["evaluation"] is not None:
+    full_ranking = _full_ranking(check, top["evaluation"], spec, labels)
   return {
     "spec": spec,
     "labels": labels,
@@ -150,8 +154,34 @@ def _parse(check, raw, data_dir) -> dict[str, Any]:
     "objectives": columns_lib.objectives(check, labels),
     "split": split,
     "negatives": negatives,
+    "full_ranking": full_ranking,
     "info": {"description": check.file, **top["info"]},
   }
+
+
+def _full_ranking(check, value, spec, labels) -> dataset_lib.FullRanking:
+  """The `evaluation` key: the full-ranking protocol, checked."""
+  e = check.fields(value, EVALUATION, "evaluation")
+  if not spec.user_id:
+    check.fail(
+      "evaluation",
+      "full ranking ranks for each user: it needs a "
+      "column with role 'user_id'.",
+    )
+  if not all(isinstance(k, int) and not isinstance(k, bool) for k in e["ks"]):
+    check.fail("evaluation.ks", f"expected integers, got {e['ks']}.")
+  names = [c["name"] for c in labels]
+  if e["mask_label"] is not None and e["mask_label"] not in names:
+    check.fail(
+      "evaluation.mask_label",
+      f"{e['mask_label']!r} is not a label here ({keys.listing(names)}).",
+    )
+  try:
+    return dataset_lib.FullRanking(
+      e["ks"], e["mask"], e["mask_label"], e["scorer"]
+    )
+  except ValueError as error:
+    check.fail("evaluation", str(error))
 
 
 def _build(check, d, seed: int) -> dataset_lib.Dataset:
@@ -187,6 +217,7 @@ def _build(check, d, seed: int) -> dataset_lib.Dataset:
     objectives=d["objectives"],
     negatives=d["negatives"],
     info=d["info"],
+    full_ranking=d["full_ranking"],
   )
 
 
