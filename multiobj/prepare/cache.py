@@ -53,7 +53,8 @@ from multiobj.prepare import scratch as scratch_lib
 from multiobj.prepare import train_data as train_data_lib
 
 FORMAT = "multiobj.prepared"
-VERSION = 1
+# 2: datasets carry their full-ranking protocol (dataset.FullRanking).
+VERSION = 2
 MANIFEST = "manifest.json"
 STATE = "state.pkl"
 
