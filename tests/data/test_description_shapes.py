@@ -11,6 +11,7 @@ from absl.testing import absltest, parameterized
 from multiobj import config as config_lib
 from multiobj import experiment
 from multiobj.data import dataset as dataset_lib
+from multiobj.data.adapters import deca
 from multiobj.data.description import loader as description
 from multiobj.train import run_dir
 
@@ -309,6 +310,33 @@ class ExamplesTest(absltest.TestCase):
       latest[user] = time
     for user, time in zip(test["user_id"], test["timestamp"], strict=True):
       self.assertGreaterEqual(time, latest[user])
+
+  def test_deca_description_is_the_adapter_s_dataset(self):
+    if not os.path.isdir(os.path.join(DATA, "deca_ml100k")):
+      self.skipTest(f"no deca_ml100k under {DATA} (set MULTIOBJ_DATA)")
+    path = os.path.join(REPO, "docs", "examples", "deca_ml100k.json")
+    described = description.load(path, DATA)
+    adapted = deca.load(DATA)
+    self.assertEqual(described.spec, adapted.spec)
+    np.testing.assert_array_equal(
+      described.catalogue["item_id"], adapted.catalogue["item_id"]
+    )
+    self.assertEqual(list(described.splits), list(adapted.splits))
+    for name, table in adapted.splits.items():
+      # The adapter also keeps the rating, which nothing reads.
+      self.assertEqual(set(table) - set(described.splits[name]), {"rating"})
+      for column, values in described.splits[name].items():
+        np.testing.assert_array_equal(values, table[column], err_msg=column)
+
+    def wiring(o):
+      return (o.name, o.kind, o.label, o.loss, o.weight, o.mask, o.metrics)
+
+    self.assertEqual(
+      [wiring(o) for o in described.objectives],
+      [wiring(o) for o in adapted.objectives],
+    )
+    self.assertEqual(described.negatives, adapted.negatives)
+    self.assertEqual(described.full_ranking, adapted.full_ranking)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ uniformly from the items the user has no training interaction with, anew
 each epoch, as DeCA and T-CE sample them. The catalogue is every item id
 0..max over all files (1,611 items), so full ranking covers them all.
 
-`info` asks for DeCA's protocol: rank every catalogue item for each test
+docs/examples/deca_ml100k.json describes the same dataset in JSON (a test
+holds the two equal). `FULL_RANKING` is DeCA's protocol: rank every catalogue item for each test
 user, mask the user's train and valid items, Recall and NDCG at 3, 5, 10 and
 20 averaged over the test users (DeCA's evaluate.py). Beware: as shipped,
 every valid pair is also a test pair (valid.rating is a subset of
