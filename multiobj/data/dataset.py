@@ -8,7 +8,7 @@ positives only, how to sample negatives for them.
 """
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -108,6 +108,9 @@ class Dataset:
   info: Free-form facts about the data (source, protocol), for reports.
   full_ranking: The full-ranking protocol of its papers, if it has one
     (evaluated beside the sampled metrics).
+  absent: {split: labels} a split does not have (a test file holding only
+    purchases has no carts): their rows hold 0 there, which no loss, metric
+    or early stopping reads.
   """
 
   spec: spec_lib.DatasetSpec
@@ -117,6 +120,18 @@ class Dataset:
   negatives: NegativeSampling | None = None
   info: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   full_ranking: FullRanking | None = None
+  absent: Mapping[str, tuple[str, ...]] = dataclasses.field(
+    default_factory=dict
+  )
+
+  def scored(
+    self, objectives: Sequence[objectives_lib.Objective], split: str
+  ) -> list[objectives_lib.Objective]:
+    """The `objectives` a split can score: their label (and mask) present."""
+    missing = set(self.absent.get(split, ()))
+    return [
+      o for o in objectives if o.label not in missing and o.mask not in missing
+    ]
 
   def split(self, name: str) -> Table:
     if name not in self.splits:

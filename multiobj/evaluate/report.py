@@ -72,12 +72,15 @@ def predicted_metrics(
   lists: dataset_lib.Table,
   catalogue: dataset_lib.Table,
   cold_items: np.ndarray | None = None,
+  objectives: Sequence | None = None,
 ) -> dict[str, float]:
   """`model_metrics` from the model's predictions on `lists` (which need
-  their labels, ids and masks only)."""
-  out = heads.head_metrics(model.objective_list, model.spec, lists, predicted)
+  their labels, ids and masks only), of the model's `objectives` (default
+  every one)."""
+  objectives = model.objective_list if objectives is None else objectives
+  out = heads.head_metrics(objectives, model.spec, lists, predicted)
   objective = model.retrieval_objective
-  if objective is not None:
+  if objective is not None and objective in objectives:
     rows, items = retrieval.positive_pairs(objective, model.spec, lists)
     out.update(
       retrieval.recall_at_k(
@@ -122,9 +125,10 @@ def test_metrics(
     keep,
     lists=-(-total // stride),
   )
-  objectives = data.config.objectives
+  # Not the objectives whose labels the test split lacks (a placeholder).
+  objectives = data.data.scored(data.config.objectives, "test")
   metrics = predicted_metrics(
-    model, predicted, query, lists, catalogue, data.cold_items
+    model, predicted, query, lists, catalogue, data.cold_items, objectives
   )
   baseline = baselines_lib.baseline_metrics(
     objectives,

@@ -130,6 +130,8 @@ class MultiObjectiveModel(tfrs.Model):
       weighting, {o.name: o.weight for o in objectives}
     )
     self._make_trackers()
+    # Objectives whose labels the validation split lacks (`step.test_step`).
+    self.unscored_in_validation = frozenset()
 
   def _make_trackers(self):
     objectives = self.objective_list

@@ -96,11 +96,18 @@ def train_step(model, inputs) -> dict[str, tf.Tensor]:
 
 
 def test_step(model, inputs) -> dict[str, tf.Tensor]:
-  """The losses of `model` on a batch, with its static weights."""
+  """The losses of `model` on a batch, with its static weights; without
+  the objectives whose labels the validation split lacks
+  (`model.unscored_in_validation`): neither their losses nor the total
+  read them, and their values are not logged."""
   model.bind_steps()
+  skipped = model.unscored_in_validation
   losses = global_losses(model.compute_loss(inputs, training=False))
+  losses = {name: loss for name, loss in losses.items() if name not in skipped}
   weights = {o.name: tf.constant(o.weight) for o in model.objective_list}
-  return track(model, losses, weights, tf.constant(0.0))
+  values = track(model, losses, weights, tf.constant(0.0))
+  hidden = {f"{name}_{what}" for name in skipped for what in ("loss", "weight")}
+  return {k: v for k, v in values.items() if k not in hidden}
 
 
 def track(model, losses, weights, regularization) -> dict[str, tf.Tensor]:

@@ -53,7 +53,8 @@ from multiobj.prepare import scratch as scratch_lib
 from multiobj.prepare import train_data as train_data_lib
 
 FORMAT = "multiobj.prepared"
-# 2: datasets carry their full-ranking protocol (dataset.FullRanking).
+# 2: datasets carry their full-ranking protocol (dataset.FullRanking) and
+# the labels each split lacks (dataset.Dataset.absent).
 VERSION = 2
 MANIFEST = "manifest.json"
 STATE = "state.pkl"

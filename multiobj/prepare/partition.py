@@ -50,9 +50,13 @@ def estimated_mb(path: str, data_dir: str | None) -> float:
   """About how much memory the rows of the description at `path` take
   once read (from the size of their files)."""
   _, d = loader.parse(path, data_dir)
-  table = d["tables"]["rows"]
+  files = [
+    file
+    for key in loader.row_tables(d)
+    for file in readers.expand(d["tables"][key]["path"])
+  ]
   total = 0.0
-  for file in readers.expand(table["path"]):
+  for file in files:
     kind = os.path.splitext(file)[1].lower().lstrip(".")
     factor = _EXPANSION.get(
       "parquet" if kind in ("parquet", "pq") else kind, 3.0

@@ -161,6 +161,8 @@ def _refuse(config, d):
     why = "cold-start items (--cold_start_items)"
   elif d["split"]["method"] == "files":
     why = "a split given as files"
+  elif len(loader.row_tables(d)) > 1 or d["merge"]:
+    why = "rows given as several tables, or merged"
   elif d["full_ranking"] is not None:
     why = "the full-ranking evaluation"
   elif d["split"]["method"] in description_keys.PER_USER_SPLITS:

@@ -256,6 +256,10 @@ def _fit(model, data, directory, strategy, chief, verbose):
   its `Clock`, epochs done before a resumption)."""
   config = data.config
   train, valid, steps = _datasets(data, strategy, chief)
+  scored = data.data.scored(config.objectives, "valid")
+  model.unscored_in_validation = frozenset(
+    o.name for o in config.objectives if o not in scored
+  )
   checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
   # With early stopping, the best epoch's checkpoint is always kept (it is
   # at most `early_stopping` epochs old): a resumed run reads its weights.

@@ -222,7 +222,7 @@ class CountsTest(AdapterTestCase):
         ks=(20, 50), mask=("train",), mask_label="purchase", scorer="retrieval"
       ),
     )
-    self.assertEqual(data.info["unlabelled"], {"cart": ["valid", "test"]})
+    self.assertEqual(data.absent, {"valid": ("cart",), "test": ("cart",)})
 
   def test_kuairand_sample(self):
     data = self.load("kuairand_sample")

@@ -425,6 +425,8 @@ class DescriptionTest(tf.test.TestCase, parameterized.TestCase):
       description_keys.SIDE_TABLE,
       description_keys.NEGATIVES,
       description_keys.OBJECTIVE,
+      description_keys.ROWS_TABLE,
+      description_keys.EVALUATION,
     ]
     schemas += [
       *description_keys.COLUMNS.values(),

@@ -11,7 +11,7 @@ from absl.testing import absltest, parameterized
 from multiobj import config as config_lib
 from multiobj import experiment
 from multiobj.data import dataset as dataset_lib
-from multiobj.data.adapters import deca
+from multiobj.data.adapters import deca, taobao
 from multiobj.data.description import loader as description
 from multiobj.train import run_dir
 
@@ -278,6 +278,153 @@ class EvaluationTest(parameterized.TestCase):
       self.load(evaluation)
 
 
+BEHAVIOURS = [
+  {"name": "user", "role": "user_id"},
+  {"name": "item", "role": "item_id"},
+  {"name": "buy", "role": "label", "objective": {"kind": "binary"}},
+  {"name": "cart", "role": "label", "objective": {"kind": "binary"}},
+  {"name": "seen", "role": "label", "constant": 1, "objective": "retrieval"},
+]  # fmt: skip
+
+
+class SeveralTablesTest(tf.test.TestCase, parameterized.TestCase):
+  """A multi-behaviour log as one file per behaviour, and held-out files
+  of purchases only."""
+
+  def setUp(self):
+    super().setUp()
+    self.folder = self.create_tempdir().full_path
+    files = {
+      "buy.csv": "user,item\nu1,1\nu1,2\nu2,3\n",
+      "cart.csv": "user,item\nu1,2\nu2,4\nu2,4\n",
+      "valid.csv": "user,item\nu1,3\n",
+      "test.csv": "user,item\nu2,1\nu1,4\n",
+    }
+    for name, text in files.items():
+      with open(os.path.join(self.folder, name), "w") as f:
+        f.write(text)
+
+  def load(self, merge=False, rows=None, columns=BEHAVIOURS):
+    rows = (
+      rows
+      if rows is not None
+      else [
+        {"path": "buy.csv", "labels": {"buy": 1, "cart": 0}},
+        {"path": "cart.csv", "labels": {"buy": 0, "cart": 1}},
+      ]
+    )
+    held_out = {"labels": {"buy": 1}}
+    split = {
+      "method": "files",
+      "valid": {"path": "valid.csv", **held_out},
+      "test": {"path": "test.csv", **held_out},
+    }
+    path = os.path.join(self.folder, "shop.json")
+    with open(path, "w") as f:
+      json.dump(
+        {"rows": rows, "merge": merge, "columns": columns, "split": split}, f
+      )
+    return description.load(path)
+
+  def pairs(self, table):
+    return list(
+      zip(
+        table["user"], table["item"], table["buy"], table["cart"], strict=True
+      )
+    )
+
+  def test_events_one_after_the_other(self):
+    data = self.load()
+    self.assertEqual(
+      self.pairs(data.splits["train"]),
+      [("u1", 1, 1, 0), ("u1", 2, 1, 0), ("u2", 3, 1, 0),
+       ("u1", 2, 0, 1), ("u2", 4, 0, 1), ("u2", 4, 0, 1)],
+    )  # fmt: skip
+
+  def test_merged_pairs_take_the_largest_label(self):
+    data = self.load(merge=True)
+    # (u1, 2) was bought and carted; (u2, 4) carted twice is one row.
+    self.assertEqual(
+      self.pairs(data.splits["train"]),
+      [("u1", 1, 1, 0), ("u1", 2, 1, 1), ("u2", 3, 1, 0), ("u2", 4, 0, 1)],
+    )
+    np.testing.assert_array_equal(data.splits["train"]["seen"], np.ones(4))
+
+  def test_a_label_a_held_out_file_lacks_is_absent_there(self):
+    data = self.load(merge=True)
+    self.assertEqual(data.absent, {"valid": ("cart",), "test": ("cart",)})
+    np.testing.assert_array_equal(data.splits["test"]["buy"], [1, 1])
+    np.testing.assert_array_equal(data.splits["test"]["cart"], [0, 0])
+    self.assertEqual(
+      [o.name for o in data.scored(data.objectives, "test")],
+      ["buy", "retrieval"],
+    )
+
+  @parameterized.named_parameters(
+    ("not_a_label", [{"path": "buy.csv", "labels": {"bye": 1}}],
+     r"shop\.json: rows\[0\]\.labels\.bye: not a label; the labels are "
+     r"buy, cart, seen\."),
+    ("not_a_number", [{"path": "buy.csv", "labels": {"buy": "yes"}}],
+     r"rows\[0\]\.labels\.buy: expected a number, got \"yes\"\."),
+    ("empty", [],
+     r"shop\.json: rows: expected a table or a non-empty list of tables\."),
+    ("label_not_given", [{"path": "buy.csv", "labels": {"buy": 1}}],
+     r"shop\.json: rows\[0\]: .*buy\.csv: missing column 'cart'; columns "
+     r"present: item, user\."),
+  )  # fmt: skip
+  def test_errors(self, rows, message):
+    with self.assertRaisesRegex(ValueError, message):
+      self.load(rows=rows)
+
+  def test_absent_labels_are_neither_learnt_on_valid_nor_scored(self):
+    rng = np.random.default_rng(0)
+    for name, count in (("buy.csv", 200), ("cart.csv", 200)):
+      with open(os.path.join(self.folder, name), "w") as f:
+        f.write("user,item\n")
+        f.writelines(
+          f"u{rng.integers(40)},{rng.integers(30)}\n" for _ in range(count)
+        )
+    for name in ("valid.csv", "test.csv"):
+      with open(os.path.join(self.folder, name), "w") as f:
+        f.write("user,item\n")
+        f.writelines(f"u{u},{rng.integers(30)}\n" for u in range(40))
+    self.load(merge=True)
+    path = os.path.join(self.folder, "shop.json")
+    with open(path) as f:
+      described = json.load(f)
+    described["negatives"] = {"per_positive": 2}
+    with open(path, "w") as f:
+      json.dump(described, f)
+    config = config_lib.TrainConfig(
+      model_dir=os.path.join(self.folder, "run")
+    ).replace(dataset="json", dataset_spec=path, epochs=2, batch_size=32)
+    result = experiment.run(config, verbose=0)
+    history = result.history
+    self.assertIn("cart_loss", history)
+    self.assertIn("val_buy_loss", history)
+    self.assertNotIn("val_cart_loss", history)
+    self.assertNotIn("val_cart_weight", history)
+    # The total on validation holds the present objectives only.
+    for epoch in range(2):
+      self.assertAllClose(
+        history["val_loss"][epoch],
+        history["val_buy_loss"][epoch] + history["val_retrieval_loss"][epoch],
+      )
+    self.assertIn("buy_auc", result.metrics)
+    self.assertEmpty([m for m in result.metrics if m.startswith("cart_")])
+
+  def test_tables_whose_columns_disagree(self):
+    with open(os.path.join(self.folder, "cart.csv"), "w") as f:
+      f.write("user,item\nu1,x2\n")
+    with self.assertRaisesRegex(
+      ValueError,
+      r"shop\.json: rows\[1\]: .*cart\.csv: column 'item' holds text, but "
+      r"rows\[0\] \(.*buy\.csv\) holds integers there; the tables of rows "
+      r"must agree\.",
+    ):
+      self.load()
+
+
 REPO = os.path.dirname(
   os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 )
@@ -337,6 +484,39 @@ class ExamplesTest(absltest.TestCase):
     )
     self.assertEqual(described.negatives, adapted.negatives)
     self.assertEqual(described.full_ranking, adapted.full_ranking)
+
+  def test_taobao_description_is_the_adapter_s_dataset(self):
+    if not os.path.isdir(os.path.join(DATA, "taobao_multibehavior")):
+      self.skipTest(f"no taobao_multibehavior under {DATA} (set MULTIOBJ_DATA)")
+    path = os.path.join(REPO, "docs", "examples", "taobao_multibehavior.json")
+    described = description.load(path, DATA)
+    adapted = taobao.load(DATA)
+    self.assertEqual(described.spec, adapted.spec)
+    np.testing.assert_array_equal(
+      described.catalogue["item_id"], adapted.catalogue["item_id"]
+    )
+    for name, table in adapted.splits.items():
+      ours = described.splits[name]
+      self.assertCountEqual(ours, table)
+      # The same rows; merged pairs come in file order, the adapter's
+      # sorted by (user, item).
+      mine = np.lexsort((ours["item_id"], ours["user_id"]))
+      theirs = np.lexsort((table["item_id"], table["user_id"]))
+      for column, values in table.items():
+        np.testing.assert_array_equal(
+          ours[column][mine], values[theirs], err_msg=f"{name}.{column}"
+        )
+
+    def wiring(o):
+      return (o.name, o.kind, o.label, o.loss, o.weight, o.mask, o.metrics)
+
+    self.assertCountEqual(
+      [wiring(o) for o in described.objectives],
+      [wiring(o) for o in adapted.objectives],
+    )
+    self.assertEqual(described.negatives, adapted.negatives)
+    self.assertEqual(described.full_ranking, adapted.full_ranking)
+    self.assertEqual(described.absent, adapted.absent)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,9 @@ file is missing upstream), no timestamps and no features: ids only.
 Rows. Train: the union of the (user, item) pairs of cart.txt and buy.txt
 (333,256 pairs, 22,764 of them in both), with labels `cart` and `purchase`
 (0/1). Valid and test: the held-out purchases, `purchase` = 1. Whether those
-items were also put in the cart is unknown, so `cart` is 0 there as a
-placeholder, never a label to score: `info["unlabelled"]` lists the cart
-objective's label for these splits so an evaluation skips it (the pointwise
-metrics of the cart head on them are meaningless).
+items were also put in the cart is unknown, so `cart` is absent there
+(`Dataset.absent`): a placeholder 0 that no validation loss, early stopping
+or test metric reads.
 
 Objectives: retrieval (of purchases), purchase and cart. A log of positives
 only: four negatives per row, drawn by popularity^0.75 among the items the
@@ -72,7 +71,6 @@ FULL_RANKING = dataset_lib.FullRanking(
 )
 
 INFO = {
-  "unlabelled": {"cart": ["valid", "test"]},
   "source": "RMBRec (github.com/miaomiao-cai2/RMBRec) data/taobao; "
   "upstream Taobao terms not checked",
 }
@@ -121,6 +119,7 @@ def load(data_dir: str, seed: int = 0) -> dataset_lib.Dataset:
     negatives=NEGATIVES,
     info=INFO,
     full_ranking=FULL_RANKING,
+    absent={"valid": ("cart",), "test": ("cart",)},
   )
 
 

@@ -71,7 +71,7 @@ def _label(check, c, at) -> None:
   and its value: a column (`source`, `threshold`) or a `constant`."""
   wanted = c["objective"]
   entries = wanted if isinstance(wanted, list) else [wanted]
-  if not entries:
+  if not entries and not isinstance(wanted, list):  # [] is no objective.
     check.fail(f"{at}.objective", "expected a name, an object or a list.")
   c["objective"] = []
   for j, entry in enumerate(entries):

@@ -50,6 +50,9 @@ TABLE = {
 }
 ONLY_FOR = {"transform": "numeric", "separator": "multi_category"}
 SIDE_TABLE = {**TABLE, "key": Key(str, None)}
+# A table of rows (of `rows`, or a split's file): labels it gives as
+# constants, {"buy": 1}, for the labels it has no column of.
+ROWS_TABLE = {**TABLE, "labels": Key(dict, {})}
 _COLUMN = {"name": Key(str), "role": Key(str), "description": Key(str, "")}
 FEATURE_COLUMN = {
   **_COLUMN,
@@ -121,7 +124,8 @@ NEGATIVES = {
 }
 TOP = {
   "name": Key(str, None),
-  "rows": Key(dict),
+  "rows": Key((dict, list)),
+  "merge": Key(bool, False),
   "catalogue": Key(dict, None),
   "users": Key(dict, None),
   "columns": Key(list),

@@ -17,15 +17,18 @@ import json
 import os
 from typing import Any
 
+from absl import logging
+
 from multiobj.data import dataset as dataset_lib
 from multiobj.data import splits as splits_lib
 from multiobj.data import validation
 from multiobj.data.description import columns as columns_lib
-from multiobj.data.description import keys
+from multiobj.data.description import combine, keys
 from multiobj.data.description import tables as tables_lib
 from multiobj.data.description.keys import (
   EVALUATION,
   NEGATIVES,
+  ROWS_TABLE,
   SIDE_TABLE,
   SPLITS,
   TABLE,
@@ -101,9 +104,15 @@ def _parse(check, raw, data_dir) -> dict[str, Any]:
     path = os.path.join(folder, os.path.expanduser(t.pop("path")))
     relative = os.path.relpath(path)  # Shorter in messages, if below.
     path = path if relative.startswith("..") else relative
-    return {"at": at, "path": path, "key": t.pop("key", None), "read": t}
+    return {
+      "at": at,
+      "path": path,
+      "key": t.pop("key", None),
+      "labels": t.pop("labels", {}),
+      "read": t,
+    }
 
-  tables = {"rows": table(top["rows"], "rows")}
+  tables = _rows_tables(check, top["rows"], table)
   for side in ("catalogue", "users"):
     if top[side] is not None:
       tables[side] = table(top[side], side, SIDE_TABLE)
@@ -118,7 +127,9 @@ def _parse(check, raw, data_dir) -> dict[str, Any]:
   if split["method"] == "files":
     for part in ("valid", "test"):
       if split[part] is not None:
-        tables[f"split.{part}"] = table(split[part], f"split.{part}")
+        tables[f"split.{part}"] = table(
+          split[part], f"split.{part}", ROWS_TABLE
+        )
   elif split["method"] == "last_n":
     if split["test"] < 1 or split["valid"] < 0:
       check.fail("split", "last_n needs test >= 1 and valid >= 0 lists.")
@@ -144,6 +155,19 @@ def _parse(check, raw, data_dir) -> dict[str, Any]:
     if spec.list_id:
       check.fail("negatives", "sampling needs rows without a list_id.")
   labels = [c for c in columns if c["role"] == "label"]
+  names = [c["name"] for c in labels]
+  for t in tables.values():
+    for label, value in t["labels"].items():
+      if label not in names:
+        check.fail(
+          f"{t['at']}.labels.{label}",
+          f"not a label; the labels are {keys.listing(names) or 'none'}.",
+        )
+      if isinstance(value, bool) or not isinstance(value, int | float):
+        check.fail(
+          f"{t['at']}.labels.{label}",
+          f"expected a number, got " f"{json.dumps(value)}.",
+        )
   full_ranking = None
   if top["evaluation"] is not None:
     full_ranking = _full_ranking(check, top["evaluation"], spec, labels)
@@ -153,10 +177,27 @@ def _parse(check, raw, data_dir) -> dict[str, Any]:
     "tables": tables,
     "objectives": columns_lib.objectives(check, labels),
     "split": split,
+    "merge": top["merge"],
     "negatives": negatives,
     "full_ranking": full_ranking,
     "info": {"description": check.file, **top["info"]},
   }
+
+
+def _rows_tables(check, rows, table) -> dict[str, dict]:
+  """`rows`, one table ("rows") or a list of them ("rows[0]", ...)."""
+  if isinstance(rows, dict):
+    return {"rows": table(rows, "rows", ROWS_TABLE)}
+  if not rows:
+    check.fail("rows", "expected a table or a non-empty list of tables.")
+  return {
+    f"rows[{i}]": table(t, f"rows[{i}]", ROWS_TABLE) for i, t in enumerate(rows)
+  }
+
+
+def row_tables(d) -> list[str]:
+  """The keys of `rows`'s tables in `d["tables"]`, in order."""
+  return [k for k in d["tables"] if k == "rows" or k.startswith("rows[")]
 
 
 def _full_ranking(check, value, spec, labels) -> dataset_lib.FullRanking:
@@ -189,19 +230,21 @@ def _build(check, d, seed: int) -> dataset_lib.Dataset:
   users = tables_lib.read_side(
     check, tables, spec, "users", spec.user_id, "query"
   )
-  read = {
-    key: tables_lib.read_rows(check, d, key, users)
-    for key in ("rows", "split.valid", "split.test")
-    if key in tables
-  }
-  parts = {key: part for key, (part, _) in read.items()}
+  files = [
+    *row_tables(d),
+    *(k for k in ("split.valid", "split.test") if k in tables),
+  ]
+  read = {key: tables_lib.read_rows(check, d, key, users) for key in files}
+  parts = {key: part for key, (part, _, _) in read.items()}
+  combine.check_kinds(check, [(tables[k], parts[k]) for k in row_tables(d)])
   catalogue = tables_lib.read_side(
     check, tables, spec, "catalogue", spec.item_id
   )
   if catalogue is None:
-    catalogue = _catalogue_from_rows(check, tables["rows"], parts, spec)
+    first = tables[row_tables(d)[0]]
+    catalogue = _catalogue_from_rows(check, first, parts, spec)
   candidates = [f.name for f in spec.features_of("candidate")]
-  for part, where in read.values():
+  for part, where, _ in read.values():
     index = tables_lib.join(
       where,
       part[spec.item_id],
@@ -210,9 +253,25 @@ def _build(check, d, seed: int) -> dataset_lib.Dataset:
       tables.get("catalogue"),
     )
     part.update({name: catalogue[name][index] for name in candidates})
+  pieces = [(tables[k], parts.pop(k)) for k in row_tables(d)]
+  parts["rows"] = combine.rows(pieces, d["labels"], spec, d["merge"])
+  absent = {
+    key.split(".")[1]: tuple(missing)
+    for key, (_, _, missing) in read.items()
+    if missing
+  }
+  for split, labels in absent.items():
+    logging.info(
+      "%s: the %s split has no label %s (its file lacks the column): not "
+      "learnt or scored there.",
+      check.file,
+      split,
+      ", ".join(labels),
+    )
   return dataset_lib.Dataset(
     spec=spec,
     splits=_split_rows(check, d, parts, seed),
+    absent=absent,
     catalogue=catalogue,
     objectives=d["objectives"],
     negatives=d["negatives"],

@@ -80,9 +80,9 @@ def read_side(check, tables, spec, name, id_name, role="candidate"):
 
 def read_rows(check, d, key, users):
   """A file of rows: its columns, the users' features joined, labels made;
-  and where they came from (a `Where`)."""
+  where they came from (a `Where`); and the labels it lacks (`absent`)."""
   raw, where = read(check, d["tables"][key])
-  return rows_from(d, key, raw, where, users), where
+  return rows_from(d, key, raw, where, users), where, absent(d, key, raw)
 
 
 def rows_from(d, key, raw, where, users):
@@ -99,8 +99,10 @@ def rows_from(d, key, raw, where, users):
     elsewhere = f.role == "candidate" and "catalogue" in d["tables"]
     if f.name not in take and not elsewhere and f.name not in (users or {}):
       take[f.name] = _how(f)
+  given = d["tables"][key]["labels"]
+  missing = absent(d, key, raw)
   for c in d["labels"]:
-    if "constant" not in c:
+    if not (c["name"] in given or "constant" in c or c["name"] in missing):
       take.setdefault(c.get("source", c["name"]), "numeric")
   spec_lib.check_columns(raw, list(take), where)
   part = {n: convert(where, n, raw[n], how) for n, how in take.items()}
@@ -115,14 +117,35 @@ def rows_from(d, key, raw, where, users):
     part.update({n: v[index] for n, v in users.items()})
   rows = len(part[spec.item_id])
   for c in d["labels"]:
-    if "constant" in c:  # Every row of a log of positives, say.
-      part[c["name"]] = np.full(rows, c["constant"], np.float32)
+    constant = given.get(c["name"], c.get("constant"))
+    if c["name"] in missing:  # A placeholder: never learnt or scored.
+      constant = 0.0
+    if constant is not None:  # Every row of a log of positives, say.
+      part[c["name"]] = np.full(rows, constant, np.float32)
       continue
     value = part[c.get("source", c["name"])]
     if "threshold" in c:
       value = (value >= c["threshold"]).astype(np.float32)
     part[c["name"]] = value
   return {n: part[n] for n in spec.columns() if n in part}
+
+
+def absent(d, key, raw) -> list[str]:
+  """The labels a split's file (`split.valid`, `split.test`) does not give:
+  no column of theirs in the file, no constant. They are absent from that
+  split: its rows hold a placeholder 0, which nothing learns from or
+  scores. Every table of `rows` gives every label (its columns, its
+  `labels`, or the label's `constant`)."""
+  if not key.startswith("split."):
+    return []
+  given = d["tables"][key]["labels"]
+  return [
+    c["name"]
+    for c in d["labels"]
+    if c["name"] not in given
+    and "constant" not in c
+    and c.get("source", c["name"]) not in raw
+  ]
 
 
 def convert(where, name, column, how):
