@@ -11,7 +11,7 @@ from absl.testing import absltest, parameterized
 from multiobj import config as config_lib
 from multiobj import experiment
 from multiobj.data import dataset as dataset_lib
-from multiobj.data.adapters import deca, taobao
+from multiobj.data.adapters import deca, mind, taobao
 from multiobj.data.description import loader as description
 from multiobj.train import run_dir
 
@@ -517,6 +517,32 @@ class ExamplesTest(absltest.TestCase):
     self.assertEqual(described.negatives, adapted.negatives)
     self.assertEqual(described.full_ranking, adapted.full_ranking)
     self.assertEqual(described.absent, adapted.absent)
+
+  def test_mind_description_is_the_adapter_s_dataset(self):
+    if not os.path.isdir(os.path.join(DATA, "mind_sample")):
+      self.skipTest(f"no mind_sample under {DATA} (set MULTIOBJ_DATA)")
+    path = os.path.join(REPO, "docs", "examples", "mind_sample.json")
+    described = description.load(path, DATA, seed=3)
+    adapted = mind.load(DATA, seed=3)
+    # The description keeps the file's column names; the adapter renames.
+    named = {
+      "User_ID": "user_id",
+      "News_ID": "news_id",
+      "Category": "category",
+      "SubCategory": "subcategory",
+      "label": "click",
+    }
+    for name, table in adapted.splits.items():
+      ours = described.splits[name]
+      self.assertCountEqual([named[c] for c in ours], table)
+      for column, values in ours.items():
+        np.testing.assert_array_equal(values, table[named[column]], column)
+    for column, values in described.catalogue.items():
+      np.testing.assert_array_equal(values, adapted.catalogue[named[column]])
+    self.assertCountEqual(
+      [(o.name, o.kind, named[o.label]) for o in described.objectives],
+      [(o.name, o.kind, o.label) for o in adapted.objectives],
+    )
 
 
 if __name__ == "__main__":
