@@ -14,6 +14,11 @@ from typing import Any
 
 ROLES = ("query", "candidate", "context")
 FEATURE_KINDS = ("id", "category", "multi_category", "numeric", "text")
+# The item key a dataset without item ids gets (`ITEM_KEY`, made from the
+# candidate's features): it tells items apart (catalogue, per-item
+# baselines) and is never a model input.
+KEY = "key"
+ITEM_KEY = "__item"
 NUMERIC_TRANSFORMS = ("zscore", "log1p", "none")
 
 # Later stages add columns of their own (the list mask, sampled-negative and
@@ -53,7 +58,7 @@ class Feature:
   separator: str = "|"
 
   def __post_init__(self):
-    if self.name.startswith(RESERVED_PREFIX):
+    if self.name.startswith(RESERVED_PREFIX) and self.kind != KEY:
       raise ValueError(
         f"Feature {self.name!r}: names starting with '__' are reserved."
       )
@@ -62,7 +67,7 @@ class Feature:
         f"Feature {self.name!r}: unknown role {self.role!r}; expected one of "
         f"{', '.join(ROLES)}."
       )
-    if self.kind not in FEATURE_KINDS:
+    if self.kind not in (*FEATURE_KINDS, KEY):
       raise ValueError(
         f"Feature {self.name!r}: unknown kind {self.kind!r}; expected one of "
         f"{', '.join(FEATURE_KINDS)}."
@@ -93,7 +98,9 @@ class DatasetSpec:
     features: The input columns.
     labels: Label columns; objectives name the one they learn from.
     item_id: Column identifying the candidate; retrieval returns these ids.
-      It must also be a candidate feature.
+      It must also be a candidate feature: an id or category, or, for a
+      ranking-only log without item ids, the `KEY` feature `ITEM_KEY` the
+      description loader derives from the candidate's features.
     user_id: Column identifying the user, or None.
     list_id: Column grouping rows into impression lists (one request showing
       several items), or None when every row is a list of its own.
@@ -151,6 +158,11 @@ class DatasetSpec:
 
   def features_of(self, role: str) -> tuple[Feature, ...]:
     return tuple(f for f in self.features if f.role == role)
+
+  @property
+  def has_item_ids(self) -> bool:
+    """Whether items have ids of their own (not a key made of features)."""
+    return self.feature(self.item_id).kind != KEY
 
   def columns(self) -> list[str]:
     """Every column the spec names, features first."""

@@ -140,6 +140,8 @@ class FeatureEncoder(tf.keras.layers.Layer):
     **kwargs,
   ):
     super().__init__(**kwargs)
+    # An item key (a dataset without item ids) is never an input.
+    features = [f for f in features if f.kind != spec_lib.KEY]
     self.feature_names = [f.name for f in features]
     # Keyed by column, so a checkpoint names each feature's variables
     # (`encoder/by_feature/user_id/embedding/embeddings`), not its position.

@@ -188,6 +188,7 @@ class MultiObjectiveModel(tfrs.Model):
       {
         f.name: tf.reshape(inputs[f.name], [-1])
         for f in self.spec.features_of("candidate")
+        if f.kind != spec_lib.KEY  # An item key is never an input.
       }
     )
     query = self.query_tower.embed(query_encoding)

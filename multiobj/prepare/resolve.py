@@ -45,6 +45,12 @@ def resolve(
     "--objectives",
     config.objectives or data.objectives,
   )
+  if not data.spec.has_item_ids and any(o.kind == "retrieval" for o in chosen):
+    raise ValueError(
+      f"--objectives: retrieval ranks items by their ids, and dataset "
+      f"{data.spec.name!r} has none (no item_id column); choose ranking "
+      "objectives only."
+    )
   label = config.propensity_label
   if config.propensity != "none":
     what = f"--propensity={config.propensity}"

@@ -78,6 +78,8 @@ class Counter:
     """Counts the features of `rows`."""
     for feature in self.spec.features:
       column, name = rows[feature.name], feature.name
+      if feature.kind == spec_lib.KEY:
+        continue  # Never an input: no vocabulary.
       if feature.kind in ("id", "category", "multi_category"):
         if feature.kind == "multi_category":
           column = _split_values(column, feature.separator)

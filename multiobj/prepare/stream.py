@@ -163,6 +163,8 @@ def _refuse(config, d):
     why = "a split given as files"
   elif len(loader.row_tables(d)) > 1 or d["merge"]:
     why = "rows given as several tables, or merged"
+  elif not d["spec"].has_item_ids:
+    why = "a log without item ids"
   elif d["full_ranking"] is not None:
     why = "the full-ranking evaluation"
   elif d["split"]["method"] in description_keys.PER_USER_SPLITS:

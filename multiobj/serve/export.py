@@ -206,7 +206,10 @@ def check_catalogue(
       feature or a value of the wrong type, or the id of an item listed
       twice.
   """
-  names = [f.name for f in model.spec.features_of("candidate")]
+  spec = model.spec
+  names = [
+    f.name for f in spec.features_of("candidate") if f.kind != spec_lib.KEY
+  ]
   spec_lib.check_columns(catalogue, names, where)
   dtypes = input_dtypes(model)
   out = {}
@@ -232,7 +235,9 @@ def check_catalogue(
         f"{where}: column {name!r} must hold {dtype.name} values, as in "
         f"training; got {column.dtype} (e.g. {column[:1].tolist()})."
       ) from None
-  ids = out[model.spec.item_id]
+  if not spec.has_item_ids:  # A key made of the features: no ids to check.
+    out[spec.item_id] = np.asarray(catalogue[spec.item_id])
+  ids = out[spec.item_id]
   if len(ids) == 0:
     raise ValueError(f"{where}: no items.")
   values, counts = np.unique(ids, return_counts=True)

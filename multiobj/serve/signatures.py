@@ -15,6 +15,7 @@ score of a list does not depend on the longest list of the batch.
 
 import tensorflow as tf
 
+from multiobj.data import spec as spec_lib
 from multiobj.prepare import lists as lists_lib
 
 SCORE = "score"
@@ -126,8 +127,9 @@ def rank_function(model, value_model, dtypes):
 
   @tf.function(input_signature=[signature], autograph=False)
   def rank(features):
-    features = checked(features, query, candidate, model.spec.item_id)
-    mask = tf.ones(tf.shape(features[model.spec.item_id]), tf.float32)
+    item = _reference(model, candidate)
+    features = checked(features, query, candidate, item)
+    mask = tf.ones(tf.shape(features[item]), tf.float32)
     return _scores(model, value_model, dtypes, features, mask)
 
   return rank
@@ -146,7 +148,7 @@ def rank_lists_function(model, value_model, dtypes):
   def rank_lists(features):
     features = dict(features)
     lengths = features.pop(LIST_LENGTHS)
-    item = model.spec.item_id
+    item = _reference(model, candidate)
     checks = [
       tf.debugging.assert_equal(
         tf.size(lengths, tf.int64),
@@ -184,10 +186,19 @@ def rank_lists_function(model, value_model, dtypes):
   return rank_lists
 
 
+def _reference(model, candidate):
+  """The input whose shape the others' must match: the item id, or without
+  ids the first candidate feature."""
+  return model.spec.item_id if model.spec.has_item_ids else candidate[0]
+
+
 def _names(model):
+  """The query and candidate inputs: the features, the item id first among
+  the candidate's, never an item key (a log without item ids)."""
+  spec = model.spec
   return (
-    [f.name for f in model.spec.features_of("query")],
-    [f.name for f in model.spec.features_of("candidate")],
+    [f.name for f in spec.features_of("query")],
+    [f.name for f in spec.features_of("candidate") if f.kind != spec_lib.KEY],
   )
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
+import objectives as objectives_lib
 from multiobj import config as config_lib
 from multiobj import experiment
 from multiobj.data import loaders
@@ -273,7 +274,8 @@ class DescriptionTest(tf.test.TestCase, parameterized.TestCase):
      r"columns\[12\]\.objective: Objective 'dwell' is a regression objective; "
      r"loss 'bce' serves binary"),
     ("no_item_id", {"columns": "c1:role=-"},
-     r"shop\.json: columns: no column has role 'item_id'"),
+     r"shop\.json: catalogue: joining items needs a column with role "
+     r"'item_id'\."),
     ("negatives_with_lists", {"negatives": {"per_positive": 2}},
      r"shop\.json: negatives: sampling needs rows without a list_id"),
     ("bad_negatives", {"negatives": {"distribution": "zipf"}},
@@ -281,6 +283,9 @@ class DescriptionTest(tf.test.TestCase, parameterized.TestCase):
      r"uniform, popularity"),
   )  # fmt: skip
   def test_description_errors(self, changes, message):
+    # A loss's kind is checked where its module is loaded (else later, by
+    # the run's `select`): load it, whatever ran before in this process.
+    objectives_lib.get_loss("bce")
     changes = dict(changes)
     if "columns" in changes:
       entry, _, edit = changes.pop("columns").partition(":")

@@ -13,6 +13,7 @@ from multiobj import experiment
 from multiobj.data import dataset as dataset_lib
 from multiobj.data.adapters import deca, mind, taobao
 from multiobj.data.description import loader as description
+from multiobj.serve import from_run
 from multiobj.train import run_dir
 
 # A log of positives: (user, item, day) collections, no impressions.
@@ -423,6 +424,102 @@ class SeveralTablesTest(tf.test.TestCase, parameterized.TestCase):
       r"must agree\.",
     ):
       self.load()
+
+
+SEARCH = [
+  {"name": "request", "role": "list_id"},
+  {"name": "region", "role": "query", "type": "category"},
+  {"name": "brand", "role": "candidate", "type": "category"},
+  {"name": "price", "role": "candidate", "type": "numeric"},
+  {"name": "click", "role": "label", "objective": "click"},
+  {"name": "buy", "role": "label", "objective": {"kind": "binary"}},
+]  # fmt: skip
+
+
+class RankingOnlyTest(tf.test.TestCase, parameterized.TestCase):
+  """A search log without item ids: the candidate is its features."""
+
+  def write(self, columns=SEARCH, rows=80):
+    rng = np.random.default_rng(0)
+    lines = ["request,region,brand,price,click,buy"]
+    for r in range(rows):
+      for _ in range(3):
+        brand, price = rng.integers(4), rng.choice([1.5, 2.0, 9.99])
+        click = int(rng.random() < 0.3)
+        lines.append(f"{r},{r % 3},{brand},{price},{click},{click}")
+    return write(
+      self.create_tempdir().full_path,
+      columns,
+      "\n".join(lines) + "\n",
+    )
+
+  def test_items_are_told_apart_by_their_features(self):
+    data = description.load(self.write())
+    self.assertEqual(data.spec.item_id, "__item")
+    self.assertEqual(data.spec.feature("__item").kind, "key")
+    self.assertFalse(data.spec.has_item_ids)
+    catalogue = data.catalogue
+    # One item per distinct (brand, price): at most 4 x 3.
+    self.assertLessEqual(len(catalogue["__item"]), 12)
+    self.assertLen(np.unique(catalogue["__item"]), len(catalogue["__item"]))
+    for table in data.splits.values():
+      for key, brand, price in zip(
+        table["__item"], table["brand"], table["price"], strict=True
+      ):
+        self.assertEqual(key, f"{brand}\x1f{price:g}")
+
+  def test_it_trains_evaluates_and_serves_without_ids(self):
+    path = self.write()
+    model_dir = os.path.join(os.path.dirname(path), "run")
+    config = config_lib.TrainConfig(model_dir=model_dir).replace(
+      dataset="json", dataset_spec=path, epochs=1, batch_size=16
+    )
+    metrics = experiment.run(config, verbose=0).metrics
+    self.assertContainsSubset(["click_auc", "buy_auc"], metrics)
+    export_dir = os.path.join(os.path.dirname(path), "export")
+    from_run.export_run(from_run.ExportConfig(model_dir, export_dir))
+    rank = tf.saved_model.load(export_dir).signatures["rank"]
+    self.assertCountEqual(
+      rank.structured_input_signature[1], ["region", "brand", "price"]
+    )
+    scores = rank(
+      region=tf.constant([0, 1], tf.int64),
+      brand=tf.constant([[1, 2, 3], [0, 0, 1]], tf.int64),
+      price=tf.constant([[1.5, 2.0, 9.99], [1.5, 1.5, 2.0]], tf.float32),
+    )["score"]
+    self.assertEqual(scores.shape, (2, 3))
+
+  @parameterized.named_parameters(
+    ("retrieval", {4: {"name": "click", "role": "label", "objective": "retrieval"}},
+     r"collect\.json: columns\[4\]\.objective: 'retrieval' retrieves items "
+     r"by their ids, and no column has role 'item_id': give one, or learn "
+     r"ranking objectives only\."),
+    ("no_candidate", {2: None, 3: None},
+     r"collect\.json: columns: no column has role 'item_id', and no "
+     r"candidate feature tells the items apart"),
+    ("no_query", {1: None},
+     r"collect\.json: columns: no query feature \(role 'query' or "
+     r"'user_id'\): the query tower needs at least one input"),
+  )  # fmt: skip
+  def test_errors(self, changes, message):
+    columns = [
+      changes.get(i, c) for i, c in enumerate(SEARCH) if changes.get(i, c)
+    ]
+    with self.assertRaisesRegex(ValueError, message):
+      description.load(self.write(columns))
+
+  def test_retrieval_asked_by_flag_is_refused(self):
+    config = config_lib.TrainConfig(model_dir="unused").replace(
+      dataset="json",
+      dataset_spec=self.write(),
+      objective_weights="click,retrieval",
+    )
+    with self.assertRaisesRegex(
+      ValueError,
+      r"--objectives: retrieval ranks items by their ids, and dataset "
+      r"'collect' has none \(no item_id column\)",
+    ):
+      experiment.run(config, verbose=0)
 
 
 REPO = os.path.dirname(

@@ -56,7 +56,24 @@ def spec(check, name, entries) -> tuple[spec_lib.DatasetSpec, list[dict]]:
       options = {k: c[k] for k in keys}
       features.append(spec_lib.Feature(c["name"], role, kind, **options))
   if "item_id" not in single:
-    check.fail("columns", "no column has role 'item_id'; one must.")
+    # A ranking-only log: the candidate is its features (`tables.item_key`).
+    if not any(f.role == "candidate" for f in features):
+      check.fail(
+        "columns",
+        "no column has role 'item_id', and no candidate feature tells the "
+        "items apart: give an item_id column, or the candidate's features.",
+      )
+    single["item_id"] = spec_lib.ITEM_KEY
+    features.append(
+      spec_lib.Feature(spec_lib.ITEM_KEY, "candidate", spec_lib.KEY)
+    )
+  if not any(f.role == "query" for f in features):
+    check.fail(
+      "columns",
+      "no query feature (role 'query' or 'user_id'): the query tower needs "
+      "at least one input; a ranking-only log can give its request's "
+      "features (a country, a device, the query text) as query features.",
+    )
   labels = tuple(c["name"] for c in columns if c["role"] == "label")
   try:
     return spec_lib.DatasetSpec(

@@ -155,6 +155,8 @@ def _parse(check, raw, data_dir) -> dict[str, Any]:
     if spec.list_id:
       check.fail("negatives", "sampling needs rows without a list_id.")
   labels = [c for c in columns if c["role"] == "label"]
+  if not spec.has_item_ids and "catalogue" in tables:
+    check.fail("catalogue", "joining items needs a column with role 'item_id'.")
   names = [c["name"] for c in labels]
   for t in tables.values():
     for label, value in t["labels"].items():
@@ -175,13 +177,27 @@ def _parse(check, raw, data_dir) -> dict[str, Any]:
     "spec": spec,
     "labels": labels,
     "tables": tables,
-    "objectives": columns_lib.objectives(check, labels),
+    "objectives": _objectives(check, labels, spec),
     "split": split,
     "merge": top["merge"],
     "negatives": negatives,
     "full_ranking": full_ranking,
     "info": {"description": check.file, **top["info"]},
   }
+
+
+def _objectives(check, labels, spec):
+  """The labels' objectives; retrieval only where items have ids."""
+  out = columns_lib.objectives(check, labels)
+  for o in out:
+    if o.kind == "retrieval" and not spec.has_item_ids:
+      at = next(c["at"] for c in labels if c["name"] == o.label)
+      check.fail(
+        f"{at}.objective",
+        f"{o.name!r} retrieves items by their ids, and no column has role "
+        "'item_id': give one, or learn ranking objectives only.",
+      )
+  return out
 
 
 def _rows_tables(check, rows, table) -> dict[str, dict]:

@@ -8,6 +8,8 @@ first bad row (rows count from 1, a header not counted).
 """
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from multiobj.data import infer, readers
 from multiobj.data import spec as spec_lib
@@ -89,7 +91,12 @@ def rows_from(d, key, raw, where, users):
   """Raw columns of the table `key` (a whole file or a piece of one)
   converted: its columns typed, the users' features joined, labels made."""
   spec = d["spec"]
-  take = {c: "id" for c in (spec.item_id, spec.user_id, spec.list_id) if c}
+  ids = (
+    spec.item_id if spec.has_item_ids else None,
+    spec.user_id,
+    spec.list_id,
+  )
+  take = {c: "id" for c in ids if c}
   if spec.timestamp:
     take[spec.timestamp] = "timestamp"
   for c in (spec.randomized, spec.truth):
@@ -97,6 +104,8 @@ def rows_from(d, key, raw, where, users):
       take[c] = "numeric"
   for f in spec.features:
     elsewhere = f.role == "candidate" and "catalogue" in d["tables"]
+    if f.kind == spec_lib.KEY:
+      continue  # Made below, from the candidate's features.
     if f.name not in take and not elsewhere and f.name not in (users or {}):
       take[f.name] = _how(f)
   given = d["tables"][key]["labels"]
@@ -115,7 +124,7 @@ def rows_from(d, key, raw, where, users):
       d["tables"]["users"],
     )
     part.update({n: v[index] for n, v in users.items()})
-  rows = len(part[spec.item_id])
+  rows = len(next(iter(raw.values())))
   for c in d["labels"]:
     constant = given.get(c["name"], c.get("constant"))
     if c["name"] in missing:  # A placeholder: never learnt or scored.
@@ -127,7 +136,22 @@ def rows_from(d, key, raw, where, users):
     if "threshold" in c:
       value = (value >= c["threshold"]).astype(np.float32)
     part[c["name"]] = value
+  if not spec.has_item_ids:
+    part[spec.item_id] = item_key(part, spec)
   return {n: part[n] for n in spec.columns() if n in part}
+
+
+def item_key(part, spec) -> np.ndarray:
+  """Each row's item, for a log without item ids: its candidate features'
+  values joined into one text, the same in every file and split."""
+  names = [
+    f.name for f in spec.features_of("candidate") if f.kind != spec_lib.KEY
+  ]
+  texts = [pa.array(part[n]).cast(pa.string()) for n in names]
+  key = (
+    texts[0] if len(texts) == 1 else pc.binary_join_element_wise(*texts, "\x1f")
+  )
+  return key.to_numpy(zero_copy_only=False).astype(object)
 
 
 def absent(d, key, raw) -> list[str]:
