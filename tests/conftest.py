@@ -4,10 +4,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import (
-  flags,  # noqa: E402
-  logging,  # noqa: E402
-)
+from absl import flags, logging  # noqa: E402
 
 
 def pytest_configure(config):
