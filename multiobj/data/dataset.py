@@ -72,18 +72,26 @@ class FullRanking:
       (training purchases, not carts); None: every row.
     scorer: "retrieval" ranks with the towers only; "all" also with each
       binary head learning from the truth label.
+    candidates: "catalogue" ranks every item; "given" only each test
+      user's rows of the test split (its positives and the negatives the
+      file gives with them: NCF's 1 + 99 candidates, say).
   """
 
   ks: tuple[int, ...] = (10, 20)
   mask: tuple[str, ...] = ("train",)
   mask_label: str | None = None
   scorer: str = "all"
+  candidates: str = "catalogue"
 
   def __post_init__(self):
     object.__setattr__(self, "ks", tuple(int(k) for k in self.ks))
     object.__setattr__(self, "mask", tuple(self.mask))
     if not self.ks or min(self.ks) < 1:
       raise ValueError(f"ks must be cutoffs >= 1, got {list(self.ks)}.")
+    if self.candidates not in ("catalogue", "given"):
+      raise ValueError(
+        f"unknown candidates {self.candidates!r}; expected catalogue or given."
+      )
     if self.scorer not in SCORERS:
       raise ValueError(
         f"unknown scorer {self.scorer!r}; expected one of {', '.join(SCORERS)}."

@@ -225,7 +225,7 @@ class PerUserSplitTest(parameterized.TestCase):
       self.items({"method": "leave_one_out"}, rows=rows)
 
 
-class EvaluationTest(parameterized.TestCase):
+class EvaluationTest(tf.test.TestCase, parameterized.TestCase):
   def setUp(self):
     super().setUp()
     self.folder = self.create_tempdir().full_path
@@ -257,12 +257,57 @@ class EvaluationTest(parameterized.TestCase):
       description.load(write(self.folder, SPLIT_COLUMNS)).full_ranking
     )
 
+  def test_given_candidates(self):
+    protocol = self.load({"protocol": "given_candidates", "ks": [1]})
+    self.assertEqual(
+      protocol.full_ranking,
+      dataset_lib.FullRanking(ks=(1,), mask=(), candidates="given"),
+    )
+
+  def test_given_candidates_end_to_end(self):
+    rng = np.random.default_rng(0)
+    folder = self.folder
+    with open(os.path.join(folder, "train.csv"), "w") as f:
+      f.write("user,item,buy\n")
+      f.writelines(
+        f"u{u},{rng.integers(20)},1\n" for u in range(30) for _ in range(6)
+      )
+    with open(os.path.join(folder, "test.csv"), "w") as f:
+      f.write("user,item,buy\n")
+      for u in range(30):  # One positive and three given negatives.
+        items = rng.choice(20, 4, replace=False)
+        f.writelines(
+          f"u{u},{item},{int(i == 0)}\n" for i, item in enumerate(items)
+        )
+    columns = [
+      {"name": "user", "role": "user_id"},
+      {"name": "item", "role": "item_id"},
+      {"name": "buy", "role": "label", "objective": ["retrieval", "click"]},
+    ]
+    path = write(
+      folder,
+      columns,
+      open(os.path.join(folder, "train.csv")).read(),
+      split={"method": "files", "test": {"path": "test.csv"}},
+      negatives={"per_positive": 2},
+      evaluation={"protocol": "given_candidates", "ks": [1, 2]},
+    )
+    config = config_lib.TrainConfig(
+      model_dir=os.path.join(folder, "run")
+    ).replace(dataset="json", dataset_spec=path, epochs=1, batch_size=16)
+    result = experiment.run(config, verbose=0)
+    for scorer in ("retrieval", "click"):
+      for k in (1, 2):
+        value = result.metrics[f"{scorer}_given_recall@{k}"]
+        self.assertBetween(value, 0.0, 1.0)
+    self.assertNotIn("retrieval_full_recall@1", result.metrics)
+
   @parameterized.named_parameters(
     ("no_protocol", {"ks": [5]},
      r"collect\.json: evaluation: missing key 'protocol'\."),
     ("unknown_protocol", {"protocol": "sampled_100"},
      r"evaluation\.protocol: unknown protocol 'sampled_100'; expected one "
-     r"of full_ranking\."),
+     r"of full_ranking, given_candidates\."),
     ("bad_ks", {"protocol": "full_ranking", "ks": [10, "20"]},
      r"evaluation\.ks: expected integers, got \[10, '20'\]\."),
     ("bad_mask", {"protocol": "full_ranking", "mask": ["training"]},

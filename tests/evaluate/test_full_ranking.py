@@ -88,6 +88,34 @@ class FullRankingTest(tf.test.TestCase):
     # User 1 gets 13, 12: one of two hits; user 2 gets 11, 10: none.
     self.assertAlmostEqual(out["toy_recall@2"], (0.5 + 0) / 2)
 
+  def test_given_candidates_only(self):
+    data = _data()
+    # The test file gives user 1 the candidates 11 and 12 (bought) and 14
+    # (a given negative, label 0); user 2 has 14 (bought) and 10 (not).
+    data.splits["test"] = {
+      "user": np.array([1, 1, 1, 2, 2]),
+      "item": np.array([11, 12, 14, 14, 10]),
+      "buy": np.array([1.0, 1.0, 0.0, 1.0, 0.0]),
+    }
+    ranking = full_ranking.FullRanking(data, "test", [], "buy", given=True)
+    self.assertAllEqual(ranking.truth[0], [2, 3])
+    self.assertAllEqual(ranking.truth[1], [0])
+
+    def scores(start, stop):
+      # Everyone prefers items in catalogue order 13 > 12 > 11 > 10 > 14.
+      return np.tile([0.0, 1.0, 2.0, 3.0, 4.0], (stop - start, 1))
+
+    # 13, never a candidate, never comes first. User 1: 12 > 11 > 14;
+    # user 2: 10 > 14, then the other items, below every candidate.
+    for users_per_batch in (1, 2):
+      top = ranking.rank(scores, k=2, users_per_batch=users_per_batch)
+      self.assertAllEqual(top, [[3, 2], [1, 0]])
+    out = ranking.metrics(scores, [1, 2], "toy")
+    self.assertAlmostEqual(out["toy_recall@1"], (0.5 + 0) / 2)
+    self.assertAlmostEqual(out["toy_recall@2"], (1 + 1) / 2)
+    # User 2's bought 14 is second: DCG 1/log2(3) over an ideal 1.
+    self.assertAlmostEqual(out["toy_ndcg@2"], (1 + 1 / np.log2(3)) / 2)
+
   def test_unknown_item(self):
     data = _data()
     data.splits["test"]["item"][0] = 99

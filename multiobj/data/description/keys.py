@@ -111,7 +111,7 @@ SPLITS = {
 # Splits of each user's lists (`splits.split_last_n`).
 PER_USER_SPLITS = ("leave_one_out", "last_n")
 EVALUATION = {
-  "protocol": Key(str, choices=("full_ranking",)),
+  "protocol": Key(str, choices=("full_ranking", "given_candidates")),
   "ks": Key(list, [10, 20]),
   "mask": Key(list, ["train"]),
   "mask_label": Key((str, type(None)), None),

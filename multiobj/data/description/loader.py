@@ -219,6 +219,8 @@ def row_tables(d) -> list[str]:
 def _full_ranking(check, value, spec, labels) -> dataset_lib.FullRanking:
   """The `evaluation` key: the full-ranking protocol, checked."""
   e = check.fields(value, EVALUATION, "evaluation")
+  if e["protocol"] == "given_candidates" and "mask" not in value:
+    e["mask"] = []  # The file chose the candidates: nothing to hide.
   if not spec.user_id:
     check.fail(
       "evaluation",
@@ -234,8 +236,13 @@ def _full_ranking(check, value, spec, labels) -> dataset_lib.FullRanking:
       f"{e['mask_label']!r} is not a label here ({keys.listing(names)}).",
     )
   try:
+    given = e["protocol"] == "given_candidates"
     return dataset_lib.FullRanking(
-      e["ks"], e["mask"], e["mask_label"], e["scorer"]
+      e["ks"],
+      e["mask"],
+      e["mask_label"],
+      e["scorer"],
+      "given" if given else "catalogue",
     )
   except ValueError as error:
     check.fail("evaluation", str(error))
