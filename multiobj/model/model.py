@@ -50,6 +50,10 @@ class MultiObjectiveModel(tfrs.Model):
     weighting: Name of the registered loss-weighting strategy.
   """
 
+  # Objectives whose labels the validation split lacks: `step.test_step`
+  # leaves them out (set by `train.fit`).
+  unscored_in_validation: frozenset[str] = frozenset()
+
   def __init__(
     self,
     spec: spec_lib.DatasetSpec,
@@ -130,8 +134,6 @@ class MultiObjectiveModel(tfrs.Model):
       weighting, {o.name: o.weight for o in objectives}
     )
     self._make_trackers()
-    # Objectives whose labels the validation split lacks (`step.test_step`).
-    self.unscored_in_validation = frozenset()
 
   def _make_trackers(self):
     objectives = self.objective_list

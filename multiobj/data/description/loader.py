@@ -123,7 +123,39 @@ def _parse(check, raw, data_dir) -> dict[str, Any]:
   for side, key in (("catalogue", spec.item_id), ("users", spec.user_id)):
     if side in tables:
       tables[side]["key"] = tables[side]["key"] or key
-  split = check.variant(top["split"], SPLITS, "method", "split")
+  split = _split(check, top["split"], spec, tables, table)
+  negatives = top["negatives"]
+  if negatives is not None:
+    negatives = check.fields(negatives, NEGATIVES, "negatives")
+    try:
+      negatives = dataset_lib.NegativeSampling(**negatives)
+    except ValueError as e:
+      check.fail("negatives", str(e))
+    if spec.list_id:
+      check.fail("negatives", "sampling needs rows without a list_id.")
+  labels = [c for c in columns if c["role"] == "label"]
+  if not spec.has_item_ids and "catalogue" in tables:
+    check.fail("catalogue", "joining items needs a column with role 'item_id'.")
+  _check_table_labels(check, tables, labels)
+  full_ranking = None
+  if top["evaluation"] is not None:
+    full_ranking = _full_ranking(check, top["evaluation"], spec, labels)
+  return {
+    "spec": spec,
+    "labels": labels,
+    "tables": tables,
+    "objectives": _objectives(check, labels, spec),
+    "split": split,
+    "merge": top["merge"],
+    "negatives": negatives,
+    "full_ranking": full_ranking,
+    "info": {"description": check.file, **top["info"]},
+  }
+
+
+def _split(check, value, spec, tables, table) -> dict[str, Any]:
+  """The `split` key, checked; a `files` split's tables added to `tables`."""
+  split = check.variant(value, SPLITS, "method", "split")
   if split["method"] == "files":
     for part in ("valid", "test"):
       if split[part] is not None:
@@ -145,45 +177,21 @@ def _parse(check, raw, data_dir) -> dict[str, Any]:
       f"{split['method']!r} splits each user's lists: it needs a column "
       "with role 'user_id'.",
     )
-  negatives = top["negatives"]
-  if negatives is not None:
-    negatives = check.fields(negatives, NEGATIVES, "negatives")
-    try:
-      negatives = dataset_lib.NegativeSampling(**negatives)
-    except ValueError as e:
-      check.fail("negatives", str(e))
-    if spec.list_id:
-      check.fail("negatives", "sampling needs rows without a list_id.")
-  labels = [c for c in columns if c["role"] == "label"]
-  if not spec.has_item_ids and "catalogue" in tables:
-    check.fail("catalogue", "joining items needs a column with role 'item_id'.")
+  return split
+
+
+def _check_table_labels(check, tables, labels) -> None:
+  """Each table's constant `labels` name labels and hold numbers."""
   names = [c["name"] for c in labels]
   for t in tables.values():
     for label, value in t["labels"].items():
+      at = f"{t['at']}.labels.{label}"
       if label not in names:
         check.fail(
-          f"{t['at']}.labels.{label}",
-          f"not a label; the labels are {keys.listing(names) or 'none'}.",
+          at, f"not a label; the labels are {keys.listing(names) or 'none'}."
         )
       if isinstance(value, bool) or not isinstance(value, int | float):
-        check.fail(
-          f"{t['at']}.labels.{label}",
-          f"expected a number, got " f"{json.dumps(value)}.",
-        )
-  full_ranking = None
-  if top["evaluation"] is not None:
-    full_ranking = _full_ranking(check, top["evaluation"], spec, labels)
-  return {
-    "spec": spec,
-    "labels": labels,
-    "tables": tables,
-    "objectives": _objectives(check, labels, spec),
-    "split": split,
-    "merge": top["merge"],
-    "negatives": negatives,
-    "full_ranking": full_ranking,
-    "info": {"description": check.file, **top["info"]},
-  }
+        check.fail(at, f"expected a number, got {json.dumps(value)}.")
 
 
 def _objectives(check, labels, spec):
