@@ -40,7 +40,11 @@ def run(config: config_lib.TrainConfig, flag_values: dict | None = None):
   # The objectives the run resolved for its dataset.
   trained = result.config.objectives
   print()
-  print(report.metrics_table(trained, result.metrics, result.baselines))
+  print(
+    report.metrics_table(
+      trained, result.metrics, result.baselines, result.baseline_names
+    )
+  )
   timing = result.timing
   resumed = timing.get("resumed_after_epochs", 0)
   speed = timing.get("train_rows_per_second")

@@ -28,7 +28,11 @@ class RunResult:
   Attributes:
     config: The run's config, its objectives resolved for the dataset.
     metrics: Every metric of every objective on the test split.
-    baselines: The same metrics of the data-only baselines.
+    baselines: The same metrics of the data-only baselines, the strongest
+      tried for each.
+    baseline_names: Which baseline that is, where not the kind's usual one
+      (`report.BASELINE_NAMES`): "EASE^R (lambda=500)", "item-KNN (k=50)".
+    retrieval_baselines: Every retrieval baseline tried, with its metrics.
     counts: Lists, rows and positives each metric rests on.
     effective_weights: Each objective's mean weight in the last epoch.
     gate_usage: {gate: {expert: mean weight}} in the last epoch.
@@ -50,6 +54,8 @@ class RunResult:
   config: config_lib.TrainConfig
   metrics: dict[str, float]
   baselines: dict[str, float]
+  baseline_names: dict[str, str]
+  retrieval_baselines: dict[str, dict[str, float]]
   counts: dict[str, int]
   effective_weights: dict[str, float]
   gate_usage: dict[str, dict[str, float]]
@@ -106,15 +112,17 @@ def _evaluate(config, fitted, flags) -> RunResult | WorkerResult:
   if not fitted.chief:
     return WorkerResult(fitted.config, fitted.epochs)
   began = time.time()
-  metrics, baselines, counts = report.test_metrics(fitted.model, fitted.data)
+  scored = report.test_metrics(fitted.model, fitted.data)
   evaluate_seconds = time.time() - began
   rows = fitted.summary["train"]["rows"]
   described = fitted.data.describe()
   result = RunResult(
     config=fitted.config,
-    metrics=metrics,
-    baselines=baselines,
-    counts=counts,
+    metrics=scored.metrics,
+    baselines=scored.baselines,
+    baseline_names=scored.baseline_names,
+    retrieval_baselines=scored.retrieval_baselines,
+    counts=scored.counts,
     effective_weights=fitted.effective_weights(),
     gate_usage=fitted.gate_usage(),
     replicas=fitted.replicas,
@@ -141,7 +149,7 @@ def _evaluate(config, fitted, flags) -> RunResult | WorkerResult:
   tensorboard.write_results(
     os.path.join(config.model_dir, run_dir.TENSORBOARD),
     fitted.config.to_dict(),
-    metrics,
+    scored.metrics,
     [o.name for o in fitted.config.objectives],
     config.fit.epochs,
   )

@@ -15,7 +15,13 @@ from absl import logging
 
 from multiobj.data import dataset as dataset_lib
 from multiobj.evaluate import baselines as baselines_lib
-from multiobj.evaluate import full_ranking, heads, predictions, retrieval
+from multiobj.evaluate import (
+  full_ranking,
+  heads,
+  neighbours,
+  predictions,
+  retrieval,
+)
 from multiobj.prepare import train_data as train_data_lib
 
 # Test lists scored at most (beyond, an even sample). The baselines learn
@@ -95,11 +101,11 @@ def predicted_metrics(
   return out
 
 
-def test_metrics(
-  model, data: train_data_lib.TrainData
-) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
-  """(metrics, baselines, counts) of `model` on the test split of its data,
-  with the dataset's full-ranking protocol if it names one.
+def test_metrics(model, data: train_data_lib.TrainData) -> "Report":
+  """The `Report` of `model` on the test split of its data, with the
+  dataset's full-ranking protocol if it names one. Each baseline is the
+  strongest of those tried for its metric (retrieval: popularity, item-KNN
+  and EASE^R, `neighbours.py`).
 
   Memory stays bounded whatever the log's size: the model is scored on all
   test lists, or beyond `TEST_LISTS` on an even sample of that many (every
@@ -143,16 +149,75 @@ def test_metrics(
     full, full_baseline = full_ranking.protocol_metrics(model, data.data)
     metrics.update(full)
     baseline.update(full_baseline)
-  return metrics, baseline, dict(heads.count(objectives, lists))
+  names, every = _strongest(data, objectives, lists, baseline)
+  return Report(
+    metrics, baseline, dict(heads.count(objectives, lists)), names, every
+  )
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+  """`test_metrics`' results.
+
+  Attributes:
+    metrics: Every metric of the model.
+    baselines: The same metrics of the strongest baseline tried for each.
+    counts: Lists, rows and positives each metric rests on.
+    baseline_names: Which baseline, where not the kind's usual one.
+    retrieval_baselines: {baseline: its retrieval metrics} of every
+      retrieval baseline tried: most popular, item-KNN, EASE^R.
+  """
+
+  metrics: dict[str, float]
+  baselines: dict[str, float]
+  counts: dict[str, int]
+  baseline_names: dict[str, str]
+  retrieval_baselines: dict[str, dict[str, float]]
+
+
+def _strongest(data, objectives, lists, baseline):
+  """EASE^R and item-KNN for the retrieval objective; where one beats the
+  baseline of a metric, it replaces it in `baseline`. Returns ({metric:
+  the name of the baseline that did}, {baseline: its metrics})."""
+  spec = data.data.spec
+  found = [o for o in objectives if o.kind == "retrieval"]
+  if not found or not spec.user_id:
+    return {}, {}
+  (objective,) = found
+  ids = data.data.catalogue[spec.item_id]
+  learned = neighbours.interactions(
+    spec, objective.label, data.chunks("train", features=False), ids
+  )
+  valid = None
+  if "valid" in data.lists or (data.shards and "valid" in data.shards):
+    valid = neighbours.pairs(
+      spec, objective.label, data.chunks("valid", features=False), ids
+    )
+  test = neighbours.pairs(spec, objective.label, [lists], ids)
+  tried = neighbours.baselines(objective, spec, learned, valid, test)
+  every = {
+    BASELINE_NAMES["retrieval"]: {
+      key: baseline[key] for key in tried.get("item-KNN", ({}, ""))[0]
+    }
+  }
+  names = {}
+  for values, name in tried.values():
+    every[name] = values
+    for key, value in values.items():
+      if key not in baseline or value > baseline[key]:
+        baseline[key], names[key] = value, name
+  return names, every
 
 
 def metrics_table(
   objectives: Sequence[Section],
   metrics: Mapping[str, float],
   baselines: Mapping[str, float] | None = None,
+  baseline_names: Mapping[str, str] | None = None,
 ) -> str:
-  """One row per metric: objective, metric, model value, baseline value."""
-  baselines = baselines or {}
+  """One row per metric: objective, metric, model value, baseline value
+  and which baseline (`baseline_names`, else the kind's usual one)."""
+  baselines, named = baselines or {}, baseline_names or {}
   rows = [("objective", "metric", "model", "baseline", "")]
   names = [o.name for o in objectives]
   for o in objectives:
@@ -164,7 +229,7 @@ def metrics_table(
           metric,
           _format(metrics.get(key)),
           _format(baselines.get(key)),
-          _baseline_name(o, metric) if key in baselines else "",
+          named.get(key, _baseline_name(o, metric)) if key in baselines else "",
         )
       )
   widths = [max(len(r[i]) for r in rows) for i in range(5)]

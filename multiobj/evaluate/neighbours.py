@@ -1,0 +1,244 @@
+"""The strongest simple retrieval baselines: EASE^R and item-KNN.
+
+Neural recommenders often lose to a tuned item-KNN or to EASE^R (Dacrema
+et al., RecSys 2019; Steck, WWW 2019), so every retrieval metric is also
+reported for them, scored by the same rule as the towers. Both learn from
+the training positives of the retrieval objective's label, a 0/1 matrix X
+of users by catalogue items:
+
+  EASE^R    B = I - P / diag(P), P = (X'X + lambda I)^-1 (Steck's closed
+            form, no item its own neighbour); a user's scores are x_u B.
+            It needs a dense items x items matrix and its inverse: above
+            `MAX_EASE_ITEMS` items it is skipped, and the log says so.
+  item-KNN  cosine similarity of the items' columns of X, each item's `k`
+            most similar kept (sparse); a user's scores are x_u S.
+
+Each chooses its one parameter (lambda, k) on the validation split by the
+retrieval objective's recall at its largest cutoff, then scores the test
+split: for each positive (list, item) pair, whether the item is among the
+top K of the whole catalogue for the list's user, as `recall_at_k` does for
+the towers. A user with no training positive gets no score (all zero, the
+catalogue order decides), as the towers' unknown-user embedding would.
+"""
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+import tensorflow as tf
+from absl import logging
+
+import objectives as objectives_lib
+from multiobj.data import dataset as dataset_lib
+from multiobj.data import spec as spec_lib
+from multiobj.evaluate import retrieval
+from multiobj.prepare import lists as lists_lib
+
+LAMBDAS = (10.0, 100.0, 500.0, 1000.0, 3000.0)
+NEIGHBOURS = (10, 50, 100, 200, 500, 1000)
+# EASE^R's items x items float32 matrix takes 4 n^2 bytes (1.6 GB at
+# 20,000 items) and its inversion n^3 operations (minutes on 2 cores).
+MAX_EASE_ITEMS = 20_000
+# Scores held at once: [users, items] float32 of about 256 MB.
+SCORES = 64_000_000
+
+ScoresFn = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class Interactions:
+  """The training positives as a users x items 0/1 matrix.
+
+  Attributes:
+    users: Sorted user ids, one per row of `matrix`.
+    matrix: CSR [users, items], items in catalogue order.
+  """
+
+  users: np.ndarray
+  matrix: sp.csr_matrix
+
+  def rows_of(self, user_ids: np.ndarray) -> np.ndarray:
+    """Each user's row, or -1 for a user with no training positive."""
+    if not len(self.users):
+      return np.full(len(user_ids), -1)
+    where = np.minimum(
+      np.searchsorted(self.users, user_ids), len(self.users) - 1
+    )
+    return np.where(self.users[where] == user_ids, where, -1)
+
+  def vectors(self, user_ids: np.ndarray) -> sp.csr_matrix:
+    """[len(user_ids), items] of those users (zero rows for unknown ones)."""
+    rows = self.rows_of(user_ids)
+    out = self.matrix[np.maximum(rows, 0)]
+    return sp.diags((rows >= 0).astype(np.float32)) @ out
+
+
+def interactions(
+  spec: spec_lib.DatasetSpec,
+  label: str,
+  chunks: Iterable[dataset_lib.Table],
+  catalogue_ids: np.ndarray,
+) -> Interactions:
+  """The (user, item) pairs of training slots whose `label` is positive,
+  read a chunk of lists at a time."""
+  users, items = pairs(spec, label, chunks, catalogue_ids)
+  unique, row = np.unique(users, return_inverse=True)
+  matrix = sp.csr_matrix(
+    (np.ones(len(row), np.float32), (row.reshape(-1), items)),
+    shape=(len(unique), len(catalogue_ids)),
+  )
+  matrix.data[:] = 1.0  # A pair seen twice counts once.
+  return Interactions(unique, matrix)
+
+
+def pairs(
+  spec: spec_lib.DatasetSpec,
+  label: str,
+  chunks: Iterable[dataset_lib.Table],
+  catalogue_ids: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+  """(user ids, catalogue rows of the items) of the slots of the lists in
+  `chunks` whose `label` is positive (items not in the catalogue left
+  out)."""
+  order = np.argsort(catalogue_ids, kind="stable")
+  sorted_ids = catalogue_ids[order]
+  users, items = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+  for chunk in chunks:
+    rows, slots = np.nonzero((chunk[label] > 0) & (chunk[lists_lib.MASK] > 0))
+    ids = chunk[spec.item_id][rows, slots]
+    where = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    known = sorted_ids[where] == ids
+    users.append(_per_list(chunk[spec.user_id])[rows][known])
+    items.append(order[where][known])
+  if len(users) > 1:
+    users, items = users[1:], items[1:]  # Keep the ids' own dtype.
+  return np.concatenate(users), np.concatenate(items)
+
+
+def _per_list(column: np.ndarray) -> np.ndarray:
+  """A query column of lists, [N] or [N, L], as one value a list."""
+  return column if column.ndim == 1 else column[:, 0]
+
+
+def ease(x: sp.csr_matrix, lam: float) -> np.ndarray:
+  """EASE^R's [items, items] weights for regularisation `lam`."""
+  gram = (x.T @ x).toarray().astype(np.float64)
+  gram[np.diag_indices_from(gram)] += lam
+  # X'X + lambda I is symmetric positive definite: Cholesky inverts it.
+  factor = scipy.linalg.cho_factor(gram, overwrite_a=True, check_finite=False)
+  p = scipy.linalg.cho_solve(
+    factor, np.eye(len(gram)), overwrite_b=True, check_finite=False
+  )
+  b = -p / np.diag(p)[None, :]
+  b[np.diag_indices_from(b)] = 0.0
+  return b.astype(np.float32)
+
+
+def item_knn(x: sp.csr_matrix, k: int) -> sp.csr_matrix:
+  """Cosine similarities of the items, each item's column keeping its `k`
+  largest (no item its own neighbour)."""
+  gram = (x.T @ x).tocsc().astype(np.float32)
+  norms = np.sqrt(np.asarray(x.sum(axis=0)).ravel()).astype(np.float32)
+  inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+  cosine = sp.diags(inverse) @ gram @ sp.diags(inverse)
+  cosine = (cosine - sp.diags(cosine.diagonal())).tocsc()
+  cosine.eliminate_zeros()
+  rows, cols, vals = [], [], []
+  for j in range(cosine.shape[1]):
+    start, stop = cosine.indptr[j], cosine.indptr[j + 1]
+    if stop - start > k:
+      keep = start + np.argpartition(-cosine.data[start:stop], k - 1)[:k]
+    else:
+      keep = np.arange(start, stop)
+    rows.append(cosine.indices[keep])
+    cols.append(np.full(len(keep), j))
+    vals.append(cosine.data[keep])
+  return sp.csr_matrix(
+    (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+    shape=cosine.shape,
+  )
+
+
+def pair_recall(
+  scores_of: ScoresFn,
+  user_ids: np.ndarray,
+  true_items: np.ndarray,
+  ks: Sequence[int],
+  num_items: int,
+) -> dict[int, float]:
+  """{k: share of the (user, item) pairs whose item is among the user's top
+  k of all items}; `true_items` are catalogue rows, `scores_of(users)` gives
+  [len(users), items] scores."""
+  k_max = min(max(ks), num_items)
+  hits = {k: 0 for k in ks}
+  batch = max(1, SCORES // max(1, num_items))
+  for start in range(0, len(user_ids), batch):
+    scores = scores_of(user_ids[start : start + batch])
+    top = tf.math.top_k(scores, k_max).indices.numpy()
+    found = top == true_items[start : start + batch, None]
+    for k in ks:
+      hits[k] += int(found[:, :k].any(axis=1).sum())
+  return {k: hits[k] / max(1, len(user_ids)) for k in ks}
+
+
+def scorer(data: Interactions, weights) -> ScoresFn:
+  """Scores x_u W of the users, [users, items] float32."""
+
+  def scores_of(user_ids):
+    product = data.vectors(user_ids) @ weights
+    dense = product.toarray() if sp.issparse(product) else product
+    return np.asarray(dense, np.float32)
+
+  return scores_of
+
+
+def baselines(
+  objective: objectives_lib.Objective,
+  spec: spec_lib.DatasetSpec,
+  data: Interactions,
+  valid: tuple[np.ndarray, np.ndarray] | None,
+  test: tuple[np.ndarray, np.ndarray],
+) -> dict[str, tuple[dict[str, float], str]]:
+  """{name: (test metrics `<objective>_recall@K`, what was chosen)} of
+  EASE^R and item-KNN; `valid` and `test` are (user ids, catalogue rows of
+  their positive items), one pair each. Without a validation split the
+  middle of each grid is used."""
+  ks = sorted({retrieval.cutoff(m) for m in objective.metrics})
+  num_items = data.matrix.shape[1]
+  makers = {"item-KNN": ("k", NEIGHBOURS, lambda k: item_knn(data.matrix, k))}
+  if num_items <= MAX_EASE_ITEMS:
+    makers["EASE^R"] = ("lambda", LAMBDAS, lambda lam: ease(data.matrix, lam))
+  else:
+    logging.info(
+      "EASE^R skipped: %d items would take a %.1f GB items x items matrix "
+      "(at most %d items).",
+      num_items,
+      4 * num_items**2 / 2**30,
+      MAX_EASE_ITEMS,
+    )
+  out = {}
+  for name, (what, grid, make) in makers.items():
+    choice, weights = _choose(make, grid, data, valid, ks[-1], num_items)
+    recall = pair_recall(scorer(data, weights), *test, ks, num_items)
+    out[name] = (
+      {f"{objective.name}_recall@{k}": r for k, r in recall.items()},
+      f"{name} ({what}={choice:g})",
+    )
+  return out
+
+
+def _choose(make, grid, data, valid, k, num_items):
+  """(the grid value with the best validation recall@k, its weights)."""
+  if valid is None:
+    value = grid[len(grid) // 2]
+    return value, make(value)
+  best = None
+  for value in grid:
+    weights = make(value)
+    recall = pair_recall(scorer(data, weights), *valid, [k], num_items)[k]
+    logging.info("Baseline validation recall@%d %.4f at %g.", k, recall, value)
+    if best is None or recall > best[0]:
+      best = (recall, value, weights)
+  return best[1], best[2]

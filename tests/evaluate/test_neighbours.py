@@ -1,0 +1,135 @@
+"""EASE^R and item-KNN against hand computations."""
+
+from unittest import mock
+
+import numpy as np
+import scipy.sparse as sp
+from absl.testing import absltest
+
+import objectives
+from multiobj.data import spec as spec_lib
+from multiobj.evaluate import neighbours, report
+from multiobj.prepare import lists as lists_lib
+
+# 4 users x 3 items: items 0 and 1 go together, item 2 mostly alone.
+X = sp.csr_matrix(
+  np.array(
+    [[1, 1, 0], [1, 1, 0], [0, 1, 1], [0, 0, 1]],
+    np.float32,
+  )
+)
+SPEC = spec_lib.DatasetSpec(
+  "toy",
+  (
+    spec_lib.Feature("user", "query", "id"),
+    spec_lib.Feature("item", "candidate", "id"),
+  ),
+  ("seen",),
+  item_id="item",
+  user_id="user",
+)
+
+
+class EaseTest(absltest.TestCase):
+  def test_closed_form(self):
+    # Steck's B = I - P diagMat(1 / diag(P)), P = (X'X + lambda I)^-1.
+    dense = X.toarray().astype(np.float64)
+    p = np.linalg.inv(dense.T @ dense + 2.0 * np.eye(3))
+    expected = np.eye(3) - p / np.diag(p)[None, :]
+    np.testing.assert_allclose(neighbours.ease(X, 2.0), expected, atol=1e-6)
+    np.testing.assert_array_equal(np.diag(neighbours.ease(X, 2.0)), 0.0)
+
+
+class ItemKnnTest(absltest.TestCase):
+  def test_cosine_with_the_k_nearest(self):
+    # Co-counts: (0,1) 2, (1,2) 1, (0,2) 0; item counts 2, 3, 2.
+    cos01, cos12 = 2 / np.sqrt(2 * 3), 1 / np.sqrt(3 * 2)
+    full = neighbours.item_knn(X, 2).toarray()
+    np.testing.assert_allclose(
+      full,
+      [[0, cos01, 0], [cos01, 0, cos12], [0, cos12, 0]],
+      atol=1e-6,
+    )
+    # With k = 1 each item's column keeps its most similar item only:
+    # item 1's nearest is item 0.
+    one = neighbours.item_knn(X, 1).toarray()
+    np.testing.assert_allclose(
+      one, [[0, cos01, 0], [cos01, 0, cos12], [0, 0, 0]], atol=1e-6
+    )
+
+
+class ScoringTest(absltest.TestCase):
+  def test_pair_recall_counts_the_true_item_in_the_top_k(self):
+    scores = np.array([[0.1, 0.9, 0.5], [0.8, 0.1, 0.2]], np.float32)
+    recall = neighbours.pair_recall(
+      lambda users: scores[users], np.array([0, 1]), np.array([2, 2]), [1, 2], 3
+    )
+    # User 0 ranks 1, 2, 0: item 2 second. User 1 ranks 0, 2, 1.
+    self.assertEqual(recall, {1: 0.0, 2: 1.0})
+
+  def test_interactions_and_pairs_read_positive_slots(self):
+    lists = {
+      "user": np.array([7, 9]),
+      "item": np.array([[30, 10, 20], [10, 10, 0]]),
+      "seen": np.array([[1.0, 0.0, 1.0], [1.0, 1.0, 1.0]]),
+      lists_lib.MASK: np.array([[1, 1, 1], [1, 1, 0]]),
+    }
+    catalogue = np.array([10, 20, 30])
+    users, items = neighbours.pairs(SPEC, "seen", [lists], catalogue)
+    np.testing.assert_array_equal(users, [7, 7, 9, 9])
+    np.testing.assert_array_equal(items, [2, 1, 0, 0])
+    learned = neighbours.interactions(SPEC, "seen", [lists], catalogue)
+    np.testing.assert_array_equal(learned.users, [7, 9])
+    np.testing.assert_array_equal(
+      learned.matrix.toarray(), [[0, 1, 1], [1, 0, 0]]
+    )
+    # An unknown user gets a zero row.
+    np.testing.assert_array_equal(
+      learned.vectors(np.array([9, 8])).toarray(), [[1, 0, 0], [0, 0, 0]]
+    )
+
+  def test_baselines_choose_on_validation_and_name_the_choice(self):
+    learned = neighbours.Interactions(np.array([0, 1, 2, 3]), X)
+    objective = objectives.get("retrieval")
+    pairs = (np.array([0, 3]), np.array([2, 0]))
+    out = neighbours.baselines(objective, SPEC, learned, pairs, pairs)
+    self.assertCountEqual(out, ["item-KNN", "EASE^R"])
+    metrics, name = out["EASE^R"]
+    self.assertRegex(name, r"^EASE\^R \(lambda=\d+\)$")
+    self.assertCountEqual(
+      metrics,
+      ["retrieval_recall@10", "retrieval_recall@50", "retrieval_recall@100"],
+    )
+    self.assertRegex(out["item-KNN"][1], r"^item-KNN \(k=\d+\)$")
+
+  def test_ease_is_skipped_for_a_large_catalogue(self):
+    learned = neighbours.Interactions(np.array([0, 1, 2, 3]), X)
+    pairs = (np.array([0]), np.array([2]))
+    with mock.patch.object(neighbours, "MAX_EASE_ITEMS", 2):
+      with self.assertLogs(level="INFO") as logs:
+        out = neighbours.baselines(
+          objectives.get("retrieval"), SPEC, learned, None, pairs
+        )
+    self.assertCountEqual(out, ["item-KNN"])
+    self.assertIn(
+      "EASE^R skipped: 3 items would take a 0.0 GB items x items matrix "
+      "(at most 2 items).",
+      "\n".join(logs.output),
+    )
+
+
+class TableTest(absltest.TestCase):
+  def test_the_table_names_the_strongest_baseline(self):
+    table = report.metrics_table(
+      [objectives.get("retrieval")],
+      {"retrieval_recall@10": 0.3},
+      {"retrieval_recall@10": 0.25},
+      {"retrieval_recall@10": "EASE^R (lambda=500)"},
+    )
+    self.assertIn(
+      "retrieval  recall@10  0.3000    0.2500  EASE^R (lambda=500)", table
+    )
+
+
+if __name__ == "__main__":
+  absltest.main()
