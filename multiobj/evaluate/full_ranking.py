@@ -254,20 +254,21 @@ def popularity_scores(
 
 
 def protocol_metrics(
-  model, data: dataset_lib.Dataset
-) -> tuple[dict[str, float], dict[str, float]]:
+  model, data: dataset_lib.Dataset, others: Sequence = ()
+) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
   """The dataset's full-ranking protocol (`data.full_ranking`), if it has
   one. The truth is the test rows whose label of the retrieval objective
   (else the first binary one) is positive.
 
   Returns:
-    (metrics, baselines): `<scorer>_full_<metric>@k` (`_given_` when only
-    the test file's candidates are ranked) for the model, and the same keys
-    for the most-popular ranking.
+    (metrics, baselines, names): `<scorer>_full_<metric>@k` (`_given_` when
+    only the test file's candidates are ranked) for the model; the same
+    keys for the strongest of the most-popular ranking and `others`
+    (fitted `neighbours.Baseline`s), and which one, where not popularity.
   """
   protocol = data.full_ranking
   if protocol is None:
-    return {}, {}
+    return {}, {}, {}
   objectives = model.objective_list
   retrieval = model.retrieval_objective
   binary = [o for o in objectives if o.kind in ("binary", "listwise")]
@@ -290,19 +291,42 @@ def protocol_metrics(
     for o in binary:
       if o.label == label:
         scorers[o.name] = (head_scores(model, ranking, o.name), _batch(data))
-  metrics, baselines = {}, {}
-  popular = ranking.metrics(
-    popularity_scores(data, ranking, label), ks, "popularity"
-  )
+  metrics = {}
   for name, (scores, users) in scorers.items():
     metrics.update(ranking.metrics(scores, ks, f"{name}_{kind}", users))
-    baselines.update(
-      {
-        key.replace("popularity", f"{name}_{kind}", 1): value
-        for key, value in popular.items()
-      }
-    )
-  return metrics, baselines
+  best, names = _strongest_baseline(data, ranking, label, ks, others)
+  baselines = {
+    f"{name}_{kind}_{key}": value
+    for name in scorers
+    for key, value in best.items()
+  }
+  names = {
+    f"{name}_{kind}_{key}": value
+    for name in scorers
+    for key, value in names.items()
+  }
+  return metrics, baselines, names
+
+
+def _strongest_baseline(data, ranking, label, ks, others):
+  """({metric: the best of popularity and `others`' (`neighbours.Baseline`:
+  item-KNN, EASE^R) rankings}, {metric: the name of the best, where not
+  popularity})."""
+  best = ranking.metrics(popularity_scores(data, ranking, label), ks, "b")
+  names = {}
+  for other in others:
+
+    def scores(start, stop, other=other):
+      return other.scores_of(ranking.users[start:stop])
+
+    for key, value in ranking.metrics(scores, ks, "b").items():
+      if value > best[key]:
+        best[key], names[key] = value, other.name
+  strip = len("b_")
+  return (
+    {k[strip:]: v for k, v in best.items()},
+    {k[strip:]: v for k, v in names.items()},
+  )
 
 
 def _batch(data):

@@ -25,7 +25,6 @@ import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
 import tensorflow as tf
 from absl import logging
@@ -36,8 +35,8 @@ from multiobj.data import spec as spec_lib
 from multiobj.evaluate import retrieval
 from multiobj.prepare import lists as lists_lib
 
-LAMBDAS = (10.0, 100.0, 500.0, 1000.0, 3000.0)
-NEIGHBOURS = (10, 50, 100, 200, 500, 1000)
+LAMBDAS = (10.0, 100.0, 500.0, 1000.0, 3000.0, 10000.0, 30000.0)
+NEIGHBOURS = (10, 50, 100, 200, 500, 1000, 2000)
 # EASE^R's items x items float32 matrix takes 4 n^2 bytes (1.6 GB at
 # 20,000 items) and its inversion n^3 operations (minutes on 2 cores).
 MAX_EASE_ITEMS = 20_000
@@ -124,16 +123,23 @@ def _per_list(column: np.ndarray) -> np.ndarray:
 
 def ease(x: sp.csr_matrix, lam: float) -> np.ndarray:
   """EASE^R's [items, items] weights for regularisation `lam`."""
+  return ease_family(x)(lam)
+
+
+def ease_family(x: sp.csr_matrix) -> Callable[[float], np.ndarray]:
+  """lambda -> EASE^R's weights, from one eigendecomposition of X'X = V E V'
+  (then P = V diag(1 / (E + lambda)) V' for each lambda: a product, not an
+  inversion, each)."""
   gram = (x.T @ x).toarray().astype(np.float64)
-  gram[np.diag_indices_from(gram)] += lam
-  # X'X + lambda I is symmetric positive definite: Cholesky inverts it.
-  factor = scipy.linalg.cho_factor(gram, overwrite_a=True, check_finite=False)
-  p = scipy.linalg.cho_solve(
-    factor, np.eye(len(gram)), overwrite_b=True, check_finite=False
-  )
-  b = -p / np.diag(p)[None, :]
-  b[np.diag_indices_from(b)] = 0.0
-  return b.astype(np.float32)
+  values, vectors = np.linalg.eigh(gram)
+
+  def weights(lam: float) -> np.ndarray:
+    p = (vectors / (values + lam)) @ vectors.T
+    b = -p / np.diag(p)[None, :]
+    b[np.diag_indices_from(b)] = 0.0
+    return b.astype(np.float32)
+
+  return weights
 
 
 def item_knn(x: sp.csr_matrix, k: int) -> sp.csr_matrix:
@@ -194,22 +200,31 @@ def scorer(data: Interactions, weights) -> ScoresFn:
   return scores_of
 
 
+@dataclasses.dataclass(frozen=True)
+class Baseline:
+  """One fitted baseline: its name with the value chosen, its test metrics,
+  and its scores (for other protocols, e.g. full ranking)."""
+
+  name: str
+  metrics: dict[str, float]
+  scores_of: ScoresFn
+
+
 def baselines(
   objective: objectives_lib.Objective,
-  spec: spec_lib.DatasetSpec,
   data: Interactions,
   valid: tuple[np.ndarray, np.ndarray] | None,
   test: tuple[np.ndarray, np.ndarray],
-) -> dict[str, tuple[dict[str, float], str]]:
-  """{name: (test metrics `<objective>_recall@K`, what was chosen)} of
-  EASE^R and item-KNN; `valid` and `test` are (user ids, catalogue rows of
-  their positive items), one pair each. Without a validation split the
-  middle of each grid is used."""
+) -> list[Baseline]:
+  """item-KNN and EASE^R, each with its value chosen on `valid`, scored on
+  `test` as `<objective>_recall@K`; `valid` and `test` are (user ids,
+  catalogue rows of their positive items), one pair each. Without a
+  validation split the middle of each grid is used."""
   ks = sorted({retrieval.cutoff(m) for m in objective.metrics})
   num_items = data.matrix.shape[1]
   makers = {"item-KNN": ("k", NEIGHBOURS, lambda k: item_knn(data.matrix, k))}
   if num_items <= MAX_EASE_ITEMS:
-    makers["EASE^R"] = ("lambda", LAMBDAS, lambda lam: ease(data.matrix, lam))
+    makers["EASE^R"] = ("lambda", LAMBDAS, ease_family(data.matrix))
   else:
     logging.info(
       "EASE^R skipped: %d items would take a %.1f GB items x items matrix "
@@ -218,14 +233,13 @@ def baselines(
       4 * num_items**2 / 2**30,
       MAX_EASE_ITEMS,
     )
-  out = {}
+  out = []
   for name, (what, grid, make) in makers.items():
     choice, weights = _choose(make, grid, data, valid, ks[-1], num_items)
-    recall = pair_recall(scorer(data, weights), *test, ks, num_items)
-    out[name] = (
-      {f"{objective.name}_recall@{k}": r for k, r in recall.items()},
-      f"{name} ({what}={choice:g})",
-    )
+    scores_of = scorer(data, weights)
+    recall = pair_recall(scores_of, *test, ks, num_items)
+    metrics = {f"{objective.name}_recall@{k}": r for k, r in recall.items()}
+    out.append(Baseline(f"{name} ({what}={choice:g})", metrics, scores_of))
   return out
 
 
@@ -242,3 +256,27 @@ def _choose(make, grid, data, valid, k, num_items):
     if best is None or recall > best[0]:
       best = (recall, value, weights)
   return best[1], best[2]
+
+
+def fitted(data, objectives, lists) -> list[Baseline]:
+  """item-KNN and EASE^R for the retrieval objective among `objectives`
+  (none without one, or without users), learnt from the training lists of
+  `data` (a `TrainData`), chosen on its validation lists and scored on the
+  test `lists`."""
+  spec = data.data.spec
+  found = [o for o in objectives if o.kind == "retrieval"]
+  if not found or not spec.user_id:
+    return []
+  (objective,) = found
+  ids = data.data.catalogue[spec.item_id]
+  learned = interactions(
+    spec, objective.label, data.chunks("train", features=False), ids
+  )
+  valid = None
+  splits = data.shards if data.shards is not None else data.lists
+  if "valid" in splits and data.num_lists("valid"):
+    valid = pairs(
+      spec, objective.label, data.chunks("valid", features=False), ids
+    )
+  test = pairs(spec, objective.label, [lists], ids)
+  return baselines(objective, learned, valid, test)

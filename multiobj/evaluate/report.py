@@ -144,12 +144,16 @@ def test_metrics(model, data: train_data_lib.TrainData) -> "Report":
     catalogue,
     cold_items=data.cold_items,
   )
+  tried = neighbours.fitted(data, objectives, lists)
+  names, every = _strongest(tried, baseline)
   if data.data.full_ranking is not None:
     logging.info("Full ranking of every item for every test user.")
-    full, full_baseline = full_ranking.protocol_metrics(model, data.data)
+    full, full_baseline, full_names = full_ranking.protocol_metrics(
+      model, data.data, tried
+    )
     metrics.update(full)
     baseline.update(full_baseline)
-  names, every = _strongest(data, objectives, lists, baseline)
+    names.update(full_names)
   return Report(
     metrics, baseline, dict(heads.count(objectives, lists)), names, every
   )
@@ -175,37 +179,21 @@ class Report:
   retrieval_baselines: dict[str, dict[str, float]]
 
 
-def _strongest(data, objectives, lists, baseline):
-  """EASE^R and item-KNN for the retrieval objective; where one beats the
-  baseline of a metric, it replaces it in `baseline`. Returns ({metric:
-  the name of the baseline that did}, {baseline: its metrics})."""
-  spec = data.data.spec
-  found = [o for o in objectives if o.kind == "retrieval"]
-  if not found or not spec.user_id:
+def _strongest(tried, baseline):
+  """Where a baseline of `tried` (`neighbours.Baseline`s) beats the one of a
+  metric in `baseline`, it takes its place. Returns ({metric: the name of
+  the baseline that did}, {baseline: its metrics}, popularity's first)."""
+  if not tried:
     return {}, {}
-  (objective,) = found
-  ids = data.data.catalogue[spec.item_id]
-  learned = neighbours.interactions(
-    spec, objective.label, data.chunks("train", features=False), ids
-  )
-  valid = None
-  if "valid" in data.lists or (data.shards and "valid" in data.shards):
-    valid = neighbours.pairs(
-      spec, objective.label, data.chunks("valid", features=False), ids
-    )
-  test = neighbours.pairs(spec, objective.label, [lists], ids)
-  tried = neighbours.baselines(objective, spec, learned, valid, test)
   every = {
-    BASELINE_NAMES["retrieval"]: {
-      key: baseline[key] for key in tried.get("item-KNN", ({}, ""))[0]
-    }
+    BASELINE_NAMES["retrieval"]: {k: baseline[k] for k in tried[0].metrics}
   }
   names = {}
-  for values, name in tried.values():
-    every[name] = values
-    for key, value in values.items():
+  for one in tried:
+    every[one.name] = one.metrics
+    for key, value in one.metrics.items():
       if key not in baseline or value > baseline[key]:
-        baseline[key], names[key] = value, name
+        baseline[key], names[key] = value, one.name
   return names, every
 
 

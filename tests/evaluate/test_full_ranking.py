@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from multiobj.data import dataset as dataset_lib
 from multiobj.data import spec as spec_lib
-from multiobj.evaluate import full_ranking
+from multiobj.evaluate import full_ranking, neighbours
 
 SPEC = spec_lib.DatasetSpec(
   name="toy",
@@ -115,6 +115,26 @@ class FullRankingTest(tf.test.TestCase):
     self.assertAlmostEqual(out["toy_recall@2"], (1 + 1) / 2)
     # User 2's bought 14 is second: DCG 1/log2(3) over an ideal 1.
     self.assertAlmostEqual(out["toy_ndcg@2"], (1 + 1 / np.log2(3)) / 2)
+
+  def test_a_stronger_baseline_replaces_popularity(self):
+    data = _data()
+    ranking = full_ranking.FullRanking(data, "test", ["train"])
+
+    def perfect(users):  # Each user's test items first: 11, 12 and 14.
+      wanted = {1: [2, 3], 2: [0]}
+      out = np.zeros((len(users), 5), np.float32)
+      for row, user in enumerate(users):
+        out[row, wanted[int(user)]] = 1.0
+      return out
+
+    oracle = neighbours.Baseline("oracle", {}, perfect)
+    best, names = full_ranking._strongest_baseline(
+      data, ranking, None, [2], [oracle]
+    )
+    self.assertEqual(best["recall@2"], 1.0)
+    self.assertEqual(
+      names, {"recall@2": "oracle", "ndcg@2": "oracle", "precision@2": "oracle"}
+    )
 
   def test_unknown_item(self):
     data = _data()

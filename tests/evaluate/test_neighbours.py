@@ -92,15 +92,19 @@ class ScoringTest(absltest.TestCase):
     learned = neighbours.Interactions(np.array([0, 1, 2, 3]), X)
     objective = objectives.get("retrieval")
     pairs = (np.array([0, 3]), np.array([2, 0]))
-    out = neighbours.baselines(objective, SPEC, learned, pairs, pairs)
-    self.assertCountEqual(out, ["item-KNN", "EASE^R"])
-    metrics, name = out["EASE^R"]
-    self.assertRegex(name, r"^EASE\^R \(lambda=\d+\)$")
+    knn, ease = neighbours.baselines(objective, learned, pairs, pairs)
+    self.assertRegex(ease.name, r"^EASE\^R \(lambda=\d+\)$")
+    self.assertRegex(knn.name, r"^item-KNN \(k=\d+\)$")
     self.assertCountEqual(
-      metrics,
+      ease.metrics,
       ["retrieval_recall@10", "retrieval_recall@50", "retrieval_recall@100"],
     )
-    self.assertRegex(out["item-KNN"][1], r"^item-KNN \(k=\d+\)$")
+    # Its scores, for other protocols: x_u B of user 3 (item 2 only).
+    np.testing.assert_allclose(
+      ease.scores_of(np.array([3])),
+      neighbours.ease(X, float(ease.name.split("=")[1][:-1]))[2:3],
+      atol=1e-5,
+    )
 
   def test_ease_is_skipped_for_a_large_catalogue(self):
     learned = neighbours.Interactions(np.array([0, 1, 2, 3]), X)
@@ -108,9 +112,9 @@ class ScoringTest(absltest.TestCase):
     with mock.patch.object(neighbours, "MAX_EASE_ITEMS", 2):
       with self.assertLogs(level="INFO") as logs:
         out = neighbours.baselines(
-          objectives.get("retrieval"), SPEC, learned, None, pairs
+          objectives.get("retrieval"), learned, None, pairs
         )
-    self.assertCountEqual(out, ["item-KNN"])
+    self.assertEqual([b.name for b in out], ["item-KNN (k=200)"])
     self.assertIn(
       "EASE^R skipped: 3 items would take a 0.0 GB items x items matrix "
       "(at most 2 items).",
