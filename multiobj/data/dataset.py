@@ -150,14 +150,16 @@ class Dataset:
     return self.splits[name]
 
   def summary(self) -> dict[str, dict[str, float]]:
-    """Rows, lists and the mean of each label, per split."""
+    """Rows, lists and the mean of each label, per split (not of a label
+    the split lacks: `absent`)."""
     out = {}
     for name, table in self.splits.items():
       info = {"rows": num_rows(table)}
       if self.spec.list_id:
         info["lists"] = len(np.unique(table[self.spec.list_id]))
       for label in self.spec.labels:
-        info[f"mean_{label}"] = float(np.mean(table[label]))
+        if label not in self.absent.get(name, ()):
+          info[f"mean_{label}"] = float(np.mean(table[label]))
       out[name] = info
     out["catalogue"] = {"items": num_rows(self.catalogue)}
     return out

@@ -402,6 +402,9 @@ class SeveralTablesTest(tf.test.TestCase, parameterized.TestCase):
     np.testing.assert_array_equal(data.splits["test"]["buy"], [1, 1])
     np.testing.assert_array_equal(data.splits["test"]["cart"], [0, 0])
     self.assertEqual(
+      data.summary()["test"], {"rows": 2, "mean_buy": 1.0, "mean_seen": 1.0}
+    )
+    self.assertEqual(
       [o.name for o in data.scored(data.objectives, "test")],
       ["buy", "retrieval"],
     )
