@@ -101,10 +101,11 @@ def head_metrics(
         details,
       )
     )
-    if o.given is not None and o.given in predictions:
+    given = next((g for g in objectives if g.name == o.given), None)
+    if given is not None and o.given in predictions:
       # The conditional model's own test (the CVR AUC of ESMM): p(o | given)
-      # = p(o) / p(given), on the rows where the given event happened.
-      given = next(g for g in objectives if g.name == o.given)
+      # = p(o) / p(given), on the rows where the given event happened (not
+      # scored where the split lacks the given label: `given` is None).
       rows = where & (lists[given.label] > 0)
       conditional = predictions[o.name]["logged"] / np.maximum(
         predictions[o.given]["logged"], np.finfo(np.float32).tiny
