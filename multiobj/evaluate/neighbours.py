@@ -40,6 +40,8 @@ NEIGHBOURS = (10, 50, 100, 200, 500, 1000, 2000)
 # EASE^R's items x items float32 matrix takes 4 n^2 bytes (1.6 GB at
 # 20,000 items) and its inversion n^3 operations (minutes on 2 cores).
 MAX_EASE_ITEMS = 20_000
+# Validation pairs a parameter is chosen on, at most (an even sample).
+VALID_PAIRS = 5_000
 # Scores held at once: [users, items] float32 of about 256 MB.
 SCORES = 64_000_000
 
@@ -145,26 +147,29 @@ def ease_family(x: sp.csr_matrix) -> Callable[[float], np.ndarray]:
 def item_knn(x: sp.csr_matrix, k: int) -> sp.csr_matrix:
   """Cosine similarities of the items, each item's column keeping its `k`
   largest (no item its own neighbour)."""
-  gram = (x.T @ x).tocsc().astype(np.float32)
-  norms = np.sqrt(np.asarray(x.sum(axis=0)).ravel()).astype(np.float32)
-  inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-  cosine = sp.diags(inverse) @ gram @ sp.diags(inverse)
-  cosine = (cosine - sp.diags(cosine.diagonal())).tocsc()
-  cosine.eliminate_zeros()
-  rows, cols, vals = [], [], []
-  for j in range(cosine.shape[1]):
-    start, stop = cosine.indptr[j], cosine.indptr[j + 1]
-    if stop - start > k:
-      keep = start + np.argpartition(-cosine.data[start:stop], k - 1)[:k]
-    else:
-      keep = np.arange(start, stop)
-    rows.append(cosine.indices[keep])
-    cols.append(np.full(len(keep), j))
-    vals.append(cosine.data[keep])
-  return sp.csr_matrix(
-    (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-    shape=cosine.shape,
-  )
+  return item_knn_family(x)(k)
+
+
+def item_knn_family(x: sp.csr_matrix) -> Callable[[int], sp.csr_matrix]:
+  """k -> item-KNN's weights, from one cosine matrix whose entries are
+  ranked within their column once."""
+  gram = (x.T @ x).tocoo()
+  norms = np.sqrt(np.asarray(x.sum(axis=0)).ravel())
+  off = gram.row != gram.col  # No item its own neighbour.
+  rows, cols = gram.row[off], gram.col[off]
+  values = (gram.data[off] / (norms[rows] * norms[cols])).astype(np.float32)
+  order = np.lexsort((-values, cols))  # By column, most similar first.
+  rows, cols, values = rows[order], cols[order], values[order]
+  starts = np.searchsorted(cols, np.arange(x.shape[1]))
+  rank = np.arange(len(cols)) - starts[cols]
+
+  def weights(k: int) -> sp.csr_matrix:
+    kept = rank < k
+    return sp.csr_matrix(
+      (values[kept], (rows[kept], cols[kept])), shape=(x.shape[1],) * 2
+    )
+
+  return weights
 
 
 def pair_recall(
@@ -222,7 +227,7 @@ def baselines(
   validation split the middle of each grid is used."""
   ks = sorted({retrieval.cutoff(m) for m in objective.metrics})
   num_items = data.matrix.shape[1]
-  makers = {"item-KNN": ("k", NEIGHBOURS, lambda k: item_knn(data.matrix, k))}
+  makers = {"item-KNN": ("k", NEIGHBOURS, item_knn_family(data.matrix))}
   if num_items <= MAX_EASE_ITEMS:
     makers["EASE^R"] = ("lambda", LAMBDAS, ease_family(data.matrix))
   else:
@@ -235,7 +240,7 @@ def baselines(
     )
   out = []
   for name, (what, grid, make) in makers.items():
-    choice, weights = _choose(make, grid, data, valid, ks[-1], num_items)
+    choice, weights = _choose(name, make, grid, data, valid, ks[-1], num_items)
     scores_of = scorer(data, weights)
     recall = pair_recall(scores_of, *test, ks, num_items)
     metrics = {f"{objective.name}_recall@{k}": r for k, r in recall.items()}
@@ -243,16 +248,26 @@ def baselines(
   return out
 
 
-def _choose(make, grid, data, valid, k, num_items):
-  """(the grid value with the best validation recall@k, its weights)."""
+def _choose(name, make, grid, data, valid, k, num_items):
+  """(the grid value with the best validation recall@k, its weights), on
+  at most `VALID_PAIRS` validation pairs (an even sample beyond)."""
   if valid is None:
     value = grid[len(grid) // 2]
     return value, make(value)
+  stride = -(-len(valid[0]) // VALID_PAIRS)
+  valid = (valid[0][::stride], valid[1][::stride])
   best = None
   for value in grid:
     weights = make(value)
     recall = pair_recall(scorer(data, weights), *valid, [k], num_items)[k]
-    logging.info("Baseline validation recall@%d %.4f at %g.", k, recall, value)
+    logging.info(
+      "%s: validation recall@%d %.4f at %g (%d pairs).",
+      name,
+      k,
+      recall,
+      value,
+      len(valid[0]),
+    )
     if best is None or recall > best[0]:
       best = (recall, value, weights)
   return best[1], best[2]
