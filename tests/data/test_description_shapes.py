@@ -587,6 +587,11 @@ DATA = os.environ.get(
 )
 
 
+def _wiring(o):
+  """What an objective learns from and how, not its description text."""
+  return (o.name, o.kind, o.label, o.loss, o.weight, o.mask, o.metrics)
+
+
 class ExamplesTest(absltest.TestCase):
   def test_movielens_leave_one_out(self):
     if not os.path.exists(os.path.join(DATA, "ml-100k", "u.data")):
@@ -629,12 +634,9 @@ class ExamplesTest(absltest.TestCase):
       for column, values in described.splits[name].items():
         np.testing.assert_array_equal(values, table[column], err_msg=column)
 
-    def wiring(o):
-      return (o.name, o.kind, o.label, o.loss, o.weight, o.mask, o.metrics)
-
     self.assertEqual(
-      [wiring(o) for o in described.objectives],
-      [wiring(o) for o in adapted.objectives],
+      [_wiring(o) for o in described.objectives],
+      [_wiring(o) for o in adapted.objectives],
     )
     self.assertEqual(described.negatives, adapted.negatives)
     self.assertEqual(described.full_ranking, adapted.full_ranking)
@@ -661,12 +663,9 @@ class ExamplesTest(absltest.TestCase):
           ours[column][mine], values[theirs], err_msg=f"{name}.{column}"
         )
 
-    def wiring(o):
-      return (o.name, o.kind, o.label, o.loss, o.weight, o.mask, o.metrics)
-
     self.assertCountEqual(
-      [wiring(o) for o in described.objectives],
-      [wiring(o) for o in adapted.objectives],
+      [_wiring(o) for o in described.objectives],
+      [_wiring(o) for o in adapted.objectives],
     )
     self.assertEqual(described.negatives, adapted.negatives)
     self.assertEqual(described.full_ranking, adapted.full_ranking)

@@ -59,6 +59,11 @@ class MetricsTest(tf.test.TestCase):
     self.assertAlmostEqual(out["m_precision@3"], (2 / 3 + 1 / 3) / 2)
 
 
+def _preferred(start, stop):
+  """Everyone prefers items in catalogue order 13 > 12 > 11 > 10 > 14."""
+  return np.tile([0.0, 1.0, 2.0, 3.0, 4.0], (stop - start, 1))
+
+
 class FullRankingTest(tf.test.TestCase):
   def test_masks_and_ranks(self):
     ranking = full_ranking.FullRanking(_data(), "test", ["train", "valid"])
@@ -67,14 +72,10 @@ class FullRankingTest(tf.test.TestCase):
     self.assertAllEqual(ranking.truth[0], [2, 3])
     self.assertAllEqual(ranking.truth[1], [0])
 
-    def scores(start, stop):
-      # Everyone prefers items in catalogue order 13 > 12 > 11 > 10 > 14.
-      return np.tile([0.0, 1.0, 2.0, 3.0, 4.0], (stop - start, 1))
-
     # User 1: 10 masked (train); user 2: 13 (train) and 12 (valid) masked.
     # The same, one user a call or both at once (the masks of a batch).
     for users_per_batch in (1, 2):
-      top = ranking.rank(scores, k=3, users_per_batch=users_per_batch)
+      top = ranking.rank(_preferred, k=3, users_per_batch=users_per_batch)
       self.assertAllEqual(top, [[4, 3, 2], [2, 1, 0]])
 
     def ties(start, stop):
@@ -84,7 +85,7 @@ class FullRankingTest(tf.test.TestCase):
     self.assertAllEqual(
       ranking.rank(ties, k=3, users_per_batch=2), [[0, 2, 3], [0, 1, 2]]
     )
-    out = ranking.metrics(scores, [2], "toy")
+    out = ranking.metrics(_preferred, [2], "toy")
     # User 1 gets 13, 12: one of two hits; user 2 gets 11, 10: none.
     self.assertAlmostEqual(out["toy_recall@2"], (0.5 + 0) / 2)
 
@@ -101,16 +102,12 @@ class FullRankingTest(tf.test.TestCase):
     self.assertAllEqual(ranking.truth[0], [2, 3])
     self.assertAllEqual(ranking.truth[1], [0])
 
-    def scores(start, stop):
-      # Everyone prefers items in catalogue order 13 > 12 > 11 > 10 > 14.
-      return np.tile([0.0, 1.0, 2.0, 3.0, 4.0], (stop - start, 1))
-
     # 13, never a candidate, never comes first. User 1: 12 > 11 > 14;
     # user 2: 10 > 14, then the other items, below every candidate.
     for users_per_batch in (1, 2):
-      top = ranking.rank(scores, k=2, users_per_batch=users_per_batch)
+      top = ranking.rank(_preferred, k=2, users_per_batch=users_per_batch)
       self.assertAllEqual(top, [[3, 2], [1, 0]])
-    out = ranking.metrics(scores, [1, 2], "toy")
+    out = ranking.metrics(_preferred, [1, 2], "toy")
     self.assertAlmostEqual(out["toy_recall@1"], (0.5 + 0) / 2)
     self.assertAlmostEqual(out["toy_recall@2"], (1 + 1) / 2)
     # User 2's bought 14 is second: DCG 1/log2(3) over an ideal 1.
