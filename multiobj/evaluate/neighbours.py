@@ -17,8 +17,8 @@ Each chooses its one parameter (lambda, k) on the validation split by the
 retrieval objective's recall at its largest cutoff, then scores the test
 split: for each positive (list, item) pair, whether the item is among the
 top K of the whole catalogue for the list's user, as `recall_at_k` does for
-the towers. A user with no training positive gets no score (all zero, the
-catalogue order decides), as the towers' unknown-user embedding would.
+the towers. A user with no training positive gets the most popular items
+(popularity only breaks ties, far below any other score).
 """
 
 import dataclasses
@@ -195,12 +195,17 @@ def pair_recall(
 
 
 def scorer(data: Interactions, weights) -> ScoresFn:
-  """Scores x_u W of the users, [users, items] float32."""
+  """Scores x_u W of the users, [users, items] float32, plus a popularity
+  term far below any other score (1e-6 of it at most): it only breaks
+  ties, so that a user with no training positive gets the most popular
+  items, not the first of the catalogue."""
+  counts = np.asarray(data.matrix.sum(axis=0), np.float64).ravel()
+  tie = (1e-6 * counts / max(counts.max(initial=0.0), 1.0)).astype(np.float32)
 
   def scores_of(user_ids):
     product = data.vectors(user_ids) @ weights
     dense = product.toarray() if sp.issparse(product) else product
-    return np.asarray(dense, np.float32)
+    return np.asarray(dense, np.float32) + tie
 
   return scores_of
 

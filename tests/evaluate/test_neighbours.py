@@ -59,6 +59,14 @@ class ItemKnnTest(absltest.TestCase):
 
 
 class ScoringTest(absltest.TestCase):
+  def test_a_user_without_history_gets_the_popular_items(self):
+    learned = neighbours.Interactions(np.array([0, 1, 2, 3]), X)
+    scores = neighbours.scorer(learned, neighbours.ease(X, 2.0))
+    # Item 1 is in 3 histories, items 0 and 2 in 2 each.
+    unknown = scores(np.array([99]))[0]
+    self.assertEqual(int(np.argmax(unknown)), 1)
+    self.assertLess(unknown.max(), 1e-5)
+
   def test_pair_recall_counts_the_true_item_in_the_top_k(self):
     scores = np.array([[0.1, 0.9, 0.5], [0.8, 0.1, 0.2]], np.float32)
     recall = neighbours.pair_recall(
