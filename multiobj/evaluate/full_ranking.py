@@ -254,7 +254,10 @@ def popularity_scores(
 
 
 def protocol_metrics(
-  model, data: dataset_lib.Dataset, others: Sequence = ()
+  model,
+  data: dataset_lib.Dataset,
+  others: Sequence = (),
+  baselines: bool = True,
 ) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
   """The dataset's full-ranking protocol (`data.full_ranking`), if it has
   one. The truth is the test rows whose label of the retrieval objective
@@ -264,7 +267,8 @@ def protocol_metrics(
     (metrics, baselines, names): `<scorer>_full_<metric>@k` (`_given_` when
     only the test file's candidates are ranked) for the model; the same
     keys for the strongest of the most-popular ranking and `others`
-    (fitted `neighbours.Baseline`s), and which one, where not popularity.
+    (fitted `neighbours.Baseline`s), and which one, where not popularity;
+    without `baselines`, only the metrics.
   """
   protocol = data.full_ranking
   if protocol is None:
@@ -294,6 +298,8 @@ def protocol_metrics(
   metrics = {}
   for name, (scores, users) in scorers.items():
     metrics.update(ranking.metrics(scores, ks, f"{name}_{kind}", users))
+  if not baselines:  # Known already (`neighbours.Memo`).
+    return metrics, {}, {}
   best, names = _strongest_baseline(data, ranking, label, ks, others)
   baselines = {
     f"{name}_{kind}_{key}": value

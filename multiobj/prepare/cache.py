@@ -337,7 +337,8 @@ def load(
     )
     for name, split in manifest["splits"].items()
   }
-  return state.with_shards(run, splits), ""
+  data = state.with_shards(run, splits)
+  return dataclasses.replace(data, cache_dir=directory), ""
 
 
 def _difference(cached: Mapping[str, Any], wanted: Mapping[str, Any]) -> str:

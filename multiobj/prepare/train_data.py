@@ -7,15 +7,13 @@
   cold start   a share of items removed from training (`cold_start.py`);
   lists        every split as impression lists (`lists.py`);
   negatives    for logs of positives only, sampled negatives: one draw now
-               (fixed seeds), a new one each training epoch
-               (`negatives.py`);
+               (fixed seeds), a new one each epoch (`negatives.py`);
   propensity   position-bias propensities, and inverse-propensity weights
                of every split (`propensity.py`);
   logQ         each training slot's sampling probability among retrieval
                candidates (`retrieval.candidates`).
 
-`TrainData.train_dataset()`, `.eval_dataset(split)` are the tf.data inputs
-of `Model.fit` and of evaluation.
+`.train_dataset()`, `.eval_dataset(split)` feed `Model.fit` and evaluation.
 """
 
 import dataclasses
@@ -61,6 +59,7 @@ class TrainData:
       without a retrieval objective.
     stats: Vocabularies and moments of the features, from training.
     summary: Rows, lists and label means per split (`Dataset.summary`).
+    cache_dir: The cache it was read from, if any (`neighbours.Memo`).
     shards: {split: its shards} when the lists are on disk (a cache,
       `prepare/cache.py`): datasets stream them, and `lists` reads a split
       only when asked; None for lists in memory.
@@ -77,6 +76,7 @@ class TrainData:
   stats: stats_lib.FeatureStats | None = None
   summary: Mapping[str, Any] | None = None
   shards: Mapping[str, shards_lib.Split] | None = None
+  cache_dir: str | None = None
 
   @property
   def retrieval(self):

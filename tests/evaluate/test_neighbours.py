@@ -1,5 +1,7 @@
 """EASE^R and item-KNN against hand computations."""
 
+import json
+import os
 from unittest import mock
 
 import numpy as np
@@ -7,9 +9,12 @@ import scipy.sparse as sp
 from absl.testing import absltest
 
 import objectives
+from multiobj import config as config_lib
+from multiobj import experiment
 from multiobj.data import spec as spec_lib
 from multiobj.evaluate import neighbours, report
 from multiobj.prepare import lists as lists_lib
+from tests import tiny
 
 # 4 users x 3 items: items 0 and 1 go together, item 2 mostly alone.
 X = sp.csr_matrix(
@@ -128,6 +133,42 @@ class ScoringTest(absltest.TestCase):
       "(at most 2 items).",
       "\n".join(logs.output),
     )
+
+
+class MemoTest(absltest.TestCase):
+  def test_a_second_run_on_the_same_data_reads_the_baselines(self):
+    folder = self.create_tempdir().full_path
+    config = config_lib.TrainConfig(model_dir=folder + "/a").replace(
+      synthetic=tiny.TINY,
+      model=tiny.SMALL_MODEL,
+      epochs=1,
+      cache_dir=folder + "/prepared",
+    )
+    first = experiment.run(config, verbose=0)
+    with open(os.path.join(folder, "prepared", neighbours.Memo.FILE)) as f:
+      self.assertLen(json.load(f), 1)
+    with mock.patch.object(
+      neighbours, "fitted", side_effect=AssertionError("fitted again")
+    ):
+      second = experiment.run(
+        config.replace(model_dir=folder + "/b", learning_rate=0.01), verbose=0
+      )
+    self.assertEqual(second.retrieval_baselines, first.retrieval_baselines)
+    self.assertEqual(second.baseline_names, first.baseline_names)
+    keys = sorted(first.baselines)
+    self.assertEqual(sorted(second.baselines), keys)
+    np.testing.assert_allclose(  # NaN where a baseline has no value.
+      [second.baselines[k] for k in keys], [first.baselines[k] for k in keys]
+    )
+
+  def test_an_unreadable_memo_is_fitted_again(self):
+    folder = self.create_tempdir()
+    folder.create_file(neighbours.Memo.FILE, "{not json")
+    memo = neighbours.Memo(folder.full_path, ["key"])
+    self.assertIsNone(memo.get())
+    memo.put({"values": {}})
+    self.assertEqual(memo.get(), {"values": {}})
+    self.assertIsNone(neighbours.Memo(folder.full_path, ["other"]).get())
 
 
 class TableTest(absltest.TestCase):
