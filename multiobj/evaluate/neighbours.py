@@ -45,6 +45,8 @@ NEIGHBOURS = (10, 50, 100, 200, 500, 1000, 2000)
 # EASE^R's items x items float32 matrix takes 4 n^2 bytes (1.6 GB at
 # 20,000 items) and its inversion n^3 operations (minutes on 2 cores).
 MAX_EASE_ITEMS = 20_000
+# item-KNN's cosine matrix is dense up to this many items (100 MB).
+DENSE_KNN_ITEMS = 5_000
 # Validation pairs a parameter is chosen on, at most (an even sample).
 VALID_PAIRS = 5_000
 # Scores held at once: [users, items] float32 of about 256 MB.
@@ -167,8 +169,26 @@ def item_knn(x: sp.csr_matrix, k: int) -> sp.csr_matrix:
 
 
 def item_knn_family(x: sp.csr_matrix) -> Callable[[int], sp.csr_matrix]:
-  """k -> item-KNN's weights, from one cosine matrix whose entries are
-  ranked within their column once."""
+  """k -> item-KNN's weights, from one cosine matrix: dense, each k a
+  partial sort of its columns, up to `DENSE_KNN_ITEMS` items; beyond,
+  sparse, its entries ranked within their column once."""
+  n = x.shape[1]
+  if n <= DENSE_KNN_ITEMS:
+    gram = (x.T @ x).toarray().astype(np.float32)
+    norms = np.sqrt(np.diag(gram)).copy()
+    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    cosine = gram * inverse[:, None] * inverse[None, :]
+    np.fill_diagonal(cosine, 0.0)  # No item its own neighbour.
+
+    def dense(k: int) -> sp.csr_matrix:
+      if k >= n:
+        return sp.csr_matrix(cosine)
+      # Each column's k largest: those not below its k-th largest value.
+      kth = -np.partition(-cosine, k - 1, axis=0)[k - 1]
+      kept = np.where(cosine >= kth[None, :], cosine, 0.0)
+      return sp.csr_matrix(kept)
+
+    return dense
   gram = (x.T @ x).tocoo()
   norms = np.sqrt(np.asarray(x.sum(axis=0)).ravel())
   off = gram.row != gram.col  # No item its own neighbour.
