@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from multiobj import progress as progress_lib
 from multiobj.data import dataset as dataset_lib
@@ -273,6 +274,7 @@ def protocol_metrics(
   protocol = data.full_ranking
   if protocol is None:
     return {}, {}, {}
+  logging.info("Full ranking of every item for every test user.")
   objectives = model.objective_list
   retrieval = model.retrieval_objective
   binary = [o for o in objectives if o.kind in ("binary", "listwise")]

@@ -112,7 +112,7 @@ def pairs(
   out)."""
   order = np.argsort(catalogue_ids, kind="stable")
   sorted_ids = catalogue_ids[order]
-  users, items = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+  users, items = [], []
   for chunk in chunks:
     rows, slots = np.nonzero((chunk[label] > 0) & (chunk[lists_lib.MASK] > 0))
     ids = chunk[spec.item_id][rows, slots]
@@ -120,8 +120,8 @@ def pairs(
     known = sorted_ids[where] == ids
     users.append(_per_list(chunk[spec.user_id])[rows][known])
     items.append(order[where][known])
-  if len(users) > 1:
-    users, items = users[1:], items[1:]  # Keep the ids' own dtype.
+  if not users:
+    return np.zeros(0, np.int64), np.zeros(0, np.int64)
   return np.concatenate(users), np.concatenate(items)
 
 

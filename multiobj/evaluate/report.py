@@ -189,27 +189,21 @@ def _retrieval_baselines(model, data, objectives, lists, stride, baseline):
     ],
   )
   kept = memo.get()
-  full = {}
+  tried = [] if kept is not None else neighbours.fitted(data, objectives, lists)
+  full, full_values, full_names = full_ranking.protocol_metrics(
+    model, data.data, tried, baselines=kept is None
+  )
   if kept is not None:
     logging.info("Retrieval baselines: as an earlier run on this data found.")
-    if protocol is not None:
-      full, _, _ = full_ranking.protocol_metrics(
-        model, data.data, baselines=False
-      )
     baseline.update(kept["values"])
     return full, kept["names"], kept["every"]
-  before = dict(baseline)
-  tried = neighbours.fitted(data, objectives, lists)
   names, every = _strongest(tried, baseline)
-  if protocol is not None:
-    logging.info("Full ranking of every item for every test user.")
-    full, full_values, full_names = full_ranking.protocol_metrics(
-      model, data.data, tried
-    )
-    baseline.update(full_values)
-    names.update(full_names)
-  changed = {k: v for k, v in baseline.items() if before.get(k) != v}
-  memo.put({"values": changed, "names": names, "every": every})
+  baseline.update(full_values)
+  names.update(full_names)
+  if tried or protocol is not None:  # Else nothing was fitted to keep.
+    # What replaced or added a baseline: the winners and the protocol's.
+    kept = {k: baseline[k] for k in (*names, *full_values)}
+    memo.put({"values": kept, "names": names, "every": every})
   return full, names, every
 
 

@@ -290,7 +290,7 @@ class EvaluationTest(tf.test.TestCase, parameterized.TestCase):
       open(os.path.join(folder, "train.csv")).read(),
       split={"method": "files", "test": {"path": "test.csv"}},
       negatives={"per_positive": 2},
-      evaluation={"protocol": "given_candidates", "ks": [1, 2]},
+      evaluation={"protocol": "given_candidates", "ks": [1, 2, 4]},
     )
     config = config_lib.TrainConfig(
       model_dir=os.path.join(folder, "run")
@@ -300,6 +300,10 @@ class EvaluationTest(tf.test.TestCase, parameterized.TestCase):
       for k in (1, 2):
         value = result.metrics[f"{scorer}_given_recall@{k}"]
         self.assertBetween(value, 0.0, 1.0)
+      # Each user's positive is one of their 4 candidates, whatever the
+      # scores: ranked among them only, it is always in the top 4 (among
+      # the 20 items of the catalogue it would not be).
+      self.assertEqual(result.metrics[f"{scorer}_given_recall@4"], 1.0)
     self.assertNotIn("retrieval_full_recall@1", result.metrics)
 
   @parameterized.named_parameters(
