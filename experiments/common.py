@@ -204,6 +204,14 @@ SEED = flags.DEFINE_integer(
   lower_bound=0,
   upper_bound=2**32 - 1,
 )
+EVALUATE_SPLIT = flags.DEFINE_enum(
+  "evaluate_split",
+  "test",
+  ["test", "valid"],
+  "The split metrics.json and the table report on. A sweep tunes with "
+  "valid and never sees the test split; the chosen configuration then runs "
+  "on test.",
+)
 # The synthetic log's flags and the deprecated aliases are shared flags too
 # (key flags of this module).
 flags.adopt_module_key_flags(synthetic_flags)
@@ -335,6 +343,7 @@ def config_from_flags() -> config_lib.TrainConfig:
       checkpoint_every_steps=run_flags.CHECKPOINT_EVERY_STEPS.value,
     ),
     seed=SEED.value,
+    evaluate_split=EVALUATE_SPLIT.value,
   )
 
 

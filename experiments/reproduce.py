@@ -34,218 +34,26 @@ Studies:
 Rerunning resumes where it stopped (see multiobj/studies/grid.py).
 """
 
-import dataclasses
+import json
 import os
 from typing import Any
 
 from absl import app, flags
 
-import objectives
 from experiments import common, output_flags
+from experiments.studies import STUDIES
 from multiobj import config as config_lib
-from multiobj.data import loaders, synthetic
-from multiobj.studies import grid
-
-
-@dataclasses.dataclass(frozen=True)
-class Study:
-  dataset: str
-  # Variant name: TrainConfig changes (`TrainConfig.replace`).
-  variants: dict[str, dict[str, Any]]
-  metrics: tuple[str, ...]
-  epochs: int
-  batch_size: int = 128
-  changes: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-
-STUDIES = {
-  "ml100k_multitask": Study(
-    dataset="ml-100k",
-    variants={
-      # As in the tutorial, the other task stays in the model with weight 0,
-      # so its metric shows what a specialist learns of it for free.
-      "rating_only": {"objective_weights": "retrieval:0,rating:1"},
-      "retrieval_only": {"objective_weights": "retrieval:1,rating:0"},
-      "joint": {"objective_weights": "retrieval:1,rating:1"},
-    },
-    metrics=("retrieval_recall@100", "retrieval_recall@10", "rating_rmse"),
-    epochs=5,
-  ),
-  "ml100k_cold_start": Study(
-    dataset="ml-100k",
-    # Unseen movies share the unknown-id embedding; id dropout trains it.
-    variants={
-      "id_dropout_0": {"objective_weights": "retrieval:1,like:1,rating:1"},
-      "id_dropout_0.2": {
-        "objective_weights": "retrieval:1,like:1,rating:1",
-        "id_dropout": 0.2,
-      },
-    },
-    metrics=(
-      "retrieval_recall@100_cold",
-      "retrieval_recall@10_among_cold",
-      "retrieval_recall@50_among_cold",
-      "retrieval_recall@100",
-      "rating_rmse",
-    ),
-    epochs=5,
-    changes={"cold_start_items": 0.1},
-  ),
-  "deca": Study(
-    dataset="deca_ml100k",
-    variants={
-      "bce": {},
-      "tce": {"losses": "click:tce"},
-      "rce": {"losses": "click:rce"},
-      "gce": {"losses": "click:gce"},
-      "sce": {"losses": "click:sce"},
-      "focal": {"losses": "click:focal"},
-      "bootstrap": {"losses": "click:bootstrap"},
-    },
-    metrics=(
-      "click_full_recall@20",
-      "click_full_ndcg@20",
-      "retrieval_full_recall@20",
-      "retrieval_full_ndcg@20",
-    ),
-    epochs=10,
-  ),
-  "taobao": Study(
-    dataset="taobao_multibehavior",
-    variants={
-      "with_cart": {"objective_weights": "retrieval:1,purchase:1,cart:1"},
-      "without_cart": {"objective_weights": "retrieval:1,purchase:1"},
-      # The runs above overfit from the first epoch (validation loss rises
-      # while training loss falls): the same, keeping the best epoch.
-      "with_cart_early_stopping": {
-        "objective_weights": "retrieval:1,purchase:1,cart:1",
-        "early_stopping": 1,
-      },
-      "without_cart_early_stopping": {
-        "objective_weights": "retrieval:1,purchase:1",
-        "early_stopping": 1,
-      },
-      # Carts as retrieval positives too: a user's carted items are the best
-      # predictor of their next purchase (17% of test purchases were carted).
-      "retrieval_on_cart_and_purchase": {
-        "objectives": (
-          dataclasses.replace(objectives.get("retrieval"), label="behavior"),
-          objectives.get("purchase"),
-          objectives.get("cart"),
-        ),
-        "early_stopping": 1,
-      },
-    },
-    metrics=(
-      "retrieval_full_recall@20",
-      "retrieval_full_recall@50",
-      "purchase_auc",
-    ),
-    epochs=5,
-    batch_size=512,
-  ),
-}
-
-
-MMOE = "mmoe(experts=4)"
-PLE = "ple(shared_experts=2,task_experts=1)"
-_TRUNK_METRICS = (
-  "purchase_auc",
-  "purchase_logloss",
-  "purchase_auc_given_click",
-  "click_auc",
-  "click_truth_ndcg@10",
-  "dwell_rmse",
-  "retrieval_recall@50",
-)
-_TRUNK_VARIANTS = {
-  "shared_bottom": {},
-  "mmoe": {"trunk": MMOE},
-  "ple": {"trunk": PLE},
-  "purchase_given_click": {"funnels": "purchase:click"},
-  "purchase_entire_space": {"funnels": "purchase:click:entire"},
-}
-STUDIES["trunks_synthetic"] = Study(
-  dataset="synthetic",
-  variants={
-    **_TRUNK_VARIANTS,
-    "mmoe_entire_space": {"trunk": MMOE, "funnels": "purchase:click:entire"},
-  },
-  metrics=_TRUNK_METRICS,
-  epochs=3,
-  changes={"synthetic": synthetic.SyntheticConfig(click_purchase_conflict=1.0)},
-)
-STUDIES["trunks_synthetic_no_conflict"] = Study(
-  dataset="synthetic",
-  variants=_TRUNK_VARIANTS,
-  metrics=_TRUNK_METRICS,
-  epochs=3,
-)
-STUDIES["retrieval_negatives"] = Study(
-  dataset="synthetic",
-  variants={
-    "in_batch": {},
-    "hard_negatives": {"hard_negatives": True},
-    "uniform_16": {"uniform_negatives": 16},
-    "hard_and_uniform_16": {"hard_negatives": True, "uniform_negatives": 16},
-  },
-  metrics=(
-    "retrieval_recall@10",
-    "retrieval_recall@50",
-    "retrieval_recall@100",
-  ),
-  epochs=3,
-)
-_TAOBAO = "retrieval:1,purchase:1,cart:1"
-STUDIES["trunks_taobao"] = Study(
-  dataset="taobao_multibehavior",
-  variants={
-    "shared_bottom": {"objective_weights": _TAOBAO},
-    "mmoe": {"objective_weights": _TAOBAO, "trunk": MMOE},
-    "ple": {"objective_weights": _TAOBAO, "trunk": PLE},
-    "purchase_given_cart": {
-      "objective_weights": _TAOBAO,
-      "funnels": "purchase:cart",
-    },
-    "purchase_entire_space_cart": {
-      "objective_weights": _TAOBAO,
-      "funnels": "purchase:cart:entire",
-    },
-  },
-  metrics=(
-    "purchase_auc",
-    "purchase_logloss",
-    "purchase_auc_given_cart",
-    "retrieval_full_recall@20",
-  ),
-  epochs=2,
-  batch_size=512,
-)
-
-# Every run of this study splits the CPU in two (once per process), the
-# single-device one too, so they differ only in the strategy.
-STUDIES["replicas"] = Study(
-  dataset="synthetic",
-  variants={
-    "one_device": {},
-    "mirrored_2_gathered": {"strategy": "mirrored"},
-    "mirrored_2_per_replica": {
-      "strategy": "mirrored",
-      "cross_replica_negatives": False,
-    },
-  },
-  metrics=(
-    "retrieval_recall@10",
-    "retrieval_recall@50",
-    "retrieval_recall@100",
-    "click_auc",
-    "purchase_auc",
-  ),
-  epochs=3,
-  changes={"cpu_devices": 2},
-)
+from multiobj.data import loaders
+from multiobj.studies import grid, pages
 
 _STUDY = flags.DEFINE_enum("study", None, list(STUDIES), "Which study to run.")
+_PAGE = flags.DEFINE_string(
+  "page",
+  "",
+  "A results page (docs/results/*.md) whose block of this study gets the "
+  "table and this command; the runs' results are kept beside it "
+  "(runs/<study>.jsonl), from which the test suite checks the table.",
+)
 for _flag in (common.DATA_DIR, output_flags.OUTPUT_DIR, output_flags.SEEDS):
   flags.declare_key_flag(_flag.name)
 
@@ -254,17 +62,19 @@ def train_config(
   name: str, variant: str, seed: int, output_dir: str, data_dir: str
 ):
   study = STUDIES[name]
-  return config_lib.TrainConfig(
-    model_dir=os.path.join(output_dir, name, variant, f"seed{seed}"),
-  ).replace(
-    dataset=study.dataset,
-    data_dir=data_dir,
-    epochs=study.epochs,
-    batch_size=study.batch_size,
-    seed=seed,
+  # A variant may change what the study sets (a tuned batch size).
+  changes = {
+    "dataset": study.dataset,
+    "data_dir": data_dir,
+    "epochs": study.epochs,
+    "batch_size": study.batch_size,
+    "seed": seed,
     **study.changes,
     **study.variants[variant],
-  )
+  }
+  return config_lib.TrainConfig(
+    model_dir=os.path.join(output_dir, name, variant, f"seed{seed}"),
+  ).replace(**changes)
 
 
 def run(
@@ -296,11 +106,37 @@ def table(name: str, results: list[dict[str, Any]], seeds: list[int]) -> str:
       grid.mean_std([r["metrics"].get(m) for r in rows]) for m in study.metrics
     ]
     lines.append(f"| {variant} | " + " | ".join(cells) + " |")
-  first = next((r for r in results if "baselines" in r), None)
-  if first:
-    cells = [grid.mean_std([first["baselines"].get(m)]) for m in study.metrics]
-    lines.append("| baseline (popularity / mean) | " + " | ".join(cells) + " |")
+  first = next(iter(study.variants))
+  lines += _baseline_rows(study, [runs.get((name, first, s)) for s in seeds])
   return "\n".join(lines)
+
+
+def _baseline_rows(study, seeds):
+  """Each retrieval baseline's row (most popular, item-KNN, EASE^R: mean ±
+  std over the seeds, whose runs may choose their parameter apart), then
+  the strongest baseline of each metric, the heads' too (item rate, train
+  mean), from `seeds`, the first variant's run of each seed (baselines
+  depend on the data, not on the model)."""
+  seeds = [run for run in seeds if run and "baselines" in run]
+  if not seeds:
+    return []
+  families = {}  # {"item-KNN": {"item-KNN (k=500)": [its metrics, ...]}}
+  for run in seeds:
+    for named, values in run.get("retrieval_baselines", {}).items():
+      family = named.split(" (")[0]
+      families.setdefault(family, {}).setdefault(named, []).append(values)
+  lines = []
+  for chosen in families.values():
+    values = [v for runs_of in chosen.values() for v in runs_of]
+    cells = [grid.mean_std([v.get(m) for v in values]) for m in study.metrics]
+    # Its name with the value each seed's run chose.
+    lines.append(f"| {', '.join(chosen)} | " + " | ".join(cells) + " |")
+  cells = [
+    grid.mean_std([run["baselines"].get(m) for run in seeds])
+    for m in study.metrics
+  ]
+  lines.append("| strongest baseline | " + " | ".join(cells) + " |")
+  return lines
 
 
 def main(argv):
@@ -310,13 +146,47 @@ def main(argv):
     raise app.UsageError("--output_dir is required.")
   seeds = [int(s) for s in output_flags.SEEDS.value]
   data_dir = common.DATA_DIR.value or loaders.default_data_dir()
-  results = run(_STUDY.value, seeds, output_flags.OUTPUT_DIR.value, data_dir)
-  text = table(_STUDY.value, results, seeds)
+  page = _PAGE.value
+  if page and not os.path.isfile(page):
+    raise app.UsageError(f"--page: no file {page!r}.")
+  name = _STUDY.value
+  results = run(name, seeds, output_flags.OUTPUT_DIR.value, data_dir)
+  text = table(name, results, seeds)
   with open(
-    os.path.join(output_flags.OUTPUT_DIR.value, f"{_STUDY.value}.md"), "w"
+    os.path.join(output_flags.OUTPUT_DIR.value, f"{name}.md"), "w"
   ) as f:
     f.write(text + "\n")
   print(text)
+  if page:
+    write_page(page, name, seeds, results)
+    print(f"Wrote the table into {page}.")
+
+
+def command(name: str, seeds: list[int], page: str) -> str:
+  """The command a page shows beside the study's table."""
+  default = [int(s) for s in output_flags.SEEDS.default]
+  return (
+    f"python -m experiments.reproduce --study={name} "
+    "--output_dir=runs/reproduce"
+    + (f" --seeds={','.join(map(str, seeds))}" if seeds != default else "")
+    + f" --page={page}"
+  )
+
+
+def write_page(page: str, name: str, seeds: list[int], results) -> None:
+  """The study's block of `page` rewritten, and its runs' results kept
+  beside it (`pages.results_path`)."""
+  with open(page) as f:
+    text = f.read()
+  block = pages.body(command(name, seeds, page), table(name, results, seeds))
+  text = pages.replace(text, name, block)
+  kept = pages.results_path(page, name)
+  os.makedirs(os.path.dirname(kept), exist_ok=True)
+  with open(kept, "w") as f:
+    for row in results:
+      f.write(json.dumps(row, sort_keys=True) + "\n")
+  with open(page, "w") as f:
+    f.write(text)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ def run(config: config_lib.TrainConfig, flag_values: dict | None = None):
   # The objectives the run resolved for its dataset.
   trained = result.config.objectives
   print()
+  if config.evaluate_split != "test":
+    print(f"On the {config.evaluate_split} split (--evaluate_split):")
   print(
     report.metrics_table(
       trained, result.metrics, result.baselines, result.baseline_names

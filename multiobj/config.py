@@ -34,6 +34,7 @@ DataConfig = loaders.DataConfig
 FUNNEL_SPACES = ("given", "entire")
 PROPENSITY_METHODS = ("none", "randomized", "em", "file:PATH")
 STRATEGIES = ("default", "mirrored", "multi_worker")
+EVALUATE_SPLITS = ("test", "valid")
 
 
 def check_propensity_method(method: str) -> None:
@@ -298,6 +299,8 @@ class TrainConfig:
     fit: Epochs, batches, optimizer, weighting, devices.
     seed: Seeds TensorFlow, NumPy, Python, the shuffling, random splits and
       the sampled negatives (not the synthetic data, which has its own).
+    evaluate_split: The split metrics.json reports on: "test", or "valid"
+      for tuning (a sweep chooses on validation and never sees the test).
   """
 
   model_dir: str
@@ -307,11 +310,17 @@ class TrainConfig:
   retrieval: RetrievalConfig = RetrievalConfig()
   fit: FitConfig = FitConfig()
   seed: int = 0
+  evaluate_split: str = "test"
 
   def __post_init__(self):
     if not 0 <= self.seed < 2**32:
       raise ValueError(
         f"seed must be in [0, 2**32 - 1] (NumPy's range), got {self.seed}."
+      )
+    if self.evaluate_split not in EVALUATE_SPLITS:
+      raise ValueError(
+        f"evaluate_split must be one of {', '.join(EVALUATE_SPLITS)}, got "
+        f"{self.evaluate_split!r}."
       )
 
   def replace(self, **changes: Any) -> "TrainConfig":
@@ -359,6 +368,7 @@ class TrainConfig:
       retrieval=RetrievalConfig(**data["retrieval"]),
       fit=FitConfig(**data["fit"]),
       seed=data["seed"],
+      evaluate_split=data.get("evaluate_split", "test"),
     )
 
 

@@ -1,8 +1,8 @@
 """One experiment end to end: fit, evaluate on the test split, metrics.json.
 
   config -> train.fit (data, model, Model.fit, the run directory)
-         -> evaluate.report.test_metrics (every metric and its baseline on
-            the test split)
+         -> evaluate.report.evaluate (every metric and its baseline on
+            the test split, or on validation when tuning)
          -> metrics.json and the test metrics in TensorBoard.
 
 `run(config)` is what `experiments/train.py`, the studies and the tests call;
@@ -92,7 +92,8 @@ def run(
   flags: Mapping[str, Any] | None = None,
   verbose: int | None = None,
 ) -> RunResult | WorkerResult:
-  """Fits, evaluates on the test split and writes `config.model_dir`.
+  """Fits, evaluates on `config.evaluate_split` (the test split unless
+  tuning) and writes `config.model_dir`.
 
   Args:
     config: The run.
@@ -108,11 +109,14 @@ def run(
 
 
 def _evaluate(config, fitted, flags) -> RunResult | WorkerResult:
-  """Scores the fitted run on the test split and writes metrics.json."""
+  """Scores the fitted run on its evaluation split (test, or valid when
+  tuning) and writes metrics.json."""
   if not fitted.chief:
     return WorkerResult(fitted.config, fitted.epochs)
   began = time.time()
-  scored = report.test_metrics(fitted.model, fitted.data)
+  scored = report.evaluate(
+    fitted.model, fitted.data, fitted.config.evaluate_split
+  )
   evaluate_seconds = time.time() - began
   rows = fitted.summary["train"]["rows"]
   described = fitted.data.describe()
@@ -152,6 +156,7 @@ def _evaluate(config, fitted, flags) -> RunResult | WorkerResult:
     scored.metrics,
     [o.name for o in fitted.config.objectives],
     config.fit.epochs,
+    fitted.config.evaluate_split,
   )
   run_dir.write_json(config.model_dir, run_dir.METRICS, result.to_json())
   run_dir.finish(config.model_dir)

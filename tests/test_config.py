@@ -65,6 +65,11 @@ class SlicesTest(parameterized.TestCase):
       r"seed must be in \[0, 2\*\*32 - 1\] \(NumPy's range\), got -1\.",
     ),
     ("big seed", {"seed": 2**32}, "got 4294967296"),
+    (
+      "evaluate_split",
+      {"evaluate_split": "validation"},
+      "evaluate_split must be one of test, valid, got 'validation'.",
+    ),
   )
   def test_bad_values_are_refused_where_set(self, changes, message):
     with self.assertRaisesRegex(ValueError, message):
@@ -80,8 +85,15 @@ class DictTest(absltest.TestCase):
       uniform_negatives=3,
       funnels="purchase:click",
       epochs=4,
+      evaluate_split="valid",
     )
     self.assertEqual(config_lib.TrainConfig.from_dict(config.to_dict()), config)
+    # config.json written before runs could be evaluated on validation.
+    older = config.to_dict()
+    del older["evaluate_split"]
+    self.assertEqual(
+      config_lib.TrainConfig.from_dict(older).evaluate_split, "test"
+    )
 
   def test_reads_the_flat_config_of_older_runs(self):
     # config.json as runs wrote it before the config had slices.

@@ -17,6 +17,7 @@ serving context (feasible for catalogues of a few thousand items).
 """
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -31,6 +32,8 @@ from multiobj.prepare import lists as lists_lib
 # and, through a ranking head, within PAIRS (user, item) pairs a pass.
 SCORES = 2**24
 PAIRS = 2**18
+# The name of the most-popular ranking among the baselines.
+POPULARITY = "most popular"
 
 
 def metrics_at(
@@ -90,6 +93,7 @@ class FullRanking:
       )
     self.spec = spec
     self.catalogue = data.catalogue
+    self.given = given
     item_ids = data.catalogue[spec.item_id]
     self._order = np.argsort(item_ids, kind="stable")
     self._sorted_ids = item_ids[self._order]
@@ -254,39 +258,54 @@ def popularity_scores(
   return scores
 
 
+class Protocol(NamedTuple):
+  """`protocol_metrics`' results.
+
+  Attributes:
+    metrics: The model's, `<scorer>_full_<metric>@k` (`_given_` when only
+      the split's candidates are ranked).
+    baselines: The same keys, the strongest baseline of each.
+    names: Which baseline that is, where not popularity.
+    each: {baseline name: its values of the same keys}, popularity first.
+  """
+
+  metrics: dict[str, float]
+  baselines: dict[str, float]
+  names: dict[str, str]
+  each: dict[str, dict[str, float]]
+
+
 def protocol_metrics(
   model,
   data: dataset_lib.Dataset,
   others: Sequence = (),
   baselines: bool = True,
-) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
+  split: str = "test",
+) -> Protocol:
   """The dataset's full-ranking protocol (`data.full_ranking`), if it has
-  one. The truth is the test rows whose label of the retrieval objective
-  (else the first binary one) is positive.
+  one, on `split`. The truth is the rows of `split` whose label of the
+  retrieval objective (else the first binary one) is positive. On "valid"
+  (tuning) the protocol's masks stay but for the split itself: the test
+  split, the future, is neither masked nor seen.
 
   Returns:
-    (metrics, baselines, names): `<scorer>_full_<metric>@k` (`_given_` when
-    only the test file's candidates are ranked) for the model; the same
-    keys for the strongest of the most-popular ranking and `others`
-    (fitted `neighbours.Baseline`s), and which one, where not popularity;
-    without `baselines`, only the metrics.
+    A `Protocol`: the model's metrics; the strongest of the most-popular
+    ranking and `others` (fitted `neighbours.Baseline`s) per metric, which
+    one, and each one's values; without `baselines`, only the metrics.
   """
   protocol = data.full_ranking
   if protocol is None:
-    return {}, {}, {}
-  logging.info("Full ranking of every item for every test user.")
+    return Protocol({}, {}, {}, {})
+  logging.info("Full ranking of every item for every %s user.", split)
   objectives = model.objective_list
   retrieval = model.retrieval_objective
   binary = [o for o in objectives if o.kind in ("binary", "listwise")]
   label = (
     retrieval.label if retrieval else (binary[0].label if binary else None)
   )
-  given = protocol.candidates == "given"
-  ranking = FullRanking(
-    data, "test", protocol.mask, label, protocol.mask_label, given
-  )
+  ranking = protocol_ranking(data, split, label)
   ks = list(protocol.ks)
-  kind = "given" if given else "full"
+  kind = "given" if ranking.given else "full"
   # {name: (scores_fn, users a call)}: the towers' scores are a product of
   # embeddings; a ranking head scores every (user, item) pair in a forward
   # pass, PAIRS of them at most.
@@ -301,40 +320,73 @@ def protocol_metrics(
   for name, (scores, users) in scorers.items():
     metrics.update(ranking.metrics(scores, ks, f"{name}_{kind}", users))
   if not baselines:  # Known already (`neighbours.Memo`).
-    return metrics, {}, {}
-  best, names = _strongest_baseline(data, ranking, label, ks, others)
-  baselines = {
-    f"{name}_{kind}_{key}": value
-    for name in scorers
-    for key, value in best.items()
-  }
-  names = {
-    f"{name}_{kind}_{key}": value
-    for name in scorers
-    for key, value in names.items()
-  }
-  return metrics, baselines, names
+    return Protocol(metrics, {}, {}, {})
+  each = _each_baseline(data, ranking, label, ks, others)
+  best, names = _strongest(each)
 
+  def keyed(values):  # The model's keys: one set per scorer.
+    return {
+      f"{name}_{kind}_{key}": value
+      for name in scorers
+      for key, value in values.items()
+    }
 
-def _strongest_baseline(data, ranking, label, ks, others):
-  """({metric: the best of popularity and `others`' (`neighbours.Baseline`:
-  item-KNN, EASE^R) rankings}, {metric: the name of the best, where not
-  popularity})."""
-  best = ranking.metrics(popularity_scores(data, ranking, label), ks, "b")
-  names = {}
-  for other in others:
-
-    def scores(start, stop, other=other):
-      return other.scores_of(ranking.users[start:stop])
-
-    for key, value in ranking.metrics(scores, ks, "b").items():
-      if value > best[key]:
-        best[key], names[key] = value, other.name
-  strip = len("b_")
-  return (
-    {k[strip:]: v for k, v in best.items()},
-    {k[strip:]: v for k, v in names.items()},
+  return Protocol(
+    metrics,
+    keyed(best),
+    keyed(names),
+    {baseline: keyed(values) for baseline, values in each.items()},
   )
+
+
+def protocol_ranking(
+  data: dataset_lib.Dataset, split: str, label: str | None
+) -> FullRanking:
+  """The `FullRanking` of the dataset's protocol on `split`: its masks but
+  the split itself, which on "valid" (tuning) leaves the training items
+  masked, and the test split, the future, neither masked nor seen."""
+  protocol = data.full_ranking
+  return FullRanking(
+    data,
+    split,
+    [name for name in protocol.mask if name != split],
+    label,
+    protocol.mask_label,
+    protocol.candidates == "given",
+  )
+
+
+def _each_baseline(data, ranking, label, ks, others):
+  """{baseline name: {metric: value}} of the most-popular ranking, first,
+  and of each of `others` (`neighbours.Baseline`: item-KNN, EASE^R)."""
+  strip = len("b_")
+  each = {}
+  for name, scores in [
+    (POPULARITY, popularity_scores(data, ranking, label)),
+    *((other.name, _users_scores(ranking, other)) for other in others),
+  ]:
+    values = ranking.metrics(scores, ks, "b")
+    each[name] = {k[strip:]: v for k, v in values.items()}
+  return each
+
+
+def _users_scores(ranking, baseline):
+  def scores(start, stop):
+    return baseline.scores_of(ranking.users[start:stop])
+
+  return scores
+
+
+def _strongest(each):
+  """({metric: the best value of `each` (`_each_baseline`)}, {metric: the
+  name of the best, where not popularity, the first})."""
+  first, *others = each
+  best, names = dict(each[first]), {}
+  for name in others:
+    for key, value in each[name].items():
+      if value > best[key]:
+        best[key], names[key] = value, name
+  return best, names
 
 
 def _batch(data):

@@ -192,7 +192,7 @@ def evaluate_run(config: EvaluationConfig) -> dict[str, Any]:
     curves = _retrieval(
       model, data.data, lists, train, config, query, metrics, baseline, details
     )
-  full, full_baseline, _ = full_ranking.protocol_metrics(model, data.data)
+  full, full_baseline, *_ = full_ranking.protocol_metrics(model, data.data)
   metrics.update(full)
   baseline.update(full_baseline)
 

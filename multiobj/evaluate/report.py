@@ -1,9 +1,9 @@
 """A trained model's report on a held-out split, and the table it prints.
 
-`test_metrics` scores every objective of a model on the test split of its data
-(head metrics, recall@k over the catalogue, the dataset's full-ranking
-protocol if it names one) beside the data-only baselines, scored by the same
-code; `metrics_table` lays metrics and baselines out, one row a metric.
+`evaluate` scores every objective of a model on a held-out split of its data
+(the test split, or validation when tuning: head metrics, recall@k over the
+catalogue, the dataset's full-ranking protocol if it names one) beside the
+data-only baselines, scored by the same code; `metrics_table` lays metrics and baselines out, one row a metric.
 """
 
 import dataclasses
@@ -29,7 +29,7 @@ from multiobj.prepare import train_data as train_data_lib
 TEST_LISTS = 200_000
 
 BASELINE_NAMES = {
-  "retrieval": "most popular",
+  "retrieval": full_ranking.POPULARITY,
   "binary": "item rate",
   "listwise": "item rate",
   "regression": "train mean",
@@ -101,9 +101,11 @@ def predicted_metrics(
   return out
 
 
-def test_metrics(model, data: train_data_lib.TrainData) -> "Report":
-  """The `Report` of `model` on the test split of its data, with the
-  dataset's full-ranking protocol if it names one. Each baseline is the
+def evaluate(
+  model, data: train_data_lib.TrainData, split: str = "test"
+) -> "Report":
+  """The `Report` of `model` on `split` of its data ("test", or "valid"
+  to tune on), with the dataset's full-ranking protocol if it names one. Each baseline is the
   strongest of those tried for its metric (retrieval: popularity, item-KNN
   and EASE^R, `neighbours.py`).
 
@@ -114,25 +116,26 @@ def test_metrics(model, data: train_data_lib.TrainData) -> "Report":
   Counts say how many lists, rows and positives each metric rests on.
   """
   catalogue, spec = data.data.catalogue, data.data.spec
-  total = data.num_lists("test")
+  total = data.num_lists(split)
   stride = -(-total // TEST_LISTS)
   if stride > 1:
     logging.info(
-      "Scoring an even sample of the %d test lists (every %d-th).",
+      "Scoring an even sample of the %d %s lists (every %d-th).",
       total,
+      split,
       stride,
     )
   # Streamed: of each batch only what the metrics read is kept.
   features = {f.name for f in spec.features} - {spec.item_id, spec.user_id}
-  keep = [c for c in data.list_columns("test") if c not in features]
+  keep = [c for c in data.list_columns(split) if c not in features]
   predicted, query, lists = predictions.predict_dataset(
     model,
-    data.eval_dataset("test", batch_size=256, stride=stride),
+    data.eval_dataset(split, batch_size=256, stride=stride),
     keep,
     lists=-(-total // stride),
   )
-  # Not the objectives whose labels the test split lacks (a placeholder).
-  objectives = data.data.scored(data.config.objectives, "test")
+  # Not the objectives whose labels the split lacks (a placeholder).
+  objectives = data.data.scored(data.config.objectives, split)
   metrics = predicted_metrics(
     model, predicted, query, lists, catalogue, data.cold_items, objectives
   )
@@ -145,7 +148,7 @@ def test_metrics(model, data: train_data_lib.TrainData) -> "Report":
     cold_items=data.cold_items,
   )
   full, names, every = _retrieval_baselines(
-    model, data, objectives, lists, stride, baseline
+    model, data, objectives, lists, (split, stride), baseline
   )
   metrics.update(full)
   return Report(
@@ -155,7 +158,7 @@ def test_metrics(model, data: train_data_lib.TrainData) -> "Report":
 
 @dataclasses.dataclass(frozen=True)
 class Report:
-  """`test_metrics`' results.
+  """`evaluate`'s results.
 
   Attributes:
     metrics: Every metric of the model.
@@ -173,8 +176,9 @@ class Report:
   retrieval_baselines: dict[str, dict[str, float]]
 
 
-def _retrieval_baselines(model, data, objectives, lists, stride, baseline):
-  """The full-ranking protocol's metrics and the retrieval baselines:
+def _retrieval_baselines(model, data, objectives, lists, scored, baseline):
+  """The full-ranking protocol's metrics on the split `scored` (its name,
+  and the stride of its lists scored) and the retrieval baselines:
   item-KNN and EASE^R fitted, or read from the prepared cache where an
   earlier run on it kept them (`neighbours.Memo`). Where one beats the
   value in `baseline`, it replaces it there. Returns (the protocol's
@@ -185,26 +189,28 @@ def _retrieval_baselines(model, data, objectives, lists, stride, baseline):
     [
       [(o.name, o.kind, o.label, o.mask, o.metrics) for o in objectives],
       dataclasses.asdict(protocol) if protocol else None,
-      stride,
+      *scored,
     ],
   )
   kept = memo.get()
   tried = [] if kept is not None else neighbours.fitted(data, objectives, lists)
-  full, full_values, full_names = full_ranking.protocol_metrics(
-    model, data.data, tried, baselines=kept is None
+  full = full_ranking.protocol_metrics(
+    model, data.data, tried, baselines=kept is None, split=scored[0]
   )
   if kept is not None:
     logging.info("Retrieval baselines: as an earlier run on this data found.")
     baseline.update(kept["values"])
-    return full, kept["names"], kept["every"]
+    return full.metrics, kept["names"], kept["every"]
   names, every = _strongest(tried, baseline)
-  baseline.update(full_values)
-  names.update(full_names)
+  baseline.update(full.baselines)
+  names.update(full.names)
+  for name, values in full.each.items():
+    every.setdefault(name, {}).update(values)
   if tried or protocol is not None:  # Else nothing was fitted to keep.
     # What replaced or added a baseline: the winners and the protocol's.
-    kept = {k: baseline[k] for k in (*names, *full_values)}
+    kept = {k: baseline[k] for k in (*names, *full.baselines)}
     memo.put({"values": kept, "names": names, "every": every})
-  return full, names, every
+  return full.metrics, names, every
 
 
 def _strongest(tried, baseline):

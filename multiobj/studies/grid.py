@@ -46,6 +46,8 @@ def run(
       row = {
         "metrics": result.metrics,
         "baselines": result.baselines,
+        "baseline_names": result.baseline_names,
+        "retrieval_baselines": result.retrieval_baselines,
         "effective_weights": result.effective_weights,
         "propensities": result.propensities,
       }

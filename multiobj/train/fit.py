@@ -183,9 +183,10 @@ def _fit_locked(config, strategy, chief, directory, started, verbose):
   logging.info("Dataset: %s", json.dumps(summary))
   check_trainable(config, summary)
   run_dir.begin(directory, config)
-  if "test" not in data.lists:
+  if config.evaluate_split not in data.lists:
     raise ValueError(
-      f"Dataset {data.data.spec.name!r} has no 'test' split to evaluate on."
+      f"Dataset {data.data.spec.name!r} has no {config.evaluate_split!r} "
+      "split to evaluate on (evaluate_split)."
     )
   spec = data.data.spec
   with strategy.scope():

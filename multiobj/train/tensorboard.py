@@ -165,11 +165,13 @@ def write_results(
   metrics: Mapping[str, float],
   tasks: Sequence[str],
   step: int,
+  split: str = "test",
 ) -> None:
-  """The test metrics (test/, at `step`) and the run's hyperparameters (the
-  TensorBoard folder itself) under `directory`, the run's TensorBoard
-  folder. Metrics that are not finite are left out."""
-  writer = tf.summary.create_file_writer(os.path.join(directory, "test"))
+  """The metrics of the evaluated `split` (in a folder of that name, at
+  `step`) and the run's hyperparameters (the TensorBoard folder itself)
+  under `directory`, the run's TensorBoard folder. Metrics that are not
+  finite are left out."""
+  writer = tf.summary.create_file_writer(os.path.join(directory, split))
   with writer.as_default(step=step):
     for name, value in metrics.items():
       if value is not None and math.isfinite(float(value)):

@@ -89,6 +89,27 @@ class FullRankingTest(tf.test.TestCase):
     # User 1 gets 13, 12: one of two hits; user 2 gets 11, 10: none.
     self.assertAlmostEqual(out["toy_recall@2"], (0.5 + 0) / 2)
 
+  def test_protocol_on_validation_masks_training_only(self):
+    data = _data()
+    data = dataset_lib.Dataset(
+      spec=data.spec,
+      splits=data.splits,
+      catalogue=data.catalogue,
+      full_ranking=dataset_lib.FullRanking(mask=("train", "valid")),
+    )
+    # Tuning: user 2's valid purchase 12 is the truth, not masked; 13
+    # (train) is; the test split's 14 is neither masked nor truth.
+    ranking = full_ranking.protocol_ranking(data, "valid", "buy")
+    self.assertAllEqual(ranking.users, [2])
+    self.assertAllEqual(ranking.truth[0], [3])
+    top = ranking.rank(_preferred, k=4, users_per_batch=1)
+    self.assertAllEqual(top, [[3, 2, 1, 0]])
+    # On test both masks hold, as in test_masks_and_ranks.
+    ranking = full_ranking.protocol_ranking(data, "test", "buy")
+    self.assertAllEqual(
+      ranking.rank(_preferred, k=3, users_per_batch=2), [[4, 3, 2], [2, 1, 0]]
+    )
+
   def test_given_candidates_only(self):
     data = _data()
     # The test file gives user 1 the candidates 11 and 12 (bought) and 14
@@ -125,13 +146,19 @@ class FullRankingTest(tf.test.TestCase):
       return out
 
     oracle = neighbours.Baseline("oracle", {}, perfect)
-    best, names = full_ranking._strongest_baseline(
-      data, ranking, None, [2], [oracle]
-    )
+    each = full_ranking._each_baseline(data, ranking, None, [2], [oracle])
+    self.assertEqual(list(each), [full_ranking.POPULARITY, "oracle"])
+    self.assertEqual(each["oracle"]["recall@2"], 1.0)
+    best, names = full_ranking._strongest(each)
     self.assertEqual(best["recall@2"], 1.0)
     self.assertEqual(
       names, {"recall@2": "oracle", "ndcg@2": "oracle", "precision@2": "oracle"}
     )
+    # Popularity: 10, 11 and 13 were bought once in train. User 1 (10
+    # masked) gets 11 and 13, one of their two; user 2 (13 masked) gets 10
+    # and 11, not their 14.
+    popular = each[full_ranking.POPULARITY]
+    self.assertAlmostEqual(popular["recall@2"], (0.5 + 0) / 2)
 
   def test_unknown_item(self):
     data = _data()

@@ -25,7 +25,7 @@ class EvaluationInterruptedTest(tf.test.TestCase):
     self.assertFalse(os.path.exists(os.path.join(root, "whole", "backup")))
     interrupted = config.replace(model_dir=os.path.join(root, "interrupted"))
     with (
-      mock.patch.object(report, "test_metrics", side_effect=RuntimeError("x")),
+      mock.patch.object(report, "evaluate", side_effect=RuntimeError("x")),
       self.assertRaisesRegex(RuntimeError, "x"),
     ):
       experiment.run(interrupted, verbose=0)

@@ -69,7 +69,7 @@ STAGES = {
   ),
   "evaluation": (
     "multiobj.evaluate.report",
-    "test_metrics",
+    "evaluate",
     "lambda a: True",
     1,
   ),

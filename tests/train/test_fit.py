@@ -126,6 +126,19 @@ class TrainingTest(tf.test.TestCase):
     for name, value in self.result.metrics.items():
       self.assertAllClose(again[name], value, atol=1e-5, msg=name)
 
+  def test_evaluates_the_validation_split_for_tuning(self):
+    model, config = run_dir.load_model(self.model_dir)
+    data = train_data.prepare(synthetic.generate(SMALL), config)
+    scored = report.evaluate(model, data, "valid")
+    on_valid = report.model_metrics(
+      model, data.lists["valid"], data.data.catalogue
+    )
+    self.assertCountEqual(scored.metrics, self.result.metrics)
+    for name, value in scored.metrics.items():
+      self.assertAllClose(on_valid[name], value, atol=1e-5, msg=name)
+    self.assertEqual(scored.counts["lists"], data.num_lists("valid"))
+    self.assertNotEqual(scored.counts["lists"], self.result.counts["lists"])
+
   def test_checkpoint_names_features_by_column(self):
     path = tf.train.latest_checkpoint(
       os.path.join(self.model_dir, run_dir.CHECKPOINTS)
