@@ -147,7 +147,7 @@ def evaluate(
     catalogue,
     cold_items=data.cold_items,
   )
-  full, names, every = _retrieval_baselines(
+  full, names, every = retrieval_baselines(
     model, data, objectives, lists, (split, stride), baseline
   )
   metrics.update(full)
@@ -176,9 +176,9 @@ class Report:
   retrieval_baselines: dict[str, dict[str, float]]
 
 
-def _retrieval_baselines(model, data, objectives, lists, scored, baseline):
-  """The full-ranking protocol's metrics on the split `scored` (its name,
-  and the stride of its lists scored) and the retrieval baselines:
+def retrieval_baselines(model, data, objectives, lists, scored, baseline):
+  """The full-ranking protocol's metrics on `lists`, of the split `scored`
+  names (with the stride of its lists scored), and the retrieval baselines:
   item-KNN and EASE^R fitted, or read from the prepared cache where an
   earlier run on it kept them (`neighbours.Memo`). Where one beats the
   value in `baseline`, it replaces it there. Returns (the protocol's

@@ -104,6 +104,29 @@ class OfflineEvaluationTest(tf.test.TestCase):
     )
     self.assertBetween(metrics["retrieval_scann_overlap@10"], 0.0, 1.0)
 
+  def test_strong_baselines_as_the_training_report_found_them(self):
+    result = offline.evaluate_run(
+      offline.EvaluationConfig(
+        model_dir=self.model_dir,
+        output_dir=self.create_tempdir().full_path,
+        scann=False,
+        plots=False,
+      )
+    )
+    with open(os.path.join(self.model_dir, "metrics.json")) as f:
+      trained = json.load(f)
+    every = result["retrieval_baselines"]
+    self.assertEqual(
+      [name.split(" (")[0] for name in every],
+      ["most popular", "item-KNN", "EASE^R"],
+    )
+    self.assertEqual(every, trained["retrieval_baselines"])
+    self.assertEqual(result["baseline_names"], trained["baseline_names"])
+    for key in trained["baseline_names"]:
+      self.assertAlmostEqual(
+        result["baselines"][key], trained["baselines"][key], msg=key
+      )
+
   def test_blend_changes_the_ranking_metrics(self):
     # A blend that is the click head alone ranks exactly like it.
     result = offline.evaluate_run(
