@@ -109,6 +109,52 @@ STUDIES = {
 }
 
 
+# The model tuned with experiments/sweep.py on each dataset's validation
+# split (docs/results/sweeps/), its chosen trial's parameters and best epoch,
+# against the untuned defaults, on test; baselines beside them.
+STUDIES["deca_tuned"] = Study(
+  dataset="deca_ml100k",
+  variants={
+    "default": {},
+    # docs/results/sweeps/deca.md: trial 5 of 12, best at epoch 7, tuned on
+    # docs/examples/deca_ml100k_tuning.json (DeCA's valid file is a subset
+    # of its test pairs: early stopping on it would peek at the test).
+    "tuned": {
+      "learning_rate": 0.003399,
+      "embedding_dim": 32,
+      "temperature": 0.1987,
+      "batch_size": 512,
+      "negatives": 3,
+      "epochs": 7,
+    },
+  },
+  metrics=(
+    "click_full_recall@20",
+    "click_full_ndcg@20",
+    "retrieval_full_recall@20",
+    "retrieval_full_ndcg@20",
+  ),
+  epochs=10,
+)
+
+STUDIES["taobao_tuned"] = Study(
+  dataset="json",
+  variants={
+    # The strongest model of the taobao study: retrieval on carts and
+    # purchases, early stopping on validation.
+    "default": {"early_stopping": 1},
+  },
+  metrics=(
+    "retrieval_full_recall@20",
+    "retrieval_full_recall@50",
+    "purchase_auc",
+  ),
+  epochs=5,
+  batch_size=512,
+  changes={"dataset_spec": "docs/examples/taobao_cart_retrieval.json"},
+)
+
+
 MMOE = "mmoe(experts=4)"
 PLE = "ple(shared_experts=2,task_experts=1)"
 _TRUNK_METRICS = (

@@ -17,6 +17,7 @@ SCRIPTS = (
   "prepare",
   "write_synthetic",
   "tfrs_tutorial",
+  "drift",
 )
 
 
