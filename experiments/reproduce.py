@@ -111,6 +111,12 @@ def table(name: str, results: list[dict[str, Any]], seeds: list[int]) -> str:
   return "\n".join(lines)
 
 
+def _same_or_spread(values):
+  """One value where every seed's is the same (a deterministic baseline on
+  a fixed split), else `grid.mean_std`."""
+  return grid.mean_std(values[:1] if len(set(values)) == 1 else values)
+
+
 def _baseline_rows(study, seeds):
   """Each retrieval baseline's row (most popular, item-KNN, EASE^R: mean ±
   std over the seeds, whose runs may choose their parameter apart), then
@@ -126,13 +132,15 @@ def _baseline_rows(study, seeds):
       family = named.split(" (")[0]
       families.setdefault(family, {}).setdefault(named, []).append(values)
   lines = []
-  for chosen in families.values():
+  known = ["most popular", "item-KNN", "EASE^R"]  # In this order, then others.
+  order = sorted(families, key=lambda f: known.index(f) if f in known else 3)
+  for chosen in (families[f] for f in order):
     values = [v for runs_of in chosen.values() for v in runs_of]
-    cells = [grid.mean_std([v.get(m) for v in values]) for m in study.metrics]
+    cells = [_same_or_spread([v.get(m) for v in values]) for m in study.metrics]
     # Its name with the value each seed's run chose.
     lines.append(f"| {', '.join(chosen)} | " + " | ".join(cells) + " |")
   cells = [
-    grid.mean_std([run["baselines"].get(m) for run in seeds])
+    _same_or_spread([run["baselines"].get(m) for run in seeds])
     for m in study.metrics
   ]
   lines.append("| strongest baseline | " + " | ".join(cells) + " |")
@@ -184,7 +192,7 @@ def write_page(page: str, name: str, seeds: list[int], results) -> None:
   os.makedirs(os.path.dirname(kept), exist_ok=True)
   with open(kept, "w") as f:
     for row in results:
-      f.write(json.dumps(row, sort_keys=True) + "\n")
+      f.write(json.dumps(row) + "\n")
   with open(page, "w") as f:
     f.write(text)
 
