@@ -22,8 +22,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Two test processes: most tests run on one core at a time (a training
+# step, a subprocess), so two halve the suite's time on a 2-core machine.
+# A test class stays in one process (--dist loadscope): its shared run is
+# trained once.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadscope
 
 benchmark: $(STAMP)
 	$(BIN)/python -m experiments.benchmark --steps=200 --repeats=5
