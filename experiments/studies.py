@@ -20,6 +20,14 @@ class Study:
   changes: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+# DeCA's protocol: Recall and NDCG@20 of the click head and of the towers.
+_DECA_METRICS = (
+  "click_full_recall@20",
+  "click_full_ndcg@20",
+  "retrieval_full_recall@20",
+  "retrieval_full_ndcg@20",
+)
+
 STUDIES = {
   "ml100k_multitask": Study(
     dataset="ml-100k",
@@ -64,12 +72,7 @@ STUDIES = {
       "focal": {"losses": "click:focal"},
       "bootstrap": {"losses": "click:bootstrap"},
     },
-    metrics=(
-      "click_full_recall@20",
-      "click_full_ndcg@20",
-      "retrieval_full_recall@20",
-      "retrieval_full_ndcg@20",
-    ),
+    metrics=_DECA_METRICS,
     epochs=10,
   ),
   "taobao": Study(
@@ -154,12 +157,7 @@ STUDIES["deca_tuned"] = Study(
       "epochs": 7,
     },
   },
-  metrics=(
-    "click_full_recall@20",
-    "click_full_ndcg@20",
-    "retrieval_full_recall@20",
-    "retrieval_full_ndcg@20",
-  ),
+  metrics=_DECA_METRICS,
   epochs=10,
 )
 
