@@ -192,16 +192,8 @@ def evaluate_run(config: EvaluationConfig) -> dict[str, Any]:
     curves = _retrieval(
       model, data.data, lists, train, config, query, metrics, baseline, details
     )
-  # item-KNN and EASE^R as training's report found them (kept in the
-  # prepared cache), or fitted now; the strongest baseline of each metric.
-  stride = -(-total // report.TEST_LISTS)
-  full, names, every = report.retrieval_baselines(
-    model,
-    data,
-    data.data.scored(data.config.objectives, config.split),
-    lists,
-    (config.split, stride),
-    baseline,
+  full, names, every = _strong_baselines(
+    model, data, lists, config.split, total, baseline
   )
   metrics.update(full)
 
@@ -234,6 +226,21 @@ def evaluate_run(config: EvaluationConfig) -> dict[str, Any]:
     )
   result["table"] = table
   return result
+
+
+def _strong_baselines(model, data, lists, split, total, baseline):
+  """item-KNN and EASE^R as training's report found them (kept in the
+  prepared cache), or fitted now, each replacing the baseline of a metric
+  in `baseline` it beats, and the full-ranking protocol's metrics:
+  `report.retrieval_baselines` on the `lists` of `split` (of `total`)."""
+  return report.retrieval_baselines(
+    model,
+    data,
+    data.data.scored(data.config.objectives, split),
+    lists,
+    (split, -(-total // report.TEST_LISTS)),
+    baseline,
+  )
 
 
 def _lists(config, run):
