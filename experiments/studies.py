@@ -141,6 +141,24 @@ STUDIES["ml100k_tuned"] = Study(
   ),
   epochs=5,
 )
+STUDIES["tfrs_tutorial_tuned"] = Study(
+  dataset="json",
+  variants={
+    "default": {},
+    # docs/results/sweeps/tfrs_tutorial.md: trial 2 of 12, best at epoch 5,
+    # tuned on docs/examples/tfrs_tutorial_tuning.json.
+    "tuned": {
+      "learning_rate": 0.006428,
+      "embedding_dim": 64,
+      "temperature": 0.1487,
+      "batch_size": 512,
+      "epochs": 5,
+    },
+  },
+  metrics=("retrieval_recall@100", "retrieval_recall@10", "rating_rmse"),
+  epochs=3,
+  changes={"dataset_spec": "docs/examples/tfrs_tutorial.json"},
+)
 STUDIES["deca_tuned"] = Study(
   dataset="deca_ml100k",
   variants={
