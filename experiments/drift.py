@@ -51,18 +51,17 @@ def report(data, label: str, k: int) -> list[str]:
     raise app.UsageError(f"Dataset {spec.name!r} has no users.")
 
   def positive(split):
+    """(users, items) of the split's positive rows, in time order."""
     rows = data.split(split)
-    keep = rows[label] > 0
-    return rows[spec.user_id][keep], rows[spec.item_id][keep], rows, keep
+    keep = np.flatnonzero(rows[label] > 0)
+    if spec.timestamp:  # Latest last; else the order of the rows.
+      keep = keep[np.argsort(rows[spec.timestamp][keep], kind="stable")]
+    return rows[spec.user_id][keep], rows[spec.item_id][keep]
 
-  users, items, rows, keep = positive("train")
-  if spec.timestamp:  # Latest last; else the order of the rows.
-    order = np.argsort(rows[spec.timestamp][keep], kind="stable")
-    users, items = users[order], items[order]
+  users, items = positive("train")
   lines = [f"{spec.name}: {len(items)} training pairs ({label} > 0)."]
-  later = [s for s in ("valid", "test") if s in data.splits]
-  for split in later:
-    u, i, _, _ = positive(split)
+  later = {s: positive(s) for s in ("valid", "test") if s in data.splits}
+  for split, (u, i) in later.items():
     lines.append(
       f"{split}: {len(i)} pairs; user seen in train {np.isin(u, users).mean():.1%}, "
       f"item seen in train {np.isin(i, items).mean():.1%}"
@@ -73,11 +72,10 @@ def report(data, label: str, k: int) -> list[str]:
       lines.append(
         f"  most popular over {what}: recall@{k} {popular_recall(recent, i, k):.4f}"
       )
-    if split == "test" and "valid" in data.splits:
-      _, valid_items, _, _ = positive("valid")
+    if split == "test" and "valid" in later:
       lines.append(
         f"  most popular over valid alone: recall@{k} "
-        f"{popular_recall(valid_items, i, k):.4f}"
+        f"{popular_recall(later['valid'][1], i, k):.4f}"
       )
   return lines
 
