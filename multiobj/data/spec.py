@@ -20,6 +20,8 @@ FEATURE_KINDS = ("id", "category", "multi_category", "numeric", "text")
 KEY = "key"
 ITEM_KEY = "__item"
 NUMERIC_TRANSFORMS = ("zscore", "log1p", "none")
+# The kinds with a vocabulary of values, and so a vocabulary policy.
+VOCABULARY_KINDS = ("id", "category", "multi_category")
 
 # Later stages add columns of their own (the list mask, sampled-negative and
 # retrieval bookkeeping), each named where it is made; their names start
@@ -44,6 +46,14 @@ class Feature:
     transform: For numerics: "zscore" (standardised with the training mean
       and variance), "log1p" (log1p, then standardised) or "none" (as is).
     separator: For multi_category features, what separates the values.
+    min_count: The vocabulary policy of id, category and multi_category
+      features: values seen fewer times in training share the
+      out-of-vocabulary bucket...
+    max_size: ...and at most this many of the most frequent values are
+      kept (0: all)...
+    hash_buckets: ...or, when not 0, no vocabulary at all: values are
+      hashed into this many buckets (collisions share an embedding; the
+      run's data summary reports their rate).
     serving_value: For context features, the value used when the model ranks
       for serving, where the context of the logged impression does not exist
       (position 1 for the position feature). Evaluation of rankings uses it
@@ -56,6 +66,9 @@ class Feature:
   transform: str = "zscore"
   serving_value: Any = None
   separator: str = "|"
+  min_count: int = 1
+  max_size: int = 0
+  hash_buckets: int = 0
 
   def __post_init__(self):
     if self.name.startswith(RESERVED_PREFIX) and self.kind != KEY:
@@ -82,10 +95,36 @@ class Feature:
         f"Feature {self.name!r}: transform {self.transform!r} applies to "
         "numeric features only."
       )
+    self._check_vocabulary_policy()
     if self.role == "context" and self.serving_value is None:
       raise ValueError(
         f"Context feature {self.name!r} needs a serving_value: the value it "
         "takes when the model ranks outside the logged impression."
+      )
+
+  def _check_vocabulary_policy(self):
+    policy = {
+      "min_count": (self.min_count, 1),
+      "max_size": (self.max_size, 0),
+      "hash_buckets": (self.hash_buckets, 0),
+    }
+    for key, (value, least) in policy.items():
+      if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ValueError(
+          f"Feature {self.name!r}: {key} must be an integer of at least "
+          f"{least}, got {value!r}."
+        )
+    changed = [k for k, (value, default) in policy.items() if value != default]
+    if changed and self.kind not in VOCABULARY_KINDS:
+      raise ValueError(
+        f"Feature {self.name!r}: {changed[0]} applies to "
+        f"{', '.join(VOCABULARY_KINDS)} features only, not {self.kind}."
+      )
+    if self.hash_buckets and len(changed) > 1:
+      raise ValueError(
+        f"Feature {self.name!r}: hash_buckets keeps no vocabulary, so "
+        f"{next(k for k in changed if k != 'hash_buckets')} has nothing to "
+        "cut; give one or the other."
       )
 
 

@@ -18,6 +18,7 @@ from multiobj.data import spec as spec_lib
 from multiobj.prepare.stats import (  # noqa: F401  (re-exported)
   FeatureStats,
   compute_stats,
+  hash_bucket,
   transform,
 )
 
@@ -47,6 +48,9 @@ class FeatureEmbedding(tf.keras.layers.Layer):
   ):
     super().__init__(name=feature.name, **kwargs)
     self.feature = feature
+    # What the exported model takes: integers for integer vocabularies (item
+    # ids, positions), floats for numbers, else text.
+    self.input_dtype = tf.string
     self.id_dropout = id_dropout if feature.kind == "id" else 0.0
     if self.id_dropout:
       # Draws of its own, their state a variable of the layer: a backup
@@ -60,7 +64,7 @@ class FeatureEmbedding(tf.keras.layers.Layer):
       self.normalize = tf.keras.layers.Normalization(
         mean=mean, variance=max(variance, 1e-12)
       )
-      self.width = 1
+      self.width, self.input_dtype = 1, tf.float32
       return
     vocabulary = stats.vocabularies[feature.name]
     if feature.kind == "text":
@@ -73,21 +77,41 @@ class FeatureEmbedding(tf.keras.layers.Layer):
         size, self.width, mask_zero=True
       )
       return
-    if vocabulary and isinstance(vocabulary[0], int | np.integer):
+    self.hash_buckets = feature.hash_buckets
+    if self.hash_buckets:
+      # Bucket 0 is the unknown id's, as a lookup's out-of-vocabulary one.
+      size = self.hash_buckets + 1
+      if stats.policies.get(feature.name, {}).get("integers"):
+        self.input_dtype = tf.int64
+    elif vocabulary and isinstance(vocabulary[0], int | np.integer):
       self.lookup = tf.keras.layers.IntegerLookup(
         vocabulary=np.asarray(vocabulary, dtype=np.int64)
       )
+      self.input_dtype = tf.int64
+      size = self.lookup.vocabulary_size()
     else:
       self.lookup = tf.keras.layers.StringLookup(
         vocabulary=[str(v) for v in vocabulary] or ["[empty]"]
       )
-    size = self.lookup.vocabulary_size()
+      size = self.lookup.vocabulary_size()
     self.width = (
       embedding_dim
       if feature.kind == "id"
       else category_dim(size, embedding_dim)
     )
     self.embedding = tf.keras.layers.Embedding(size, self.width)
+
+  def index(self, values: tf.Tensor) -> tf.Tensor:
+    """Ids (or categories) to embedding rows; 0 for one out of the
+    vocabulary."""
+    if self.hash_buckets:
+      return hash_bucket(values, self.hash_buckets)
+    if (
+      isinstance(self.lookup, tf.keras.layers.StringLookup)
+      and values.dtype != tf.string
+    ):
+      values = tf.strings.as_string(values)
+    return self.lookup(values)
 
   def call(self, values: tf.Tensor, training=None) -> tf.Tensor:
     kind = self.feature.kind
@@ -100,7 +124,7 @@ class FeatureEmbedding(tf.keras.layers.Layer):
         self.feature.separator,
       )
       vectors = tf.ragged.map_flat_values(
-        lambda v: self.embedding(self.lookup(v)), parts
+        lambda v: self.embedding(self.index(v)), parts
       )
       # The mean over each row's values; a row with none encodes as zeros.
       return tf.math.divide_no_nan(
@@ -114,14 +138,9 @@ class FeatureEmbedding(tf.keras.layers.Layer):
       return tf.math.divide_no_nan(
         tf.reduce_sum(vectors * mask, axis=1), tf.reduce_sum(mask, axis=1)
       )
-    if (
-      isinstance(self.lookup, tf.keras.layers.StringLookup)
-      and values.dtype != tf.string
-    ):
-      values = tf.strings.as_string(values)
-    index = self.lookup(values)
+    index = self.index(values)
     if training and self.id_dropout > 0:
-      # Index 0 is the lookup's out-of-vocabulary bucket.
+      # Index 0 is the out-of-vocabulary bucket.
       dropped = self.draws.uniform(tf.shape(index)) < self.id_dropout
       index = tf.where(dropped, tf.zeros_like(index), index)
     return self.embedding(index)

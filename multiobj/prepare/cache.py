@@ -55,7 +55,7 @@ from multiobj.prepare import train_data as train_data_lib
 FORMAT = "multiobj.prepared"
 # 2: datasets carry their full-ranking protocol (dataset.FullRanking) and
 # the labels each split lacks (dataset.Dataset.absent).
-VERSION = 2
+VERSION = 3  # 3: FeatureStats.policies.
 MANIFEST = "manifest.json"
 STATE = "state.pkl"
 

@@ -24,10 +24,16 @@ from multiobj.data import spec as spec_lib
 
 @dataclasses.dataclass
 class FeatureStats:
-  """Vocabularies and moments of the features, from the training split."""
+  """Vocabularies and moments of the features, from the training split.
+
+  `policies` reports, for each feature with a vocabulary policy
+  (`Feature.min_count`, `max_size`, `hash_buckets`), what it did to the
+  training values (`vocabulary_report`); the run's data summary shows it.
+  """
 
   vocabularies: dict[str, list[Any]]
   moments: dict[str, tuple[float, float]]
+  policies: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=1, default=_json_default)
@@ -38,6 +44,7 @@ class FeatureStats:
     return cls(
       vocabularies=data["vocabularies"],
       moments={k: tuple(v) for k, v in data["moments"].items()},
+      policies=data.get("policies", {}),
     )
 
 
@@ -102,7 +109,7 @@ class Counter:
         self._texts[name] = texts
 
   def result(self) -> FeatureStats:
-    vocabularies, moments = {}, {}
+    vocabularies, moments, policies = {}, {}, {}
     for feature in self.spec.features:
       name = feature.name
       if feature.kind == "multi_category" and name not in self._counts:
@@ -110,7 +117,11 @@ class Counter:
       elif name in self._counts:
         values, counts = self._counts[name]
         order = np.argsort(-counts, kind="stable")
-        vocabularies[name] = [_plain(v) for v in values[order]]
+        values, counts = values[order], counts[order]
+        if _has_policy(feature):
+          policies[name] = vocabulary_report(feature, values, counts)
+          values = values[: policies[name].get("kept", 0)]
+        vocabularies[name] = [_plain(v) for v in values]
       elif name in self._moments:
         _, mean, var = self._moments[name]
         moments[name] = (mean, var)
@@ -118,7 +129,73 @@ class Counter:
         vocabularies[name] = _text_vocabulary(
           self._texts[name], self.text_max_tokens
         )
-    return FeatureStats(vocabularies, moments)
+    return FeatureStats(vocabularies, moments, policies)
+
+
+def _has_policy(feature):
+  return (feature.min_count, feature.max_size, feature.hash_buckets) != (
+    1,
+    0,
+    0,
+  )
+
+
+def vocabulary_report(
+  feature: spec_lib.Feature, values: np.ndarray, counts: np.ndarray
+) -> dict[str, Any]:
+  """What `feature`'s vocabulary policy does to the training values
+  `values` (distinct, most frequent first) seen `counts` times each.
+
+  With `min_count` and `max_size`: the distinct values, how many are kept
+  (the first `kept` of `values`) and the share of training occurrences that
+  fall in the out-of-vocabulary bucket. With `hash_buckets`: the share of
+  distinct values whose bucket another value shares (`collision_rate`), and
+  the share of training occurrences of those values.
+  """
+  total = max(int(counts.sum()), 1)
+  report = {"distinct": int(len(values))}
+  if feature.hash_buckets:
+    buckets = hash_bucket(values, feature.hash_buckets)
+    _, inverse, sizes = np.unique(
+      buckets, return_inverse=True, return_counts=True
+    )
+    shared = sizes[inverse] > 1
+    return {
+      **report,
+      "hash_buckets": feature.hash_buckets,
+      # What the encoder takes (no vocabulary says it): integers or text.
+      "integers": bool(values.dtype.kind in "iu"),
+      "collision_rate": float(shared.mean()) if len(values) else 0.0,
+      "occurrences_colliding": float(counts[shared].sum() / total),
+    }
+  kept = int((counts >= feature.min_count).sum())
+  if feature.max_size:
+    kept = min(kept, feature.max_size)
+  return {
+    **report,
+    "min_count": feature.min_count,
+    "max_size": feature.max_size,
+    "kept": kept,
+    "occurrences_out_of_vocabulary": float(counts[kept:].sum() / total),
+  }
+
+
+def hash_bucket(values, buckets: int):
+  """Each value's bucket, 1 to `buckets` (0 is left for an unknown or
+  dropped id), as the model's encoder hashes it: FarmHash64 of its text
+  (integers in decimal, as TF writes them), modulo `buckets`. NumPy in,
+  NumPy out; tensors in, a tensor out."""
+  if isinstance(values, np.ndarray):
+    if not len(values):
+      return np.zeros(0, np.int64)
+    if values.dtype.kind in "iu":
+      values = values.astype(np.int64)
+    else:
+      values = values.astype(str).astype(object)
+    return hash_bucket(tf.constant(values), buckets).numpy()
+  if values.dtype != tf.string:
+    values = tf.strings.as_string(values)
+  return tf.strings.to_hash_bucket_fast(values, buckets) + 1
 
 
 def _value_counts(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -305,12 +305,9 @@ class TrainData:
     return {
       "negatives": dataclasses.asdict(sampling) if sampling else None,
       "cold_items": int(len(self.cold_items)),
-      "propensities": _list(self.propensities),
+      "propensities": self.propensities and list(self.propensities),
+      "vocabularies": dict(self.stats.policies) if self.stats else {},
     }
-
-
-def _list(values):
-  return list(values) if values is not None else None
 
 
 def _numpy(dtype: str):

@@ -80,7 +80,6 @@ from absl import logging
 
 from multiobj import serve
 from multiobj.data import spec as spec_lib
-from multiobj.model import features as features_lib
 from multiobj.model import model as model_lib
 from multiobj.retrieval import index as index_lib
 from multiobj.serve import blend as blend_lib
@@ -257,17 +256,9 @@ def input_dtypes(model: model_lib.MultiObjectiveModel) -> dict[str, tf.DType]:
   encoders = [model.query_tower.encoder, model.candidate_tower.encoder]
   if model.context_encoder is not None:
     encoders.append(model.context_encoder)
-  return {e.feature.name: _dtype(e) for enc in encoders for e in enc.encoders}
-
-
-def _dtype(embedding: features_lib.FeatureEmbedding) -> tf.DType:
-  if embedding.feature.kind == "numeric":
-    return tf.float32
-  # Integer vocabularies (item ids, positions) take integers; every other
-  # lookup takes strings.
-  if isinstance(embedding.lookup, tf.keras.layers.IntegerLookup):
-    return tf.int64
-  return tf.string
+  return {
+    e.feature.name: e.input_dtype for enc in encoders for e in enc.encoders
+  }
 
 
 def _track_state(serving, functions, owners):

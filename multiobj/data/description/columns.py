@@ -27,10 +27,10 @@ def spec(check, name, entries) -> tuple[spec_lib.DatasetSpec, list[dict]]:
       check.fail(f"{at}.name", "empty, or starting with '__' (reserved).")
     seen[c["name"]] = at
     for key, applies in keys_lib.ONLY_FOR.items():
-      if key in entry and kind != applies:
+      if key in entry and kind not in applies:
         check.fail(
           keys_lib.key_path(at, key),
-          f"applies to {applies} columns only.",
+          f"applies to {', '.join(applies)} columns only.",
         )
     if role in spec_lib.ROLES and (role == "context") != (
       "serving_value" in entry
@@ -42,9 +42,10 @@ def spec(check, name, entries) -> tuple[spec_lib.DatasetSpec, list[dict]]:
       if role in single:
         check.fail(at, f"a second column with role {role!r}.")
       single[role] = c["name"]
+    policy = {k: c[k] for k in keys_lib.VOCABULARY if k in c}
     if role in ("item_id", "user_id"):
       side = "candidate" if role == "item_id" else "query"
-      features.append(spec_lib.Feature(c["name"], side, kind))
+      features.append(_feature(check, at, c["name"], side, kind, **policy))
     elif role == "position":
       features.append(
         spec_lib.Feature(
@@ -54,7 +55,9 @@ def spec(check, name, entries) -> tuple[spec_lib.DatasetSpec, list[dict]]:
     elif role in spec_lib.ROLES:
       keys = ("transform", "separator", "serving_value")
       options = {k: c[k] for k in keys}
-      features.append(spec_lib.Feature(c["name"], role, kind, **options))
+      features.append(
+        _feature(check, at, c["name"], role, kind, **options, **policy)
+      )
   if "item_id" not in single:
     # A ranking-only log: the candidate is its features (`tables.item_key`).
     if not any(f.role == "candidate" for f in features):
@@ -153,3 +156,11 @@ def objectives(check, labels) -> tuple[objectives_lib.Objective, ...]:
       except ValueError as e:
         check.fail(at, str(e))
   return tuple(out)
+
+
+def _feature(check, at, *args, **options) -> spec_lib.Feature:
+  """A `spec_lib.Feature`; its own checks' errors name the entry."""
+  try:
+    return spec_lib.Feature(*args, **options)
+  except ValueError as e:
+    check.fail(at, str(e))

@@ -48,7 +48,17 @@ TABLE = {
   "columns": Key(list, None),
   "encoding": Key(str, "utf-8"),
 }
-ONLY_FOR = {"transform": "numeric", "separator": "multi_category"}
+# Keys of a feature column that apply to some types only.
+VOCABULARY = {
+  "min_count": Key(int, 1),
+  "max_size": Key(int, 0),
+  "hash_buckets": Key(int, 0),
+}
+ONLY_FOR = {
+  "transform": ("numeric",),
+  "separator": ("multi_category",),
+  **{key: spec_lib.VOCABULARY_KINDS for key in VOCABULARY},
+}
 SIDE_TABLE = {**TABLE, "key": Key(str, None)}
 # A table of rows (of `rows`, or a split's file): labels it gives as
 # constants, {"buy": 1}, for the labels it has no column of.
@@ -60,8 +70,13 @@ FEATURE_COLUMN = {
   "transform": Key(str, "zscore", spec_lib.NUMERIC_TRANSFORMS),
   "separator": Key(str, "|"),
   "serving_value": Key((str, int, float), None),
+  **VOCABULARY,
 }
-ID_COLUMN = {**_COLUMN, "type": Key(str, "id", ("id", "category"))}
+ID_COLUMN = {
+  **_COLUMN,
+  "type": Key(str, "id", ("id", "category")),
+  **VOCABULARY,
+}
 LABEL_COLUMN = {
   **_COLUMN,
   "objective": Key((str, list, dict)),
