@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from typing import Any
 
 ROLES = ("query", "candidate", "context")
-FEATURE_KINDS = ("id", "category", "multi_category", "numeric", "text")
+FEATURE_KINDS = (
+  "id",
+  "category",
+  "multi_category",
+  "numeric",
+  "text",
+  "history",
+)
 # The item key a dataset without item ids gets (`ITEM_KEY`, made from the
 # candidate's features): it tells items apart (catalogue, per-item
 # baselines) and is never a model input.
@@ -41,11 +48,18 @@ class Feature:
     kind: "id" (high-cardinality identifier, embedded with `embedding_dim`),
       "category" (small vocabulary, smaller embedding), "multi_category"
       (several categories in one string, split on `separator`, embedded and
-      averaged), "numeric" (a float) or "text" (a short string, tokenised
-      and pooled).
+      averaged), "numeric" (a float), "text" (a short string, tokenised
+      and pooled) or "history" (query side: the user's recent items, ids of
+      the item_id column joined by `separator`, oldest first, embedded with
+      the candidate tower's item embedding; `history.py`).
     transform: For numerics: "zscore" (standardised with the training mean
       and variance), "log1p" (log1p, then standardised) or "none" (as is).
-    separator: For multi_category features, what separates the values.
+    separator: For multi_category and history features, what separates
+      the values.
+    max_length: For history features: the most recent items kept.
+    built_from: For history features the framework builds from the log
+      (`history.add_built`): the label whose positive rows are the events;
+      "" for a history given as a column.
     min_count: The vocabulary policy of id, category and multi_category
       features: values seen fewer times in training share the
       out-of-vocabulary bucket...
@@ -69,6 +83,8 @@ class Feature:
   min_count: int = 1
   max_size: int = 0
   hash_buckets: int = 0
+  max_length: int = 50
+  built_from: str = ""
 
   def __post_init__(self):
     if self.name.startswith(RESERVED_PREFIX) and self.kind != KEY:
@@ -96,10 +112,34 @@ class Feature:
         "numeric features only."
       )
     self._check_vocabulary_policy()
+    self._check_history()
     if self.role == "context" and self.serving_value is None:
       raise ValueError(
         f"Context feature {self.name!r} needs a serving_value: the value it "
         "takes when the model ranks outside the logged impression."
+      )
+
+  def _check_history(self):
+    if self.kind != "history":
+      if self.max_length != 50 or self.built_from:
+        key = "built_from" if self.built_from else "max_length"
+        raise ValueError(
+          f"Feature {self.name!r}: {key} applies to history features only."
+        )
+      return
+    if self.role != "query":
+      raise ValueError(
+        f"History feature {self.name!r}: a history is the user's, so its "
+        f"role is 'query', not {self.role!r}."
+      )
+    if (
+      isinstance(self.max_length, bool)
+      or not isinstance(self.max_length, int)
+      or self.max_length < 1
+    ):
+      raise ValueError(
+        f"History feature {self.name!r}: max_length must be a positive "
+        f"integer, got {self.max_length!r}."
       )
 
   def _check_vocabulary_policy(self):
@@ -185,6 +225,34 @@ class DatasetSpec:
       )
     if not self.features_of("query"):
       raise ValueError(f"Dataset {self.name!r} has no query feature.")
+    self._check_histories()
+
+  def _check_histories(self):
+    for f in self.features:
+      if f.kind != "history":
+        continue
+      if not self.has_item_ids:
+        raise ValueError(
+          f"History feature {f.name!r}: a history holds item ids, and "
+          f"dataset {self.name!r} has no item_id column."
+        )
+      if f.built_from and f.built_from not in self.labels:
+        raise ValueError(
+          f"History feature {f.name!r}: built_from {f.built_from!r} is not a "
+          f"label; labels: {', '.join(self.labels) or '(none)'}."
+        )
+      if f.built_from and not (self.user_id and self.timestamp):
+        raise ValueError(
+          f"History feature {f.name!r}: building a history from the log "
+          "needs a user_id and a timestamp column (each user's events, in "
+          "time order)."
+        )
+
+  @property
+  def built(self) -> tuple[Feature, ...]:
+    """The history features the framework builds from the log: in no
+    file, added before the split (`history.add_built`)."""
+    return tuple(f for f in self.features if f.built_from)
 
   def feature(self, name: str) -> Feature:
     for feature in self.features:

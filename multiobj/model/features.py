@@ -44,6 +44,7 @@ class FeatureEmbedding(tf.keras.layers.Layer):
     embedding_dim: int,
     text_length: int,
     id_dropout: float = 0.0,
+    items: "FeatureEmbedding | None" = None,
     **kwargs,
   ):
     super().__init__(name=feature.name, **kwargs)
@@ -65,6 +66,15 @@ class FeatureEmbedding(tf.keras.layers.Layer):
         mean=mean, variance=max(variance, 1e-12)
       )
       self.width, self.input_dtype = 1, tf.float32
+      return
+    if feature.kind == "history":
+      if items is None:
+        raise ValueError(
+          f"History feature {feature.name!r} needs the candidate tower's item "
+          "id embedding, which it shares."
+        )
+      # Shared with the candidate tower: history and candidates in one space.
+      self.items, self.width = items, items.width
       return
     vocabulary = stats.vocabularies[feature.name]
     if feature.kind == "text":
@@ -113,8 +123,38 @@ class FeatureEmbedding(tf.keras.layers.Layer):
       values = tf.strings.as_string(values)
     return self.lookup(values)
 
+  def history(self, values: tf.Tensor) -> tf.RaggedTensor:
+    """A history feature's [N] values to [N, (items), width] item
+    embeddings, the last `max_length` of each row, oldest first."""
+    parts = tf.strings.split(
+      tf.strings.as_string(values) if values.dtype != tf.string else values,
+      self.feature.separator,
+    )
+    parts = tf.ragged.boolean_mask(parts, parts != "")
+    parts = parts[:, -self.feature.max_length :]
+    items = self.items
+    if not items.hash_buckets and items.input_dtype == tf.int64:
+      # Integer ids, looked up as integers (a malformed one is unknown).
+      parts = tf.ragged.map_flat_values(
+        lambda v: tf.strings.to_number(
+          tf.where(tf.strings.regex_full_match(v, "-?[0-9]+"), v, "-1"),
+          tf.int64,
+        ),
+        parts,
+      )
+    return tf.ragged.map_flat_values(
+      lambda v: items.embedding(items.index(v)), parts
+    )
+
   def call(self, values: tf.Tensor, training=None) -> tf.Tensor:
     kind = self.feature.kind
+    if kind == "history":
+      vectors = self.history(values)
+      # The mean of the items; an empty history encodes as zeros.
+      return tf.math.divide_no_nan(
+        tf.reduce_sum(vectors, axis=1),
+        tf.cast(vectors.row_lengths(), vectors.dtype)[:, tf.newaxis],
+      )
     if kind == "numeric":
       x = transform(self.feature, tf.cast(values, tf.float32))
       return self.normalize(x[:, tf.newaxis])
@@ -156,6 +196,7 @@ class FeatureEncoder(tf.keras.layers.Layer):
     embedding_dim: int,
     text_length: int,
     id_dropout: float = 0.0,
+    items: FeatureEmbedding | None = None,
     **kwargs,
   ):
     super().__init__(**kwargs)
@@ -165,7 +206,9 @@ class FeatureEncoder(tf.keras.layers.Layer):
     # Keyed by column, so a checkpoint names each feature's variables
     # (`encoder/by_feature/user_id/embedding/embeddings`), not its position.
     self.by_feature = {
-      f.name: FeatureEmbedding(f, stats, embedding_dim, text_length, id_dropout)
+      f.name: FeatureEmbedding(
+        f, stats, embedding_dim, text_length, id_dropout, items
+      )
       for f in features
     }
     self.width = sum(e.width for e in self.encoders)

@@ -3,9 +3,13 @@
   query features ----> encoder -> e_q -> dense -> q ---+--> retrieval
   candidate features -> encoder -> e_c -> dense -> c ---+   (retrieval/)
 
-  [q, c, q*c, e_q, e_c, context encoding] -> trunk -> one input per head
-                                                      -> one head per ranking
-                                                         objective (heads.py)
+  [q, c, q*c, e_q, e_c, context encoding, history attention]
+      -> trunk -> one input per head -> one head per ranking objective
+                                        (heads.py)
+
+A history feature (the user's recent items) shares the candidate tower's
+item embedding: the query tower pools it as a mean, and the ranking input
+adds it as each candidate sees it (`attention.TargetAttention`, DIN).
 
 The model is assembled from the objectives it is given: a retrieval objective
 adds a `retrieval.task.RetrievalTask` on the tower embeddings, every other
@@ -31,9 +35,9 @@ import tensorflow_recommenders as tfrs
 import objectives as objectives_lib
 from multiobj import config as config_lib
 from multiobj.data import spec as spec_lib
+from multiobj.model import attention, step, towers, trunks
 from multiobj.model import features as features_lib
 from multiobj.model import heads as heads_lib
-from multiobj.model import step, towers, trunks
 from multiobj.prepare import lists as lists_lib
 from multiobj.retrieval import task as retrieval_lib
 
@@ -84,27 +88,15 @@ class MultiObjectiveModel(tfrs.Model):
     heads_lib.check_funnels(objectives)
     self.objective_by_name = {o.name: o for o in objectives}
 
-    size = (stats, config.embedding_dim)
-    self.query_tower = towers.Tower(
-      spec.features_of("query"),
-      *size,
-      config.tower_layers,
-      config.text_length,
-      config.id_dropout,
-      name="query_tower",
-    )
-    self.candidate_tower = towers.Tower(
-      spec.features_of("candidate"),
-      *size,
-      config.tower_layers,
-      config.text_length,
-      config.id_dropout,
-      name="candidate_tower",
-    )
+    self._build_towers(spec, stats, config)
     context = spec.features_of("context")
     self.context_encoder = (
       features_lib.FeatureEncoder(
-        context, *size, config.text_length, name="context"
+        context,
+        stats,
+        config.embedding_dim,
+        config.text_length,
+        name="context",
       )
       if context
       else None
@@ -127,6 +119,12 @@ class MultiObjectiveModel(tfrs.Model):
       else None
     )
     self.heads = heads_lib.build(self.ranking_objectives, config.head_layers)
+    # The ranking heads see each history through the candidate (DIN).
+    self.attention = {
+      f.name: attention.TargetAttention(name=f"attention_{f.name}")
+      for f in spec.features_of("query")
+      if f.kind == "history" and self.ranking_objectives
+    }
     self.ranking_loss_fns = {
       o.name: o.make_loss() for o in self.ranking_objectives
     }
@@ -134,6 +132,27 @@ class MultiObjectiveModel(tfrs.Model):
       weighting, {o.name: o.weight for o in objectives}
     )
     self._make_trackers()
+
+  def _build_towers(self, spec, stats, config):
+    """The query and candidate towers; the query's history features share
+    the candidate tower's item embedding."""
+    options = (
+      stats,
+      config.embedding_dim,
+      config.tower_layers,
+      config.text_length,
+      config.id_dropout,
+    )
+    candidate_tower = towers.Tower(
+      spec.features_of("candidate"), *options, name="candidate_tower"
+    )
+    self.query_tower = towers.Tower(
+      spec.features_of("query"),
+      *options,
+      items=candidate_tower.encoder.by_feature.get(spec.item_id),
+      name="query_tower",
+    )
+    self.candidate_tower = candidate_tower
 
   def _make_trackers(self):
     objectives = self.objective_list
@@ -226,10 +245,27 @@ class MultiObjectiveModel(tfrs.Model):
         }
       )
       parts.append(per_slot(context, self.context_encoder.width))
+    parts += self._history_attention(inputs, batch_size, list_size)
     hidden, gates = self.trunk(tf.concat(parts, axis=-1), training=training)
     outputs.update(heads_lib.apply(self.heads, hidden, self.ranking_objectives))
     outputs["gates"] = gates
     return outputs
+
+  def _history_attention(self, inputs, batch_size, list_size):
+    """[B, L, D] per history feature: its items as each candidate sees
+    them (`attention.TargetAttention`)."""
+    if not self.attention:
+      return []
+    items = self.candidate_tower.encoder.by_feature[self.spec.item_id]
+    ids = tf.reshape(inputs[self.spec.item_id], [-1])
+    candidates = tf.reshape(
+      items.embedding(items.index(ids)), [batch_size, list_size, items.width]
+    )
+    encoders = self.query_tower.encoder.by_feature
+    return [
+      layer(encoders[name].history(inputs[name]), candidates)
+      for name, layer in self.attention.items()
+    ]
 
   def serving_inputs(self, inputs):
     """`inputs` with every context feature set to its serving value."""

@@ -29,6 +29,8 @@ class Tower(tf.keras.layers.Layer):
     text_length: Tokens kept per text value.
     id_dropout: Share of ids replaced by the unknown-id bucket in training
       (see `features.FeatureEmbedding`).
+    items: The candidate tower's item id embedding, which the query tower's
+      history features share.
 
   Call args:
     inputs: {feature name: [N] tensor}.
@@ -49,11 +51,18 @@ class Tower(tf.keras.layers.Layer):
     hidden_layers: Sequence[int],
     text_length: int,
     id_dropout: float = 0.0,
+    items: features_lib.FeatureEmbedding | None = None,
     **kwargs,
   ):
     super().__init__(**kwargs)
     self.encoder = features_lib.FeatureEncoder(
-      features, stats, embedding_dim, text_length, id_dropout, name="features"
+      features,
+      stats,
+      embedding_dim,
+      text_length,
+      id_dropout,
+      items,
+      name="features",
     )
     self.dense = mlp(
       [*hidden_layers, embedding_dim], "dense", activate_last=False

@@ -92,11 +92,8 @@ def partition(config, check, d, users, catalogue, work):
   """Pass 1: the rows into partition files by list; the lists' index."""
   spec, table = d["spec"], d["tables"]["rows"]
   objectives = config.objectives
-  keep = sorted(
-    set(lists_lib.columns_for(spec, objectives, with_truth=False))
-    | set(lists_lib.columns_for(spec, objectives, with_truth=True))
-  )
-  keep += [spec.list_id] if spec.list_id else [ROW]
+  keep = _kept(spec, objectives)
+  built = {f.name for f in spec.built}
   writers, schema, count = None, None, 1
   keys, rows, times = [], [], []
   seen, last = 0, time.time()
@@ -113,7 +110,7 @@ def partition(config, check, d, users, catalogue, work):
       part[f.name] = catalogue[f.name][at]
     validation.check_rows(
       part,
-      spec.columns(),
+      [c for c in spec.columns() if c not in built],
       objectives,
       str(where),
       lambda i, start=start: f"row {start + i + 1}",
@@ -154,7 +151,7 @@ def partition(config, check, d, users, catalogue, work):
         for p in paths
       ]
     batch = _conform(batch, schema, where)
-    bucket = _bucket(key, count)
+    bucket = _bucket(part[spec.user_id] if built else key, count)
     for p, writer in enumerate(writers):
       chosen = np.flatnonzero(bucket == p)
       if len(chosen):
@@ -168,6 +165,21 @@ def partition(config, check, d, users, catalogue, work):
   for writer in writers:
     writer.close()
   return _merge_index(keys, rows, times), paths
+
+
+def _kept(spec, objectives) -> list[str]:
+  """The columns pass 1 keeps. A built history is added in pass 2 from
+  its user's events: every row of a user goes to one partition (lists stay
+  whole: a list is one user's), with the columns building it reads."""
+  keep = sorted(
+    set(lists_lib.columns_for(spec, objectives, with_truth=False))
+    | set(lists_lib.columns_for(spec, objectives, with_truth=True))
+  )
+  keep += [spec.list_id] if spec.list_id else [ROW]
+  if spec.built:
+    needed = {spec.user_id, spec.timestamp, *(f.built_from for f in spec.built)}
+    keep = sorted((set(keep) - {f.name for f in spec.built}) | needed)
+  return keep
 
 
 def _memory(batch: pa.Table) -> int:

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import tensorflow as tf
 
 from multiobj.data import dataset as dataset_lib
+from multiobj.data import history
 from multiobj.data import spec as spec_lib
 
 
@@ -28,12 +29,25 @@ class FeatureStats:
 
   `policies` reports, for each feature with a vocabulary policy
   (`Feature.min_count`, `max_size`, `hash_buckets`), what it did to the
-  training values (`vocabulary_report`); the run's data summary shows it.
+  training values (`vocabulary_report`), and for each history feature its
+  rows, the truncated and empty ones and the share of its items out of the
+  item vocabulary; the run's data summary shows them.
   """
 
   vocabularies: dict[str, list[Any]]
   moments: dict[str, tuple[float, float]]
   policies: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+  def reports(self) -> dict[str, dict[str, Any]]:
+    """`policies` for metrics.json: {"vocabularies": what each policy
+    did, "histories": each history's counts}."""
+    histories = {n for n, r in self.policies.items() if "truncated" in r}
+    return {
+      "vocabularies": {
+        n: r for n, r in self.policies.items() if n not in histories
+      },
+      "histories": {n: self.policies[n] for n in histories},
+    }
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=1, default=_json_default)
@@ -80,6 +94,7 @@ class Counter:
     self._counts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     self._moments: dict[str, tuple[int, float, float]] = {}
     self._texts: dict[str, np.ndarray] = {}
+    self._histories: dict[str, dict[str, int]] = {}
 
   def add(self, rows: dataset_lib.Table) -> None:
     """Counts the features of `rows`."""
@@ -96,6 +111,8 @@ class Counter:
         if name in self._counts:
           values, counts = _merge(self._counts[name], (values, counts))
         self._counts[name] = (values, counts)
+      elif feature.kind == "history":
+        self._add_history(feature, column)
       elif feature.kind == "numeric":
         x = transform(feature, column.astype(np.float64))
         piece = (len(x), float(x.mean()), float(x.var()))
@@ -108,10 +125,46 @@ class Counter:
           texts = np.union1d(self._texts[name], texts)
         self._texts[name] = texts
 
+  def _add_history(self, feature, column):
+    """Rows, truncated and empty histories, and the items kept, counted."""
+    lengths, values = history.parse(
+      column, feature.separator, feature.max_length
+    )
+    counts = self._histories.setdefault(
+      feature.name, {"rows": 0, "truncated": 0, "empty": 0, "items": 0}
+    )
+    counts["rows"] += len(lengths)
+    counts["truncated"] += int((lengths > feature.max_length).sum())
+    counts["empty"] += int((lengths == 0).sum())
+    counts["items"] += len(values)
+    if len(values):
+      found = _value_counts(values)
+      if feature.name in self._counts:
+        found = _merge(self._counts[feature.name], found)
+      self._counts[feature.name] = found
+
+  def _history_report(self, feature, vocabularies) -> dict[str, Any]:
+    """`_add_history`'s counts, and the share of the kept items out of
+    the item vocabulary (under hashing, none is: every id has a row)."""
+    empty = {"rows": 0, "truncated": 0, "empty": 0, "items": 0}
+    report = dict(self._histories.get(feature.name, empty))
+    item = self.spec.feature(self.spec.item_id)
+    if feature.name in self._counts and not item.hash_buckets:
+      values, counts = self._counts[feature.name]
+      known = np.isin(
+        values.astype(str), np.asarray(vocabularies[item.name]).astype(str)
+      )
+      report["items_out_of_vocabulary"] = float(
+        counts[~known].sum() / max(counts.sum(), 1)
+      )
+    return report
+
   def result(self) -> FeatureStats:
     vocabularies, moments, policies = {}, {}, {}
     for feature in self.spec.features:
       name = feature.name
+      if feature.kind == "history":
+        continue  # The items' vocabulary; reported below.
       if feature.kind == "multi_category" and name not in self._counts:
         vocabularies[name] = [""]  # No value at all, as `compute_stats`.
       elif name in self._counts:
@@ -129,6 +182,9 @@ class Counter:
         vocabularies[name] = _text_vocabulary(
           self._texts[name], self.text_max_tokens
         )
+    for feature in self.spec.features:
+      if feature.kind == "history":
+        policies[feature.name] = self._history_report(feature, vocabularies)
     return FeatureStats(vocabularies, moments, policies)
 
 

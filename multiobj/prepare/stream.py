@@ -38,7 +38,7 @@ from absl import logging
 
 from multiobj import config as config_lib
 from multiobj.data import dataset as dataset_lib
-from multiobj.data import synthetic, validation
+from multiobj.data import history, synthetic, validation
 from multiobj.data.description import keys as description_keys
 from multiobj.data.description import loader
 from multiobj.data.description import tables as tables_lib
@@ -229,6 +229,8 @@ def _lists(config, spec, catalogue, index, split_of, partitions, scratch):
     del table
     if not dataset_lib.num_rows(rows):
       continue
+    # Every row of the partition's users is here (`partition.py`).
+    rows = history.add_built(rows, spec)
     key = (
       rows.pop(partition.ROW) if partition.ROW in rows else rows[spec.list_id]
     )

@@ -306,7 +306,7 @@ class TrainData:
       "negatives": dataclasses.asdict(sampling) if sampling else None,
       "cold_items": int(len(self.cold_items)),
       "propensities": self.propensities and list(self.propensities),
-      "vocabularies": dict(self.stats.policies) if self.stats else {},
+      **(self.stats or stats_lib.FeatureStats({}, {})).reports(),
     }
 
 

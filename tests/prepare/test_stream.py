@@ -28,6 +28,13 @@ LOG = synthetic.SyntheticConfig(
 # About 10 KB of file a piece: Parquet pieces of 1,024 rows (30 of the
 # synthetic log's 30,000), CSV pieces of about 330 rows.
 PIECE_MB = 0.01
+BUILT_HISTORY = {
+  "name": "recent_clicks",
+  "role": "query",
+  "type": "history",
+  "built_from": "click",
+  "max_length": 5,
+}
 SPLITS = ("train", "valid", "test")
 
 
@@ -230,6 +237,8 @@ class DescribedCsvTest(StreamTestCase):
     ("without_list_ids", {"columns": COLUMNS[:2] + COLUMNS[3:]}, 4096, 1),
     # 0.3 MB of CSV, several MB in NumPy: partitions of a quarter of 1 MB.
     ("several_partitions", {}, 1, 2),
+    # Partitioned by user, each history built from its user's rows alone.
+    ("built_history", {"columns": [*COLUMNS, BUILT_HISTORY]}, 1, 2),
   )
   def test_lists_of_preparation_in_memory(self, shop, memory_mb, partitions):
     path = write_shop(self.folder, rows=_shop_rows(), **shop)

@@ -53,7 +53,7 @@ def spec(check, name, entries) -> tuple[spec_lib.DatasetSpec, list[dict]]:
         )
       )
     elif role in spec_lib.ROLES:
-      keys = ("transform", "separator", "serving_value")
+      keys = ("transform", "separator", "serving_value", *keys_lib.HISTORY)
       options = {k: c[k] for k in keys}
       features.append(
         _feature(check, at, c["name"], role, kind, **options, **policy)

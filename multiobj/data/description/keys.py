@@ -54,9 +54,11 @@ VOCABULARY = {
   "max_size": Key(int, 0),
   "hash_buckets": Key(int, 0),
 }
+HISTORY = {"max_length": Key(int, 50), "built_from": Key(str, "")}
 ONLY_FOR = {
   "transform": ("numeric",),
-  "separator": ("multi_category",),
+  "separator": ("multi_category", "history"),
+  **{key: ("history",) for key in HISTORY},
   **{key: spec_lib.VOCABULARY_KINDS for key in VOCABULARY},
 }
 SIDE_TABLE = {**TABLE, "key": Key(str, None)}
@@ -71,6 +73,7 @@ FEATURE_COLUMN = {
   "separator": Key(str, "|"),
   "serving_value": Key((str, int, float), None),
   **VOCABULARY,
+  **HISTORY,
 }
 ID_COLUMN = {
   **_COLUMN,

@@ -20,8 +20,8 @@ from typing import Any
 from absl import logging
 
 from multiobj.data import dataset as dataset_lib
+from multiobj.data import history, validation
 from multiobj.data import splits as splits_lib
-from multiobj.data import validation
 from multiobj.data.description import columns as columns_lib
 from multiobj.data.description import combine, keys
 from multiobj.data.description import tables as tables_lib
@@ -124,6 +124,13 @@ def _parse(check, raw, data_dir) -> dict[str, Any]:
     if side in tables:
       tables[side]["key"] = tables[side]["key"] or key
   split = _split(check, top["split"], spec, tables, table)
+  if spec.built and split["method"] == "files":
+    check.fail(
+      "split",
+      f"history {spec.built[0].name!r} is built from the log, which needs "
+      "every split's rows in one table; a split given as files has them "
+      "apart (give the history as a column of each file instead).",
+    )
   negatives = top["negatives"]
   if negatives is not None:
     negatives = check.fields(negatives, NEGATIVES, "negatives")
@@ -285,7 +292,9 @@ def _build(check, d, seed: int) -> dataset_lib.Dataset:
     )
     part.update({name: catalogue[name][index] for name in candidates})
   pieces = [(tables[k], parts.pop(k)) for k in row_tables(d)]
-  parts["rows"] = combine.rows(pieces, d["labels"], spec, d["merge"])
+  parts["rows"] = history.add_built(
+    combine.rows(pieces, d["labels"], spec, d["merge"]), spec
+  )
   absent = {
     key.split(".")[1]: tuple(missing)
     for key, (_, _, missing) in read.items()

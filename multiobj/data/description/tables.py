@@ -51,7 +51,8 @@ def location(check, table):
 def _how(feature):
   if feature.kind in ("numeric", "text"):
     return feature.kind
-  return "text" if feature.kind == "multi_category" else "category"
+  text = feature.kind in ("multi_category", "history")
+  return "text" if text else "category"
 
 
 def read_side(check, tables, spec, name, id_name, role="candidate"):
@@ -104,8 +105,8 @@ def rows_from(d, key, raw, where, users):
       take[c] = "numeric"
   for f in spec.features:
     elsewhere = f.role == "candidate" and "catalogue" in d["tables"]
-    if f.kind == spec_lib.KEY:
-      continue  # Made below, from the candidate's features.
+    if f.kind == spec_lib.KEY or f.built_from:
+      continue  # Made later: the key below, histories from the whole log.
     if f.name not in take and not elsewhere and f.name not in (users or {}):
       take[f.name] = _how(f)
   given = d["tables"][key]["labels"]
