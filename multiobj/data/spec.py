@@ -20,6 +20,7 @@ FEATURE_KINDS = (
   "numeric",
   "text",
   "history",
+  "embedding",
 )
 # The item key a dataset without item ids gets (`ITEM_KEY`, made from the
 # candidate's features): it tells items apart (catalogue, per-item
@@ -51,7 +52,9 @@ class Feature:
       averaged), "numeric" (a float), "text" (a short string, tokenised
       and pooled) or "history" (query side: the user's recent items, ids of
       the item_id column joined by `separator`, oldest first, embedded with
-      the candidate tower's item embedding; `history.py`).
+      the candidate tower's item embedding; `history.py`) or "embedding"
+      (a precomputed vector from the file `vectors`, looked up by the value
+      of the feature `vectors_key`; `vectors.py`).
     transform: For numerics: "zscore" (standardised with the training mean
       and variance), "log1p" (log1p, then standardised) or "none" (as is).
     separator: For multi_category and history features, what separates
@@ -60,6 +63,11 @@ class Feature:
     built_from: For history features the framework builds from the log
       (`history.add_built`): the label whose positive rows are the events;
       "" for a history given as a column.
+    vectors: For embedding features: the file of vectors (Parquet, or
+      NumPy .npz), one per id...
+    vectors_key: ...of this feature (an id or category of the same role,
+      e.g. the item_id), whose value looks up the vector.
+    normalize: For embedding features: L2-normalise the vectors.
     min_count: The vocabulary policy of id, category and multi_category
       features: values seen fewer times in training share the
       out-of-vocabulary bucket...
@@ -85,6 +93,9 @@ class Feature:
   hash_buckets: int = 0
   max_length: int = 50
   built_from: str = ""
+  vectors: str = ""
+  vectors_key: str = ""
+  normalize: bool = False
 
   def __post_init__(self):
     if self.name.startswith(RESERVED_PREFIX) and self.kind != KEY:
@@ -113,10 +124,28 @@ class Feature:
       )
     self._check_vocabulary_policy()
     self._check_history()
+    self._check_embedding()
     if self.role == "context" and self.serving_value is None:
       raise ValueError(
         f"Context feature {self.name!r} needs a serving_value: the value it "
         "takes when the model ranks outside the logged impression."
+      )
+
+  def _check_embedding(self):
+    given = [
+      k for k in ("vectors", "vectors_key", "normalize") if getattr(self, k)
+    ]
+    if self.kind != "embedding":
+      if given:
+        raise ValueError(
+          f"Feature {self.name!r}: {given[0]} applies to embedding features "
+          "only."
+        )
+      return
+    if not (self.vectors and self.vectors_key):
+      raise ValueError(
+        f"Embedding feature {self.name!r} needs a file of vectors (vectors) "
+        "and the feature whose value looks them up (vectors_key)."
       )
 
   def _check_history(self):
@@ -226,6 +255,31 @@ class DatasetSpec:
     if not self.features_of("query"):
       raise ValueError(f"Dataset {self.name!r} has no query feature.")
     self._check_histories()
+    self._check_embeddings()
+
+  def _check_embeddings(self):
+    for f in self.features:
+      if f.kind != "embedding":
+        continue
+      names = [g.name for g in self.features]
+      key = (
+        self.features[names.index(f.vectors_key)]
+        if f.vectors_key in names
+        else None
+      )
+      if (
+        key is None or key.role != f.role or key.kind not in ("id", "category")
+      ):
+        raise ValueError(
+          f"Embedding feature {f.name!r}: vectors_key {f.vectors_key!r} must "
+          f"be an id or category feature of the same role ({f.role})."
+        )
+
+  @property
+  def looked_up(self) -> tuple[Feature, ...]:
+    """The embedding features: in no file, their column a copy of their
+    key's (`vectors.add_columns`), their vectors looked up in the model."""
+    return tuple(f for f in self.features if f.kind == "embedding")
 
   def _check_histories(self):
     for f in self.features:

@@ -76,6 +76,9 @@ class FeatureEmbedding(tf.keras.layers.Layer):
       # Shared with the candidate tower: history and candidates in one space.
       self.items, self.width = items, items.width
       return
+    if feature.kind == "embedding":
+      self._vectors(feature, stats, embedding_dim)
+      return
     vocabulary = stats.vocabularies[feature.name]
     if feature.kind == "text":
       self.lookup = tf.keras.layers.TextVectorization(
@@ -110,6 +113,44 @@ class FeatureEmbedding(tf.keras.layers.Layer):
       else category_dim(size, embedding_dim)
     )
     self.embedding = tf.keras.layers.Embedding(size, self.width)
+
+  def _vectors(self, feature, stats, embedding_dim):
+    """An embedding feature's table: the ids (sorted; text ids as their
+    64-bit fingerprints) and vectors, as variables (the checkpoint and the
+    exported model keep them), a learnt vector for ids without one, and a
+    projection to `embedding_dim`."""
+    report = stats.policies[feature.name]
+    count, width = report["vectors"], report["width"]
+    self.integer_keys = report["integers"]
+    if self.integer_keys:
+      self.input_dtype = tf.int64
+    ids, vectors = stats.vectors.get(
+      feature.name, (np.zeros(count, np.int64), np.zeros((count, width)))
+    )
+    keys = np.asarray(ids if self.integer_keys else fingerprint(ids).numpy())
+    order = np.argsort(keys, kind="stable")
+    self.keys = tf.Variable(keys[order], trainable=False, name="keys")
+    self.vectors = tf.Variable(
+      np.asarray(vectors, np.float32)[order], trainable=False, name="vectors"
+    )
+    self.missing = tf.Variable(tf.zeros([width]), name="missing")
+    self.project = tf.keras.layers.Dense(embedding_dim, name="project")
+    self.width = embedding_dim
+
+  def lookup_vectors(self, values: tf.Tensor) -> tf.Tensor:
+    """An embedding feature's [N] key values to [N, width] vectors; the
+    learnt `missing` vector for a key the file did not hold."""
+    if self.integer_keys:
+      keys = tf.cast(values, tf.int64)
+    else:
+      keys = fingerprint(
+        values if values.dtype == tf.string else tf.strings.as_string(values)
+      )
+    # The file holds one vector at least (`vectors.read`).
+    at = tf.minimum(tf.searchsorted(self.keys, keys), self.keys.shape[0] - 1)
+    found = tf.gather(self.keys, at) == keys
+    vectors = tf.gather(self.vectors, at)
+    return tf.where(found[:, tf.newaxis], vectors, self.missing[tf.newaxis])
 
   def index(self, values: tf.Tensor) -> tf.Tensor:
     """Ids (or categories) to embedding rows; 0 for one out of the
@@ -148,6 +189,8 @@ class FeatureEmbedding(tf.keras.layers.Layer):
 
   def call(self, values: tf.Tensor, training=None) -> tf.Tensor:
     kind = self.feature.kind
+    if kind == "embedding":
+      return self.project(self.lookup_vectors(values))
     if kind == "history":
       vectors = self.history(values)
       # The mean of the items; an empty history encodes as zeros.
@@ -184,6 +227,12 @@ class FeatureEmbedding(tf.keras.layers.Layer):
       dropped = self.draws.uniform(tf.shape(index)) < self.id_dropout
       index = tf.where(dropped, tf.zeros_like(index), index)
     return self.embedding(index)
+
+
+def fingerprint(ids):
+  """Text ids to int64 keys (FarmHash64, 63 bits: sortable, and colliding
+  once in about 10^19 pairs). NumPy or tensors in, a tensor out."""
+  return tf.strings.to_hash_bucket_fast(ids, 2**63 - 1)
 
 
 class FeatureEncoder(tf.keras.layers.Layer):

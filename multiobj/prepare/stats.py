@@ -21,6 +21,7 @@ import tensorflow as tf
 from multiobj.data import dataset as dataset_lib
 from multiobj.data import history
 from multiobj.data import spec as spec_lib
+from multiobj.data import vectors as vectors_lib
 
 
 @dataclasses.dataclass
@@ -37,20 +38,29 @@ class FeatureStats:
   vocabularies: dict[str, list[Any]]
   moments: dict[str, tuple[float, float]]
   policies: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+  # Each embedding feature's (sorted ids, vectors) (`vectors.read`). Not in
+  # feature_stats.json: the model keeps them as variables, so a model
+  # rebuilt from its directory gets them from its checkpoint.
+  vectors: dict[str, tuple[np.ndarray, np.ndarray]] = dataclasses.field(
+    default_factory=dict
+  )
 
   def reports(self) -> dict[str, dict[str, Any]]:
     """`policies` for metrics.json: {"vocabularies": what each policy
     did, "histories": each history's counts}."""
-    histories = {n for n, r in self.policies.items() if "truncated" in r}
-    return {
-      "vocabularies": {
-        n: r for n, r in self.policies.items() if n not in histories
-      },
-      "histories": {n: self.policies[n] for n in histories},
-    }
+    out = {"vocabularies": {}, "histories": {}, "embeddings": {}}
+    for name, report in self.policies.items():
+      if "truncated" in report:
+        out["histories"][name] = report
+      elif "width" in report:
+        out["embeddings"][name] = report
+      else:
+        out["vocabularies"][name] = report
+    return out
 
   def to_json(self) -> str:
-    return json.dumps(dataclasses.asdict(self), indent=1, default=_json_default)
+    saved = {k: v for k, v in vars(self).items() if k != "vectors"}
+    return json.dumps(saved, indent=1, default=_json_default)
 
   @classmethod
   def from_json(cls, text: str) -> "FeatureStats":
@@ -113,6 +123,8 @@ class Counter:
         self._counts[name] = (values, counts)
       elif feature.kind == "history":
         self._add_history(feature, column)
+      elif feature.kind == "embedding":
+        continue  # Its key's values, counted there.
       elif feature.kind == "numeric":
         x = transform(feature, column.astype(np.float64))
         piece = (len(x), float(x.mean()), float(x.var()))
@@ -182,10 +194,31 @@ class Counter:
         vocabularies[name] = _text_vocabulary(
           self._texts[name], self.text_max_tokens
         )
+    found = {}
     for feature in self.spec.features:
       if feature.kind == "history":
         policies[feature.name] = self._history_report(feature, vocabularies)
-    return FeatureStats(vocabularies, moments, policies)
+      elif feature.kind == "embedding":
+        found[feature.name], policies[feature.name] = self._vectors(feature)
+    return FeatureStats(vocabularies, moments, policies, found)
+
+  def _vectors(self, feature):
+    """An embedding feature's file read, and what it covers of training."""
+    values, counts = self._counts.get(
+      feature.vectors_key, (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    )
+    integers = values.dtype.kind in "iu"
+    ids, vectors = vectors_lib.read(feature, integers)
+    typed = values if integers else values.astype(str).astype(object)
+    covered = np.isin(typed, ids)
+    return (ids, vectors), {
+      "vectors": int(len(ids)),
+      "width": int(vectors.shape[1]),
+      "integers": bool(integers),
+      "occurrences_without_vector": float(
+        counts[~covered].sum() / max(int(counts.sum()), 1)
+      ),
+    }
 
 
 def _has_policy(feature):

@@ -80,6 +80,7 @@ from absl import logging
 
 from multiobj import serve
 from multiobj.data import spec as spec_lib
+from multiobj.data import vectors
 from multiobj.model import model as model_lib
 from multiobj.retrieval import index as index_lib
 from multiobj.serve import blend as blend_lib
@@ -206,6 +207,8 @@ def check_catalogue(
       twice.
   """
   spec = model.spec
+  # An embedding feature's column is its key's (`vectors.add_columns`).
+  catalogue = vectors.add_columns(catalogue, spec)
   names = [
     f.name for f in spec.features_of("candidate") if f.kind != spec_lib.KEY
   ]

@@ -16,6 +16,7 @@ score of a list does not depend on the longest list of the batch.
 import tensorflow as tf
 
 from multiobj.data import spec as spec_lib
+from multiobj.data import vectors
 from multiobj.prepare import lists as lists_lib
 
 SCORE = "score"
@@ -31,12 +32,22 @@ def spec(dtypes, names, shape):
   return {n: tf.TensorSpec(shape, dtypes[n], name=n) for n in names}
 
 
+def inputs_of(model, role) -> list[str]:
+  """The inputs a signature takes for the features of `role`: not an item
+  key, nor an embedding feature (looked up by its key's input)."""
+  return [
+    f.name
+    for f in model.spec.features_of(role)
+    if f.kind not in (spec_lib.KEY, "embedding")
+  ]
+
+
 def retrieve_function(model, top_k, dtypes, k, exact):
-  names = [f.name for f in model.spec.features_of("query")]
+  names = inputs_of(model, "query")
 
   @tf.function(input_signature=[spec(dtypes, names, [None])], autograph=False)
   def retrieve(features):
-    features = checked(features, names, [], names[0])
+    features = _looked_up(model, checked(features, names, [], names[0]))
     scores, ids = top_k(model.query_tower(features), k=k)
     if not exact:
       scores, ids = fill_misses(scores, ids, k)
@@ -49,11 +60,11 @@ def embed_query_function(model, dtypes):
   """`embed_query`: query features, each [batch] -> {"embedding": [batch,
   dim]}, the query tower's output, whose dot product with an item's
   embedding is `retrieve`'s score."""
-  names = [f.name for f in model.spec.features_of("query")]
+  names = inputs_of(model, "query")
 
   @tf.function(input_signature=[spec(dtypes, names, [None])], autograph=False)
   def embed_query(features):
-    features = checked(features, names, [], names[0])
+    features = _looked_up(model, checked(features, names, [], names[0]))
     return {"embedding": model.query_tower(features)}
 
   return embed_query
@@ -128,7 +139,7 @@ def rank_function(model, value_model, dtypes):
   @tf.function(input_signature=[signature], autograph=False)
   def rank(features):
     item = _reference(model, candidate)
-    features = checked(features, query, candidate, item)
+    features = _looked_up(model, checked(features, query, candidate, item))
     mask = tf.ones(tf.shape(features[item]), tf.float32)
     return _scores(model, value_model, dtypes, features, mask)
 
@@ -175,7 +186,7 @@ def rank_lists_function(model, value_model, dtypes):
     for name in candidate:
       ragged = tf.RaggedTensor.from_row_lengths(features[name], lengths)
       padded[name] = ragged.to_tensor(_padding(dtypes[name]))
-    features = checked(padded, query, candidate, item)
+    features = _looked_up(model, checked(padded, query, candidate, item))
     mask = tf.sequence_mask(
       lengths, tf.shape(features[item])[1], dtype=tf.float32
     )
@@ -184,6 +195,11 @@ def rank_lists_function(model, value_model, dtypes):
     return {k: tf.boolean_mask(v, mask > 0) for k, v in outputs.items()}
 
   return rank_lists
+
+
+def _looked_up(model, features):
+  """`features` with each embedding feature's input: its key's."""
+  return vectors.add_columns(features, model.spec)
 
 
 def _reference(model, candidate):
@@ -195,11 +211,7 @@ def _reference(model, candidate):
 def _names(model):
   """The query and candidate inputs: the features, the item id first among
   the candidate's, never an item key (a log without item ids)."""
-  spec = model.spec
-  return (
-    [f.name for f in spec.features_of("query")],
-    [f.name for f in spec.features_of("candidate") if f.kind != spec_lib.KEY],
-  )
+  return inputs_of(model, "query"), inputs_of(model, "candidate")
 
 
 def _padding(dtype):

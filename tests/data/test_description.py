@@ -250,7 +250,7 @@ class DescriptionTest(tf.test.TestCase, parameterized.TestCase):
   @parameterized.named_parameters(
     ("unknown_type", {"columns": "c5:type=nmeric"},
      r"shop\.json: columns\[5\]\.type: unknown type 'nmeric'; expected one "
-     r"of id, category, multi_category, numeric, text, history\."),
+     r"of id, category, multi_category, numeric, text, history, embedding\."),
     ("unknown_key", {"catalog": {"path": "x.csv"}},
      r"shop\.json: catalog: unknown key; expected one of .*; did you mean 'catalogue'\?"),
     ("wrong_type", {"split": {"method": "random", "valid": "10%"}},

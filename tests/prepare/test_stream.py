@@ -13,6 +13,8 @@ import textwrap
 from unittest import mock
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import tensorflow as tf
 from absl import logging
 from absl.testing import parameterized
@@ -28,6 +30,12 @@ LOG = synthetic.SyntheticConfig(
 # About 10 KB of file a piece: Parquet pieces of 1,024 rows (30 of the
 # synthetic log's 30,000), CSV pieces of about 330 rows.
 PIECE_MB = 0.01
+ITEM_VECTORS = {
+  "name": "item_vector",
+  "role": "candidate",
+  "type": "embedding",
+  "vectors": {"path": "v.parquet"},
+}
 BUILT_HISTORY = {
   "name": "recent_clicks",
   "role": "query",
@@ -239,8 +247,14 @@ class DescribedCsvTest(StreamTestCase):
     ("several_partitions", {}, 1, 2),
     # Partitioned by user, each history built from its user's rows alone.
     ("built_history", {"columns": [*COLUMNS, BUILT_HISTORY]}, 1, 2),
+    ("item_vectors", {"columns": [*COLUMNS, ITEM_VECTORS]}, 1, 2),
   )
   def test_lists_of_preparation_in_memory(self, shop, memory_mb, partitions):
+    vectors = np.random.default_rng(0).normal(size=(15, 4))
+    pq.write_table(
+      pa.table({"item_id": range(15), "vector": list(vectors)}),
+      os.path.join(self.folder, "v.parquet"),
+    )
     path = write_shop(self.folder, rows=_shop_rows(), **shop)
     config = _config(path, self.folder, memory_mb=memory_mb)
     memory = _in_memory(config)
@@ -257,6 +271,7 @@ class DescribedCsvTest(StreamTestCase):
       with self.subTest(split=split):
         self.assertListsEqual(got, expected)
     self.assertEqual(data.stats.vocabularies, memory.stats.vocabularies)
+    self.assertEqual(data.stats.policies, memory.stats.policies)
     self.assertTrue(
       np.array_equal(data.uniform_probability, memory.uniform_probability)
     )

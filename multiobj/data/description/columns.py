@@ -55,6 +55,8 @@ def spec(check, name, entries) -> tuple[spec_lib.DatasetSpec, list[dict]]:
     elif role in spec_lib.ROLES:
       keys = ("transform", "separator", "serving_value", *keys_lib.HISTORY)
       options = {k: c[k] for k in keys}
+      if kind == "embedding":
+        options.update(_vectors(check, at, c, role))
       features.append(
         _feature(check, at, c["name"], role, kind, **options, **policy)
       )
@@ -70,6 +72,14 @@ def spec(check, name, entries) -> tuple[spec_lib.DatasetSpec, list[dict]]:
     features.append(
       spec_lib.Feature(spec_lib.ITEM_KEY, "candidate", spec_lib.KEY)
     )
+  # An embedding's key by default: the item (user) id, known by now.
+  named = {"<item_id>": single["item_id"], "<user_id>": single.get("user_id")}
+  features = [
+    dataclasses.replace(f, vectors_key=named[f.vectors_key] or "")
+    if f.vectors_key in named
+    else f
+    for f in features
+  ]
   if not any(f.role == "query" for f in features):
     check.fail(
       "columns",
@@ -156,6 +166,20 @@ def objectives(check, labels) -> tuple[objectives_lib.Objective, ...]:
       except ValueError as e:
         check.fail(at, str(e))
   return tuple(out)
+
+
+def _vectors(check, at, c, role) -> dict:
+  """An embedding entry's Feature options: its file (resolved later, with
+  the description's folder) and key, and whether to normalise."""
+  if c["vectors"] is None:
+    check.fail(at, "an embedding column needs 'vectors': {\"path\": ...}.")
+  found = check.fields(c["vectors"], keys_lib.VECTORS, f"{at}.vectors")
+  key = found["key"] or ("<item_id>" if role == "candidate" else "<user_id>")
+  return {
+    "vectors": found["path"],
+    "vectors_key": key,
+    "normalize": c["normalize"],
+  }
 
 
 def _feature(check, at, *args, **options) -> spec_lib.Feature:

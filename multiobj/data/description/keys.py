@@ -55,10 +55,16 @@ VOCABULARY = {
   "hash_buckets": Key(int, 0),
 }
 HISTORY = {"max_length": Key(int, 50), "built_from": Key(str, "")}
+EMBEDDING = {"vectors": Key(dict, None), "normalize": Key(bool, False)}
+# An embedding feature's `vectors`: its file, and the feature whose value
+# looks a vector up (default: the item_id for a candidate feature, the
+# user_id for a query feature).
+VECTORS = {"path": Key(str), "key": Key(str, None)}
 ONLY_FOR = {
   "transform": ("numeric",),
   "separator": ("multi_category", "history"),
   **{key: ("history",) for key in HISTORY},
+  **{key: ("embedding",) for key in EMBEDDING},
   **{key: spec_lib.VOCABULARY_KINDS for key in VOCABULARY},
 }
 SIDE_TABLE = {**TABLE, "key": Key(str, None)}
@@ -74,6 +80,7 @@ FEATURE_COLUMN = {
   "serving_value": Key((str, int, float), None),
   **VOCABULARY,
   **HISTORY,
+  **EMBEDDING,
 }
 ID_COLUMN = {
   **_COLUMN,

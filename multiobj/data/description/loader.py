@@ -13,6 +13,7 @@ checks of the assembled dataset are `validation.check`'s.
   data = description.load("shop.json", data_dir="../shared/data")
 """
 
+import dataclasses
 import json
 import os
 from typing import Any
@@ -118,6 +119,7 @@ def _parse(check, raw, data_dir) -> dict[str, Any]:
       tables[side] = table(top[side], side, SIDE_TABLE)
   name = top["name"] or os.path.splitext(os.path.basename(check.file))[0]
   spec, columns = columns_lib.spec(check, name, top["columns"])
+  spec = _with_vector_paths(spec, columns, table)
   if "users" in tables and not spec.user_id:
     check.fail("users", "joining users needs a column with role 'user_id'.")
   for side, key in (("catalogue", spec.item_id), ("users", spec.user_id)):
@@ -158,6 +160,20 @@ def _parse(check, raw, data_dir) -> dict[str, Any]:
     "full_ranking": full_ranking,
     "info": {"description": check.file, **top["info"]},
   }
+
+
+def _with_vector_paths(spec, columns, table):
+  """`spec` with each embedding feature's file as a table path resolves
+  (the description's folder, `{data_dir}`), made absolute."""
+  at = {c["name"]: c["at"] for c in columns}
+
+  def resolved(f):
+    path = table({"path": f.vectors}, f"{at[f.name]}.vectors")["path"]
+    return dataclasses.replace(f, vectors=os.path.abspath(path))
+
+  return spec.replace(
+    features=tuple(resolved(f) if f.vectors else f for f in spec.features)
+  )
 
 
 def _split(check, value, spec, tables, table) -> dict[str, Any]:

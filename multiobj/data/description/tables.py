@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from multiobj.data import infer, readers
+from multiobj.data import infer, readers, vectors
 from multiobj.data import spec as spec_lib
 
 
@@ -61,7 +61,11 @@ def read_side(check, tables, spec, name, id_name, role="candidate"):
     return None
   table = tables[name]
   (raw, where), key = read(check, table), table["key"]
-  features = [f for f in spec.features_of(role) if f.name != id_name]
+  features = [
+    f
+    for f in spec.features_of(role)
+    if f.name != id_name and f.kind != "embedding"
+  ]
   if name == "users":  # Query features not in the users file: in the rows.
     features = [f for f in features if f.name in raw]
   spec_lib.check_columns(raw, [key] + [f.name for f in features], where)
@@ -78,7 +82,7 @@ def read_side(check, tables, spec, name, id_name, role="candidate"):
       "needs exactly one row."
     )
   out = {f.name: convert(where, f.name, raw[f.name], _how(f)) for f in features}
-  return {id_name: ids, **out}
+  return vectors.add_columns({id_name: ids, **out}, spec)
 
 
 def read_rows(check, d, key, users):
@@ -105,8 +109,8 @@ def rows_from(d, key, raw, where, users):
       take[c] = "numeric"
   for f in spec.features:
     elsewhere = f.role == "candidate" and "catalogue" in d["tables"]
-    if f.kind == spec_lib.KEY or f.built_from:
-      continue  # Made later: the key below, histories from the whole log.
+    if f.kind in (spec_lib.KEY, "embedding") or f.built_from:
+      continue  # Made: the key, vectors' ids below, histories from the log.
     if f.name not in take and not elsewhere and f.name not in (users or {}):
       take[f.name] = _how(f)
   given = d["tables"][key]["labels"]
@@ -139,6 +143,7 @@ def rows_from(d, key, raw, where, users):
     part[c["name"]] = value
   if not spec.has_item_ids:
     part[spec.item_id] = item_key(part, spec)
+  part = vectors.add_columns(part, spec)
   return {n: part[n] for n in spec.columns() if n in part}
 
 
