@@ -302,3 +302,47 @@ STUDIES["replicas"] = Study(
   epochs=3,
   changes={"cpu_devices": 2},
 )
+
+# Feature types (docs/results/features.md): MovieLens 100K leave-one-out,
+# with and without the user's recent movies, and with ids hashed into as
+# many buckets as full vocabularies have rows.
+STUDIES["features_ml100k"] = Study(
+  dataset="json",
+  variants={
+    "ids_and_title": {
+      "dataset_spec": "docs/examples/ml100k_leave_one_out.json"
+    },
+    "with_history": {"dataset_spec": "docs/examples/ml100k_history.json"},
+    "with_history_hashed_ids": {
+      "dataset_spec": "docs/examples/ml100k_history_hashed.json"
+    },
+  },
+  metrics=(
+    "retrieval_full_recall@10",
+    "retrieval_full_recall@20",
+    "retrieval_full_ndcg@10",
+    "rating_rmse",
+  ),
+  epochs=3,
+)
+STUDIES["features_synthetic"] = Study(
+  dataset="synthetic",
+  variants={
+    "default": {},
+    "with_history": {"synthetic": synthetic.SyntheticConfig(history_length=20)},
+    "with_item_vectors": {
+      "synthetic": synthetic.SyntheticConfig(item_vectors=32)
+    },
+    "with_both": {
+      "synthetic": synthetic.SyntheticConfig(history_length=20, item_vectors=32)
+    },
+  },
+  metrics=(
+    "retrieval_recall@10",
+    "retrieval_recall@100",
+    "click_auc",
+    "click_truth_ndcg@10",
+    "purchase_auc",
+  ),
+  epochs=3,
+)

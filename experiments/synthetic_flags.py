@@ -68,6 +68,30 @@ POSITION_BIAS = flags.DEFINE_float(
 )
 
 
+HISTORY_LENGTH = flags.DEFINE_integer(
+  "synthetic_history_length",
+  0,
+  "Synthetic data: > 0 adds a query feature recent_clicks, the user's last "
+  "clicked items before each request (at most this many).",
+  lower_bound=0,
+)
+ITEM_VECTORS = flags.DEFINE_integer(
+  "synthetic_item_vectors",
+  0,
+  "Synthetic data: > 0 adds a candidate feature item_vector of this width, "
+  "each item's latent factors noised and projected (a text encoder's "
+  "vector, say).",
+  lower_bound=0,
+)
+ITEM_VECTOR_NOISE = flags.DEFINE_float(
+  "synthetic_item_vector_noise",
+  synthetic.SyntheticConfig.item_vector_noise,
+  "Synthetic data: the item vectors' noise, in standard deviations of the "
+  "latent factors.",
+  lower_bound=0.0,
+)
+
+
 def config_from_flags() -> synthetic.SyntheticConfig:
   """The `SyntheticConfig` these flags describe."""
   return synthetic.SyntheticConfig(
@@ -80,4 +104,7 @@ def config_from_flags() -> synthetic.SyntheticConfig:
     position_bias=POSITION_BIAS.value,
     click_purchase_conflict=CONFLICT.value,
     seed=SYNTHETIC_SEED.value,
+    history_length=HISTORY_LENGTH.value,
+    item_vectors=ITEM_VECTORS.value,
+    item_vector_noise=ITEM_VECTOR_NOISE.value,
   )

@@ -204,6 +204,21 @@ class ConflictTest(absltest.TestCase):
     ):
       synthetic.SyntheticConfig(click_purchase_conflict=-1)
 
+  def test_bad_feature_settings_are_refused(self):
+    cases = [
+      (
+        {"history_length": -1},
+        "synthetic history_length and item_vectors must be >= 0, got -1 and 0",
+      ),
+      (
+        {"item_vector_noise": -0.5},
+        "synthetic item_vector_noise must be >= 0, got -0.5",
+      ),
+    ]
+    for changes, message in cases:
+      with self.assertRaisesRegex(ValueError, message):
+        synthetic.SyntheticConfig(**changes)
+
 
 if __name__ == "__main__":
   absltest.main()

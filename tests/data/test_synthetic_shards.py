@@ -1,6 +1,7 @@
 """The synthetic log in chunks, and written as Parquet shards that the JSON
 description loader reads back as `generate` draws it."""
 
+import dataclasses
 import io
 import json
 import os
@@ -177,3 +178,40 @@ class ScriptTest(absltest.TestCase):
 
 if __name__ == "__main__":
   absltest.main()
+
+
+class FeaturesTest(absltest.TestCase):
+  """The log with the user's recent clicks and item vectors."""
+
+  def test_shards_load_as_generate(self):
+    config = dataclasses.replace(SMALL, history_length=5, item_vectors=8)
+    directory = self.create_tempdir().full_path
+    data = loader.load(synthetic.write_shards(config, directory))
+    expected = synthetic.generate(config)
+    # The same features; the vectors' files differ in place only.
+    vectors_at = {
+      f.name: f.vectors for f in data.spec.features if f.kind == "embedding"
+    }
+    self.assertEqual(
+      vectors_at, {"item_vector": os.path.join(directory, "item_vectors.npz")}
+    )
+    ours = expected.spec.feature("item_vector").vectors
+    for name in ("ids", "vectors"):
+      np.testing.assert_array_equal(
+        np.load(vectors_at["item_vector"])[name], np.load(ours)[name]
+      )
+    self.assertEqual(
+      [{**dataclasses.asdict(f), "vectors": ""} for f in data.spec.features],
+      [
+        {**dataclasses.asdict(f), "vectors": ""} for f in expected.spec.features
+      ],
+    )
+    self.assertEqual(np.load(ours)["vectors"].shape, (200, 8))
+    for split, table in expected.splits.items():
+      loaded = data.splits[split]
+      for name in ("recent_clicks", "item_vector", "item_id"):
+        np.testing.assert_array_equal(loaded[name], table[name], name)
+    clicks = expected.splits["test"]["recent_clicks"]
+    lengths = [len(h.split("|")) if h else 0 for h in clicks]
+    self.assertEqual(max(lengths), 5)
+    self.assertGreater(np.mean(lengths), 1)

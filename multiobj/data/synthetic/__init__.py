@@ -12,6 +12,7 @@ from multiobj.data.synthetic.config import (
   DEFAULT_OBJECTIVES,
   SPEC,
   SyntheticConfig,
+  spec_for,
 )
 from multiobj.data.synthetic.log import chunks, generate
 from multiobj.data.synthetic.shards import write_shards
@@ -22,5 +23,6 @@ __all__ = [
   "SyntheticConfig",
   "chunks",
   "generate",
+  "spec_for",
   "write_shards",
 ]

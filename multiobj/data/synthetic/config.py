@@ -32,6 +32,14 @@ class SyntheticConfig:
     valid_share: Share of the latest requests held out for validation...
     test_share: ...and for the test, after the validation share.
     seed: Seed of every random draw.
+    history_length: If > 0, a query feature `recent_clicks`: the user's
+      last clicked items before each request, at most this many, built from
+      the log (`history.add_built`).
+    item_vectors: If > 0, a candidate feature `item_vector` of this width:
+      each item's latent factors, noised, through a fixed random projection,
+      standing in for a text encoder's vector of the item...
+    item_vector_noise: ...with noise of this many standard deviations of
+      the latent factors (0: the factors themselves, projected).
   """
 
   num_users: int = 5000
@@ -47,6 +55,9 @@ class SyntheticConfig:
   valid_share: float = 0.1
   test_share: float = 0.1
   seed: int = 0
+  history_length: int = 0
+  item_vectors: int = 0
+  item_vector_noise: float = 1.0
 
   def __post_init__(self):
     for name in (
@@ -72,6 +83,15 @@ class SyntheticConfig:
     if not 0 <= self.click_noise < 1:
       raise ValueError(
         f"synthetic click_noise must be in [0, 1), got {self.click_noise}."
+      )
+    if self.history_length < 0 or self.item_vectors < 0:
+      raise ValueError(
+        "synthetic history_length and item_vectors must be >= 0, got "
+        f"{self.history_length} and {self.item_vectors}."
+      )
+    if self.item_vector_noise < 0:
+      raise ValueError(
+        f"synthetic item_vector_noise must be >= 0, got {self.item_vector_noise}."
       )
     if self.click_purchase_conflict < 0:
       raise ValueError(
@@ -122,3 +142,32 @@ SPEC = spec_lib.DatasetSpec(
 
 # The objectives the log's labels feed, and the default run's weights.
 DEFAULT_OBJECTIVES = "retrieval:1,click:1,dwell:0.5,purchase:2"
+
+
+def spec_for(
+  config: SyntheticConfig, vectors: str = ""
+) -> spec_lib.DatasetSpec:
+  """`SPEC` with the features `config` adds: the recent clicks, and the
+  item vectors (`vectors`, their file)."""
+  added = []
+  if config.history_length:
+    added.append(
+      spec_lib.Feature(
+        "recent_clicks",
+        "query",
+        "history",
+        max_length=config.history_length,
+        built_from="click",
+      )
+    )
+  if config.item_vectors:
+    added.append(
+      spec_lib.Feature(
+        "item_vector",
+        "candidate",
+        "embedding",
+        vectors=vectors,
+        vectors_key=SPEC.item_id,
+      )
+    )
+  return SPEC.replace(features=SPEC.features + tuple(added))

@@ -40,18 +40,22 @@ chunks; a log of one chunk is drawn exactly as before chunks existed.
 """
 
 import dataclasses
+import hashlib
+import os
+import tempfile
 from collections.abc import Iterator
 
 import numpy as np
 
 import objectives as objectives_lib
 from multiobj.data import dataset as dataset_lib
+from multiobj.data import history, vectors
 from multiobj.data import splits as splits_lib
 from multiobj.data.synthetic import population
 from multiobj.data.synthetic.config import (
   DEFAULT_OBJECTIVES,
-  SPEC,
   SyntheticConfig,
+  spec_for,
 )
 
 # Requests drawn at once; a chunk of rows is this times `list_size` rows.
@@ -155,14 +159,41 @@ def generate(
   parts = list(chunks(config, pop))
   rows = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
   del parts
+  path = ""
+  if config.item_vectors:
+    path = write_item_vectors(config, pop, _scratch(config))
+  spec = spec_for(config, path)
+  rows = vectors.add_columns(history.add_built(rows, spec), spec)
   return dataset_lib.Dataset(
     objectives=tuple(objectives_lib.select(DEFAULT_OBJECTIVES)),
-    spec=SPEC,
+    spec=spec,
     splits=splits_lib.split_by_time(
-      rows, SPEC, valid_share=config.valid_share, test_share=config.test_share
+      rows, spec, valid_share=config.valid_share, test_share=config.test_share
     ),
-    catalogue=catalogue(pop),
+    catalogue=vectors.add_columns(catalogue(pop), spec),
   )
+
+
+def write_item_vectors(config: SyntheticConfig, pop, folder: str) -> str:
+  """The items' vectors (`population.item_vectors`) as `folder`'s
+  item_vectors.npz; returns its path."""
+  os.makedirs(folder, exist_ok=True)
+  path = os.path.join(folder, "item_vectors.npz")
+  found = population.item_vectors(
+    pop.items, config.item_vectors, config.item_vector_noise, config.seed
+  )
+  partial = f"{path}.{os.getpid()}.npz"
+  np.savez(partial, ids=np.arange(len(found), dtype=np.int64), vectors=found)
+  os.replace(partial, path)  # Whole, whichever process writes it last.
+  return path
+
+
+def _scratch(config):
+  """Where the in-memory log keeps its item vectors' file: a folder of the
+  temporary directory named by the config (the model reads the file once,
+  at preparation; a trained model keeps the vectors in its checkpoint)."""
+  key = hashlib.sha256(repr(config).encode()).hexdigest()[:16]
+  return os.path.join(tempfile.gettempdir(), "multiobj-synthetic", key)
 
 
 def _draw_chunk(rng, config, pop, start, n, window):

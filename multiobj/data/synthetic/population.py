@@ -117,3 +117,15 @@ def draw_items(rng, num_items, centers, topics):
 
 def unit_rows(x):
   return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def item_vectors(items, width: int, noise: float, seed: int) -> np.ndarray:
+  """[items, width] float32: each item's latent factors plus Gaussian noise
+  of `noise` standard deviations of the factors, through a fixed random
+  projection: what a text encoder might give, related to relevance but
+  neither the factors nor their scale."""
+  rng = np.random.default_rng([seed, 7])
+  latent = items["latent"]
+  noisy = latent + rng.normal(0.0, noise * latent.std(), latent.shape)
+  projection = rng.normal(0.0, 1.0, (latent.shape[1], width))
+  return (noisy @ projection / np.sqrt(latent.shape[1])).astype(np.float32)

@@ -31,14 +31,17 @@ from multiobj.data.synthetic.config import (
   DEFAULT_OBJECTIVES,
   SPEC,
   SyntheticConfig,
+  spec_for,
 )
 
 DESCRIPTION = "dataset.json"
 CATALOGUE = "catalogue.parquet"
 ROWS = "rows"
+ITEM_VECTORS = "item_vectors.npz"
 # What `write_shards` leaves, complete or interrupted (a hidden temporary).
 _OURS = re.compile(
   rf"{ROWS}|\.?({re.escape(CATALOGUE)}|{re.escape(DESCRIPTION)})(\.tmp)?"
+  rf"|{re.escape(ITEM_VECTORS)}(\.\d+\.npz)?"
 )
 _PART = re.compile(r"\.?part-\d{5}\.parquet(\.tmp)?")
 
@@ -82,6 +85,8 @@ def write_shards(config: SyntheticConfig, directory: str) -> str:
     os.remove(name)
   pop = log.draw_population(config)
   _write(log.catalogue(pop), os.path.join(directory, CATALOGUE))
+  if config.item_vectors:
+    log.write_item_vectors(config, pop, directory)
   count, written, begin = log.num_chunks(config), 0, time.perf_counter()
   for i, rows in enumerate(log.chunks(config, pop)):
     _write(rows, os.path.join(rows_dir, f"part-{i:05d}.parquet"))
@@ -108,7 +113,7 @@ def description(config: SyntheticConfig) -> dict:
     "name": SPEC.name,
     "rows": {"path": f"{ROWS}/*.parquet"},
     "catalogue": {"path": CATALOGUE, "key": SPEC.item_id},
-    "columns": _columns(),
+    "columns": _columns(spec_for(config, ITEM_VECTORS)),
     "split": {
       "method": "time",
       "valid": config.valid_share,
@@ -127,12 +132,12 @@ def _recorded(config):
   }
 
 
-def _columns():
-  """`SPEC`'s columns as description entries; labels feed the default
+def _columns(spec):
+  """`spec`'s columns as description entries; labels feed the default
   objectives with their default weights."""
   single = {SPEC.item_id: "item_id", SPEC.user_id: "user_id"}
   entries = []
-  for f in SPEC.features:
+  for f in spec.features:
     if f.name in single:
       entries.append({"name": f.name, "role": single[f.name], "type": f.kind})
     elif f.name == SPEC.position:
@@ -150,6 +155,10 @@ def _columns():
         entry["transform"] = f.transform
       if f.kind == "multi_category":
         entry["separator"] = f.separator
+      if f.kind == "history":
+        entry.update(built_from=f.built_from, max_length=f.max_length)
+      if f.kind == "embedding":
+        entry["vectors"] = {"path": f.vectors, "key": f.vectors_key}
       if f.role == "context":
         entry["serving_value"] = f.serving_value
       entries.append(entry)
