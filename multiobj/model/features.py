@@ -68,13 +68,7 @@ class FeatureEmbedding(tf.keras.layers.Layer):
       self.width, self.input_dtype = 1, tf.float32
       return
     if feature.kind == "history":
-      if items is None:
-        raise ValueError(
-          f"History feature {feature.name!r} needs the candidate tower's item "
-          "id embedding, which it shares."
-        )
-      # Shared with the candidate tower: history and candidates in one space.
-      self.items, self.width = items, items.width
+      self._history_items(feature, items)
       return
     if feature.kind == "embedding":
       self._vectors(feature, stats, embedding_dim)
@@ -113,6 +107,25 @@ class FeatureEmbedding(tf.keras.layers.Layer):
       else category_dim(size, embedding_dim)
     )
     self.embedding = tf.keras.layers.Embedding(size, self.width)
+
+  def _history_items(self, feature, items):
+    """A history feature's share of the candidate tower's item id
+    embedding `items`: history and candidates in one space."""
+    if items is None:
+      raise ValueError(
+        f"History feature {feature.name!r} needs the candidate tower's item "
+        "id embedding, which it shares."
+      )
+    self.items, self.width = items, items.width
+    self.tokens = None
+    if isinstance(
+      getattr(items, "lookup", None), tf.keras.layers.IntegerLookup
+    ):
+      # Integer ids arrive as text: looked up as text, to the same rows.
+      known = items.lookup.get_vocabulary(include_special_tokens=False)
+      self.tokens = tf.keras.layers.StringLookup(
+        vocabulary=[str(v) for v in known]
+      )
 
   def _vectors(self, feature, stats, embedding_dim):
     """An embedding feature's table: the ids (sorted; text ids as their
@@ -174,25 +187,19 @@ class FeatureEmbedding(tf.keras.layers.Layer):
     parts = tf.ragged.boolean_mask(parts, parts != "")
     parts = parts[:, -self.feature.max_length :]
     items = self.items
-    if not items.hash_buckets and items.input_dtype == tf.int64:
-      # Integer ids, looked up as integers (a malformed one is unknown).
-      parts = tf.ragged.map_flat_values(
-        lambda v: tf.strings.to_number(
-          tf.where(tf.strings.regex_full_match(v, "-?[0-9]+"), v, "-1"),
-          tf.int64,
-        ),
-        parts,
-      )
-    return tf.ragged.map_flat_values(
-      lambda v: items.embedding(items.index(v)), parts
-    )
+    index = self.tokens or items.index
+    return tf.ragged.map_flat_values(lambda v: items.embedding(index(v)), parts)
 
   def call(self, values: tf.Tensor, training=None) -> tf.Tensor:
     kind = self.feature.kind
     if kind == "embedding":
       return self.project(self.lookup_vectors(values))
     if kind == "history":
-      vectors = self.history(values)
+      # The model may pass what `history` gave (it shares them with the
+      # ranking heads' attention).
+      vectors = (
+        values if isinstance(values, tf.RaggedTensor) else self.history(values)
+      )
       # The mean of the items; an empty history encodes as zeros.
       return tf.math.divide_no_nan(
         tf.reduce_sum(vectors, axis=1),

@@ -202,9 +202,16 @@ class MultiObjectiveModel(tfrs.Model):
     """
     mask = inputs[lists_lib.MASK]
     batch_size, list_size = tf.shape(mask)[0], tf.shape(mask)[1]
-    query_encoding = self.query_tower.encoder(
-      {f.name: inputs[f.name] for f in self.spec.features_of("query")}
-    )
+    query_inputs = {
+      f.name: inputs[f.name] for f in self.spec.features_of("query")
+    }
+    # History items embedded once, for the query tower and the attention.
+    encoders = self.query_tower.encoder.by_feature
+    histories = {
+      name: encoders[name].history(query_inputs[name])
+      for name in self.attention
+    }
+    query_encoding = self.query_tower.encoder({**query_inputs, **histories})
     candidate_encoding = self.candidate_tower.encoder(
       {
         f.name: tf.reshape(inputs[f.name], [-1])
@@ -245,15 +252,15 @@ class MultiObjectiveModel(tfrs.Model):
         }
       )
       parts.append(per_slot(context, self.context_encoder.width))
-    parts += self._history_attention(inputs, batch_size, list_size)
+    parts += self._history_attention(inputs, histories, batch_size, list_size)
     hidden, gates = self.trunk(tf.concat(parts, axis=-1), training=training)
     outputs.update(heads_lib.apply(self.heads, hidden, self.ranking_objectives))
     outputs["gates"] = gates
     return outputs
 
-  def _history_attention(self, inputs, batch_size, list_size):
-    """[B, L, D] per history feature: its items as each candidate sees
-    them (`attention.TargetAttention`)."""
+  def _history_attention(self, inputs, histories, batch_size, list_size):
+    """[B, L, D] per history feature: its items (`histories`, embedded) as
+    each candidate sees them (`attention.TargetAttention`)."""
     if not self.attention:
       return []
     items = self.candidate_tower.encoder.by_feature[self.spec.item_id]
@@ -261,9 +268,8 @@ class MultiObjectiveModel(tfrs.Model):
     candidates = tf.reshape(
       items.embedding(items.index(ids)), [batch_size, list_size, items.width]
     )
-    encoders = self.query_tower.encoder.by_feature
     return [
-      layer(encoders[name].history(inputs[name]), candidates)
+      layer(histories[name], candidates)
       for name, layer in self.attention.items()
     ]
 
