@@ -113,8 +113,12 @@ def table(name: str, results: list[dict[str, Any]], seeds: list[int]) -> str:
 
 def _same_or_spread(values):
   """One value where every seed's is the same (a deterministic baseline on
-  a fixed split), else `grid.mean_std`."""
-  return grid.mean_std(values[:1] if len(set(values)) == 1 else values)
+  a fixed split; float32 sums in another order may differ in the last
+  bits), else `grid.mean_std`."""
+  known = [v for v in values if v is not None]
+  same = bool(known) and len(known) == len(values)
+  same = same and max(known) - min(known) <= 1e-5 * max(1.0, abs(known[0]))
+  return grid.mean_std(values[:1] if same else values)
 
 
 def _baseline_rows(study, seeds):
@@ -155,9 +159,18 @@ def main(argv):
   seeds = [int(s) for s in output_flags.SEEDS.value]
   data_dir = common.DATA_DIR.value or loaders.default_data_dir()
   page = _PAGE.value
-  if page and not os.path.isfile(page):
-    raise app.UsageError(f"--page: no file {page!r}.")
   name = _STUDY.value
+  if page:
+    if not os.path.isfile(page):
+      raise app.UsageError(f"--page: no file {page!r}.")
+    with open(page) as f:
+      if name not in pages.blocks(f.read()):
+        # Said before the runs, not after them.
+        raise app.UsageError(
+          f"--page: {page} has no block for study {name!r}: add the lines "
+          f"'<!-- reproduce:{name} -->' and '<!-- /reproduce:{name} -->' "
+          "where its table goes."
+        )
   results = run(name, seeds, output_flags.OUTPUT_DIR.value, data_dir)
   text = table(name, results, seeds)
   with open(

@@ -2,8 +2,10 @@
 
 import glob
 import os
+from unittest import mock
 
-from absl.testing import absltest
+from absl import app
+from absl.testing import absltest, flagsaver
 
 from experiments import reproduce
 from experiments.studies import STUDIES
@@ -56,6 +58,20 @@ class BlocksTest(absltest.TestCase):
     text = pages.replace(PAGE, "ml100k_multitask", "new\n")
     self.assertEqual(text, PAGE.replace("old table\n", "new\n"))
     self.assertEqual(pages.blocks(text), {"ml100k_multitask": "new\n"})
+
+  def test_a_page_without_the_block_is_refused_before_any_run(self):
+    page = self.create_tempfile("page.md", content=PAGE).full_path
+    argv = ["reproduce", "--study=deca", f"--page={page}", "--output_dir=x"]
+    with flagsaver.flagsaver():
+      reproduce.flags.FLAGS(argv)
+      with mock.patch.object(reproduce, "run") as run:
+        with self.assertRaisesRegex(
+          app.UsageError,
+          "--page: .*page.md has no block for study 'deca': add the lines "
+          "'<!-- reproduce:deca -->'",
+        ):
+          reproduce.main(["reproduce"])
+    run.assert_not_called()
 
   def test_a_page_without_the_block_names_the_markers(self):
     with self.assertRaisesRegex(
@@ -134,6 +150,8 @@ class PublishedPagesTest(absltest.TestCase):
         "deca_tuned",
         "taobao_tuned",
         "tfrs_tutorial_tuned",
+        "features_ml100k",
+        "features_synthetic",
       },
       checked,
     )
