@@ -152,6 +152,8 @@ class PublishedPagesTest(absltest.TestCase):
         "tfrs_tutorial_tuned",
         "features_ml100k",
         "features_synthetic",
+        "taobao",
+        "ml100k_cold_start",
       },
       checked,
     )
