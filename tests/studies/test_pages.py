@@ -154,6 +154,7 @@ class PublishedPagesTest(absltest.TestCase):
         "features_synthetic",
         "taobao",
         "ml100k_cold_start",
+        "trunks_taobao",
       },
       checked,
     )
