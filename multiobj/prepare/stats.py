@@ -30,9 +30,10 @@ class FeatureStats:
 
   `policies` reports, for each feature with a vocabulary policy
   (`Feature.min_count`, `max_size`, `hash_buckets`), what it did to the
-  training values (`vocabulary_report`), and for each history feature its
+  training values (`vocabulary_report`); for each history feature its
   rows, the truncated and empty ones and the share of its items out of the
-  item vocabulary; the run's data summary shows them.
+  item vocabulary; for each embedding feature its file's vectors, width and
+  coverage of training. The run's data summary shows them (`reports`).
   """
 
   vocabularies: dict[str, list[Any]]
@@ -47,7 +48,8 @@ class FeatureStats:
 
   def reports(self) -> dict[str, dict[str, Any]]:
     """`policies` for metrics.json: {"vocabularies": what each policy
-    did, "histories": each history's counts}."""
+    did, "histories": each history's counts, "embeddings": each vector
+    file's coverage}, told apart by their keys."""
     out = {"vocabularies": {}, "histories": {}, "embeddings": {}}
     for name, report in self.policies.items():
       if "truncated" in report:
@@ -222,11 +224,7 @@ class Counter:
 
 
 def _has_policy(feature):
-  return (feature.min_count, feature.max_size, feature.hash_buckets) != (
-    1,
-    0,
-    0,
-  )
+  return feature.min_count != 1 or feature.max_size or feature.hash_buckets
 
 
 def vocabulary_report(
