@@ -106,13 +106,15 @@ def build(
 
 
 def parse(
-  column: np.ndarray, separator: str, max_length: int
+  column: np.ndarray, separator: str, max_length: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-  """A history column's lengths and the items the model keeps of it.
+  """A history column's lengths and the items the model keeps of it (any
+  column of values joined by a separator: multi_category's too).
 
   Returns:
     ([N] each row's number of items (empty parts are no item), the items
-    of the last `max_length` of each row, flattened, as text).
+    of the last `max_length` of each row (all of them for None),
+    flattened, as text).
   """
   text = pa.array(np.asarray(column).astype(str).astype(object), pa.string())
   parts = pc.split_pattern(text, separator)
@@ -123,5 +125,7 @@ def parse(
   parent = parent[present]
   lengths = np.bincount(parent, minlength=len(text))
   # Position from the end of its row: 0 for the newest item.
-  after = np.cumsum(lengths)[parent] - np.arange(len(parent)) - 1
-  return lengths, values[after < max_length].astype(object)
+  if max_length is not None:
+    after = np.cumsum(lengths)[parent] - np.arange(len(parent)) - 1
+    values = values[after < max_length]
+  return lengths, values.astype(object)

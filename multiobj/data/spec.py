@@ -261,12 +261,7 @@ class DatasetSpec:
     for f in self.features:
       if f.kind != "embedding":
         continue
-      names = [g.name for g in self.features]
-      key = (
-        self.features[names.index(f.vectors_key)]
-        if f.vectors_key in names
-        else None
-      )
+      key = next((g for g in self.features if g.name == f.vectors_key), None)
       if (
         key is None or key.role != f.role or key.kind not in ("id", "category")
       ):

@@ -180,10 +180,7 @@ class FeatureEmbedding(tf.keras.layers.Layer):
   def history(self, values: tf.Tensor) -> tf.RaggedTensor:
     """A history feature's [N] values to [N, (items), width] item
     embeddings, the last `max_length` of each row, oldest first."""
-    parts = tf.strings.split(
-      tf.strings.as_string(values) if values.dtype != tf.string else values,
-      self.feature.separator,
-    )
+    parts = _split(values, self.feature.separator)
     parts = tf.ragged.boolean_mask(parts, parts != "")
     parts = parts[:, -self.feature.max_length :]
     items = self.items
@@ -197,29 +194,18 @@ class FeatureEmbedding(tf.keras.layers.Layer):
     if kind == "history":
       # The model may pass what `history` gave (it shares them with the
       # ranking heads' attention).
-      vectors = (
+      return _mean(
         values if isinstance(values, tf.RaggedTensor) else self.history(values)
-      )
-      # The mean of the items; an empty history encodes as zeros.
-      return tf.math.divide_no_nan(
-        tf.reduce_sum(vectors, axis=1),
-        tf.cast(vectors.row_lengths(), vectors.dtype)[:, tf.newaxis],
       )
     if kind == "numeric":
       x = transform(self.feature, tf.cast(values, tf.float32))
       return self.normalize(x[:, tf.newaxis])
     if kind == "multi_category":
-      parts = tf.strings.split(
-        tf.strings.as_string(values) if values.dtype != tf.string else values,
-        self.feature.separator,
-      )
-      vectors = tf.ragged.map_flat_values(
-        lambda v: self.embedding(self.index(v)), parts
-      )
-      # The mean over each row's values; a row with none encodes as zeros.
-      return tf.math.divide_no_nan(
-        tf.reduce_sum(vectors, axis=1),
-        tf.cast(parts.row_lengths(), vectors.dtype)[:, tf.newaxis],
+      parts = _split(values, self.feature.separator)
+      return _mean(
+        tf.ragged.map_flat_values(
+          lambda v: self.embedding(self.index(v)), parts
+        )
       )
     if kind == "text":
       tokens = self.lookup(values)
@@ -234,6 +220,20 @@ class FeatureEmbedding(tf.keras.layers.Layer):
       dropped = self.draws.uniform(tf.shape(index)) < self.id_dropout
       index = tf.where(dropped, tf.zeros_like(index), index)
     return self.embedding(index)
+
+
+def _split(values, separator) -> tf.RaggedTensor:
+  """[N] values joined by `separator` to [N, (parts)] text."""
+  text = values if values.dtype == tf.string else tf.strings.as_string(values)
+  return tf.strings.split(text, separator)
+
+
+def _mean(vectors: tf.RaggedTensor) -> tf.Tensor:
+  """[N, (k), W] to the mean over each row's k; a row of none is zeros."""
+  return tf.math.divide_no_nan(
+    tf.reduce_sum(vectors, axis=1),
+    tf.cast(vectors.row_lengths(), vectors.dtype)[:, tf.newaxis],
+  )
 
 
 def fingerprint(ids):

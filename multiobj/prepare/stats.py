@@ -319,10 +319,8 @@ def _combine(a, b):
 
 
 def _split_values(column, separator):
-  values = [
-    v for text in column.astype(str) for v in text.split(separator) if v
-  ]
-  return np.asarray(values, dtype=object)
+  """Every non-empty value of a multi_category column, flattened."""
+  return history.parse(column, separator)[1]
 
 
 def _plain(value):
