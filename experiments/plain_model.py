@@ -3,7 +3,6 @@ against: what one would write from the TensorFlow Recommenders multitask
 tutorial for the default experiment, with the same features, vocabularies,
 layer sizes and losses."""
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
@@ -17,21 +16,20 @@ class PlainModel(tfrs.Model):
 
   def __init__(self, stats: features.FeatureStats, dim: int = 32):
     super().__init__()
-    voc = stats.vocabularies
 
     def ids(name):
-      lookup = tf.keras.layers.IntegerLookup(
-        vocabulary=np.asarray(voc[name], np.int64)
-      )
+      vocabulary, size, _ = stats.vocabulary(name)
+      lookup = tf.keras.layers.IntegerLookup(vocabulary=vocabulary)
       return tf.keras.Sequential(
-        [lookup, tf.keras.layers.Embedding(len(voc[name]) + 1, dim)]
+        [lookup, tf.keras.layers.Embedding(size + 1, dim)]
       )
 
     def category(name):
-      lookup = tf.keras.layers.StringLookup(vocabulary=voc[name])
-      width = features.category_dim(len(voc[name]) + 1, dim)
+      vocabulary, size, _ = stats.vocabulary(name)
+      lookup = tf.keras.layers.StringLookup(vocabulary=vocabulary)
+      width = features.category_dim(size + 1, dim)
       return tf.keras.Sequential(
-        [lookup, tf.keras.layers.Embedding(len(voc[name]) + 1, width)]
+        [lookup, tf.keras.layers.Embedding(size + 1, width)]
       )
 
     def numeric(name):
@@ -44,18 +42,17 @@ class PlainModel(tfrs.Model):
     self.item = ids("item_id")
     self.category = category("category")
     self.price = numeric("price")
+    title, title_size, _ = stats.vocabulary("title")
     self.title_tokens = tf.keras.layers.TextVectorization(
-      vocabulary=voc["title"], output_sequence_length=12
+      vocabulary=title, output_sequence_length=12
     )
     self.title_embedding = tf.keras.layers.Embedding(
-      len(voc["title"]) + 2, dim, mask_zero=True
+      title_size + 2, dim, mask_zero=True
     )
-    self.position = tf.keras.layers.IntegerLookup(
-      vocabulary=np.asarray(voc["position"], np.int64)
-    )
+    positions, position_size, _ = stats.vocabulary("position")
+    self.position = tf.keras.layers.IntegerLookup(vocabulary=positions)
     self.position_embedding = tf.keras.layers.Embedding(
-      len(voc["position"]) + 1,
-      features.category_dim(len(voc["position"]) + 1, dim),
+      position_size + 1, features.category_dim(position_size + 1, dim)
     )
     self.query_dense = tf.keras.Sequential(
       [tf.keras.layers.Dense(64, "relu"), tf.keras.layers.Dense(dim)]

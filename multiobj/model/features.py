@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from multiobj.data import spec as spec_lib
+from multiobj.prepare import vocabularies
 from multiobj.prepare.stats import (  # noqa: F401  (re-exported)
   FeatureStats,
   compute_stats,
@@ -73,15 +74,16 @@ class FeatureEmbedding(tf.keras.layers.Layer):
     if feature.kind == "embedding":
       self._vectors(feature, stats, embedding_dim)
       return
-    vocabulary = stats.vocabularies[feature.name]
+    vocabulary, size, integers = stats.vocabulary(feature.name)
+    if not size:
+      vocabulary = ["[empty]"]  # A lookup needs one value.
     if feature.kind == "text":
       self.lookup = tf.keras.layers.TextVectorization(
-        vocabulary=vocabulary or ["[empty]"], output_sequence_length=text_length
+        vocabulary=vocabulary, output_sequence_length=text_length
       )
-      size = len(vocabulary or ["[empty]"]) + 2
       self.width = embedding_dim
       self.embedding = tf.keras.layers.Embedding(
-        size, self.width, mask_zero=True
+        max(size, 1) + 2, self.width, mask_zero=True
       )
       return
     self.hash_buckets = feature.hash_buckets
@@ -90,16 +92,12 @@ class FeatureEmbedding(tf.keras.layers.Layer):
       size = self.hash_buckets + 1
       if stats.policies.get(feature.name, {}).get("integers"):
         self.input_dtype = tf.int64
-    elif vocabulary and isinstance(vocabulary[0], int | np.integer):
-      self.lookup = tf.keras.layers.IntegerLookup(
-        vocabulary=np.asarray(vocabulary, dtype=np.int64)
-      )
+    elif integers:
+      self.lookup = tf.keras.layers.IntegerLookup(vocabulary=vocabulary)
       self.input_dtype = tf.int64
       size = self.lookup.vocabulary_size()
     else:
-      self.lookup = tf.keras.layers.StringLookup(
-        vocabulary=[str(v) for v in vocabulary] or ["[empty]"]
-      )
+      self.lookup = tf.keras.layers.StringLookup(vocabulary=vocabulary)
       size = self.lookup.vocabulary_size()
     self.width = (
       embedding_dim
@@ -117,15 +115,6 @@ class FeatureEmbedding(tf.keras.layers.Layer):
         "id embedding, which it shares."
       )
     self.items, self.width = items, items.width
-    self.tokens = None
-    if isinstance(
-      getattr(items, "lookup", None), tf.keras.layers.IntegerLookup
-    ):
-      # Integer ids arrive as text: looked up as text, to the same rows.
-      known = items.lookup.get_vocabulary(include_special_tokens=False)
-      self.tokens = tf.keras.layers.StringLookup(
-        vocabulary=[str(v) for v in known]
-      )
 
   def _vectors(self, feature, stats, embedding_dim):
     """An embedding feature's table: the ids (sorted; text ids as their
@@ -170,12 +159,18 @@ class FeatureEmbedding(tf.keras.layers.Layer):
     vocabulary."""
     if self.hash_buckets:
       return hash_bucket(values, self.hash_buckets)
-    if (
-      isinstance(self.lookup, tf.keras.layers.StringLookup)
-      and values.dtype != tf.string
-    ):
+    if isinstance(self.lookup, tf.keras.layers.IntegerLookup):
+      if values.dtype != tf.string:
+        return self.lookup(values)
+      # Integer ids as text (a history's items): those written as an
+      # integer (the reader's rule: `007` is 7), the others unknown.
+      integer = tf.strings.regex_full_match(values, r"-?[0-9]{1,18}")
+      ids = tf.strings.to_number(tf.where(integer, values, "0"), tf.int64)
+      return tf.where(integer, self.lookup(ids), tf.zeros_like(ids))
+    if values.dtype != tf.string:
       values = tf.strings.as_string(values)
-    return self.lookup(values)
+    # A vocabulary file's line cannot be empty (`vocabularies.EMPTY`).
+    return self.lookup(tf.where(values == "", vocabularies.EMPTY, values))
 
   def history(self, values: tf.Tensor) -> tf.RaggedTensor:
     """A history feature's [N] values to [N, (items), width] item
@@ -184,8 +179,9 @@ class FeatureEmbedding(tf.keras.layers.Layer):
     parts = tf.ragged.boolean_mask(parts, parts != "")
     parts = parts[:, -self.feature.max_length :]
     items = self.items
-    index = self.tokens or items.index
-    return tf.ragged.map_flat_values(lambda v: items.embedding(index(v)), parts)
+    return tf.ragged.map_flat_values(
+      lambda v: items.embedding(items.index(v)), parts
+    )
 
   def call(self, values: tf.Tensor, training=None) -> tf.Tensor:
     kind = self.feature.kind

@@ -11,6 +11,10 @@
                           spec, catalogue, feature statistics, propensities,
                           cold-start items; for logs with sampled negatives
                           or a full-ranking protocol, their rows too);
+    feature_stats.json, vocabularies/
+                          the feature statistics, each vocabulary a file
+                          (`stats.FeatureStats.save`), which the model's
+                          lookups read;
     {split}-00000.tfrecord  the lists (`shards.py`).
 
 `prepared(config, directory)` returns the run's `TrainData` from a cache
@@ -55,7 +59,8 @@ from multiobj.prepare import train_data as train_data_lib
 FORMAT = "multiobj.prepared"
 # 2: datasets carry their full-ranking protocol (dataset.FullRanking) and
 # the labels each split lacks (dataset.Dataset.absent).
-VERSION = 3  # 3: FeatureStats.policies.
+# 3: FeatureStats.policies. 4: vocabularies as files.
+VERSION = 4
 MANIFEST = "manifest.json"
 STATE = "state.pkl"
 
@@ -210,7 +215,14 @@ def write(config: config_lib.TrainConfig, directory: str) -> None:
 
 
 def _finish(scratch, data, splits, config):
-  """Writes the state and the manifest beside the shards."""
+  """Writes the state, the feature statistics (their vocabularies as
+  files, `stats.FeatureStats.save`) and the manifest beside the shards."""
+  if data.stats is not None:
+    saved = data.stats.save(scratch)
+    # The folder is renamed into place: `load` says where it is.
+    data = dataclasses.replace(
+      data, stats=dataclasses.replace(saved, directory="")
+    )
   with open(os.path.join(scratch, STATE), "wb") as f:
     pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
   manifest_splits = {}
@@ -338,6 +350,9 @@ def load(
     for name, split in manifest["splits"].items()
   }
   data = state.with_shards(run, splits)
+  if data.stats is not None:
+    stats = dataclasses.replace(data.stats, directory=directory)
+    data = dataclasses.replace(data, stats=stats)
   return dataclasses.replace(data, cache_dir=directory), ""
 
 

@@ -4,13 +4,15 @@
 category and text feature and the mean and variance of every numeric one.
 Preparation computes them (they are part of the prepared data, so a cached
 log is never read again for them); the model's `FeatureEncoder`
-(`model/features.py`) builds its layers from them, and they are saved beside
-the checkpoint (`feature_stats.json`), so a model is rebuilt exactly from its
-directory.
+(`model/features.py`) builds its layers from them. `FeatureStats.save`
+writes them to the cache and beside the checkpoint (`feature_stats.json`,
+and each vocabulary as a file, `vocabularies.py`), so a model is rebuilt
+exactly from its directory.
 """
 
 import dataclasses
 import json
+import os
 from typing import Any
 
 import numpy as np
@@ -22,6 +24,10 @@ from multiobj.data import dataset as dataset_lib
 from multiobj.data import history
 from multiobj.data import spec as spec_lib
 from multiobj.data import vectors as vectors_lib
+from multiobj.prepare import vocabularies as vocabularies_lib
+from multiobj.prepare.vocabularies import VocabularyFile
+
+FILE = "feature_stats.json"
 
 
 @dataclasses.dataclass
@@ -34,9 +40,12 @@ class FeatureStats:
   rows, the truncated and empty ones and the share of its items out of the
   item vocabulary; for each embedding feature its file's vectors, width and
   coverage of training. The run's data summary shows them (`reports`).
+
+  A vocabulary is its values (lookup order: most frequent first) as
+  computed, or, once saved, a `VocabularyFile` under `directory`.
   """
 
-  vocabularies: dict[str, list[Any]]
+  vocabularies: dict[str, list[Any] | VocabularyFile]
   moments: dict[str, tuple[float, float]]
   policies: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
   # Each embedding feature's (sorted ids, vectors) (`vectors.read`). Not in
@@ -45,6 +54,62 @@ class FeatureStats:
   vectors: dict[str, tuple[np.ndarray, np.ndarray]] = dataclasses.field(
     default_factory=dict
   )
+  # Where the vocabulary files are ("" while none is on file).
+  directory: str = ""
+
+  def vocabulary(self, name: str) -> tuple[Any, int, bool]:
+    """Feature `name`'s vocabulary as a Keras lookup takes it (its file's
+    path, or the values with the empty one as `vocabularies.EMPTY`), its
+    size, and whether it holds integers."""
+    found = self.vocabularies[name]
+    if isinstance(found, VocabularyFile):
+      path = os.path.join(self.directory, found.file)
+      return path, found.size, found.integers
+    values, integers = vocabularies_lib.in_lookup_form(found)
+    return values, len(values), integers
+
+  def values(self, name: str) -> list[Any]:
+    """Feature `name`'s vocabulary, in lookup order, read from its file if
+    it is on one. For tools and tests: a model's lookup reads the file."""
+    found = self.vocabularies[name]
+    if not isinstance(found, VocabularyFile):
+      return list(found)
+    return vocabularies_lib.read(self.directory, found)
+
+  def save(self, directory: str) -> "FeatureStats":
+    """Writes feature_stats.json and every vocabulary's file to
+    `directory`; returns these statistics reading their vocabularies from
+    there. ValueError for a value a vocabulary file cannot hold."""
+    files = {}
+    for name, found in self.vocabularies.items():
+      if isinstance(found, VocabularyFile):
+        vocabularies_lib.copy(self.directory, found, directory)
+        files[name] = found
+      else:
+        files[name] = vocabularies_lib.write(directory, name, found)
+    saved = dataclasses.replace(self, vocabularies=files, directory=directory)
+    described = {
+      "vocabularies": {k: v.to_dict() for k, v in files.items()},
+      "moments": self.moments,
+      "policies": self.policies,
+    }
+    with open(os.path.join(directory, FILE), "w") as f:
+      json.dump(described, f, indent=1, default=_json_default)
+    return saved
+
+  @classmethod
+  def load(cls, directory: str) -> "FeatureStats":
+    """What `save` wrote to `directory` (without the vectors)."""
+    with open(os.path.join(directory, FILE)) as f:
+      data = json.load(f)
+    return cls(
+      vocabularies={
+        k: VocabularyFile(**v) for k, v in data["vocabularies"].items()
+      },
+      moments={k: tuple(v) for k, v in data["moments"].items()},
+      policies=data.get("policies", {}),
+      directory=directory,
+    )
 
   def reports(self) -> dict[str, dict[str, Any]]:
     """`policies` for metrics.json: {"vocabularies": what each policy
@@ -59,19 +124,6 @@ class FeatureStats:
       else:
         out["vocabularies"][name] = report
     return out
-
-  def to_json(self) -> str:
-    saved = {k: v for k, v in vars(self).items() if k != "vectors"}
-    return json.dumps(saved, indent=1, default=_json_default)
-
-  @classmethod
-  def from_json(cls, text: str) -> "FeatureStats":
-    data = json.loads(text)
-    return cls(
-      vocabularies=data["vocabularies"],
-      moments={k: tuple(v) for k, v in data["moments"].items()},
-      policies=data.get("policies", {}),
-    )
 
 
 def _json_default(value):

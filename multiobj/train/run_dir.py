@@ -3,6 +3,8 @@
   config.json          the resolved config and the dataset spec: they
                        rebuild the model (`load_model`);
   feature_stats.json   vocabularies and moments of the features;
+  vocabularies/        each vocabulary, one value per line
+                       (`prepare/vocabularies.py`);
   checkpoints/         the weights after each epoch (the last three kept);
   tensorboard/         losses and weights of every task (each 50 steps and
                        each epoch), and the test metrics under test/;
@@ -45,9 +47,11 @@ from multiobj import extensions
 from multiobj.data import spec as spec_lib
 from multiobj.model import features as features_lib
 from multiobj.model import model as model_lib
+from multiobj.prepare import stats as stats_lib
+from multiobj.prepare import vocabularies
 
 CONFIG = "config.json"
-FEATURE_STATS = "feature_stats.json"
+FEATURE_STATS = stats_lib.FILE
 CHECKPOINTS = "checkpoints"
 TENSORBOARD = "tensorboard"
 HISTORY = "history.jsonl"
@@ -142,8 +146,7 @@ def write_description(
       "modules": extensions.modules_of(config),
     },
   )
-  with open(os.path.join(directory, FEATURE_STATS), "w") as f:
-    f.write(stats.to_json())
+  stats.save(directory)
 
 
 def load_model(
@@ -158,8 +161,7 @@ def load_model(
   with open(path) as f:
     description = json.load(f)
   extensions.import_modules(description.get("modules", []), f"{path} modules")
-  with open(os.path.join(model_dir, FEATURE_STATS)) as f:
-    stats = features_lib.FeatureStats.from_json(f.read())
+  stats = features_lib.FeatureStats.load(model_dir)
   config = config_lib.TrainConfig.from_dict(description["config"])
   spec = spec_lib.DatasetSpec.from_dict(description["spec"])
   model = model_lib.build(spec, stats, config)
@@ -186,7 +188,15 @@ def check_checkpoint(path: str) -> None:
 
 
 # What a run writes, deleted before another run writes the directory.
-_OUTPUTS = (CHECKPOINTS, TENSORBOARD, HISTORY, METRICS, "eval", FEATURE_STATS)
+_OUTPUTS = (
+  CHECKPOINTS,
+  TENSORBOARD,
+  HISTORY,
+  METRICS,
+  "eval",
+  FEATURE_STATS,
+  vocabularies.FOLDER,
+)
 # Config fields that do not make another run.
 _SAME_RUN = {
   "model_dir",

@@ -170,7 +170,7 @@ class RunTest(tf.test.TestCase):
     ids, counts = np.unique(train["item_id"], return_counts=True)
     self.assertEqual(report["item_id"]["kept"], int((counts >= 5).sum()))
     self.assertEqual(
-      sorted(prepared.stats.vocabularies["item_id"]),
+      sorted(prepared.stats.values("item_id")),
       sorted(ids[counts >= 5].tolist()),
     )
     model = tiny.model(prepared)

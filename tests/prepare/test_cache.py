@@ -67,6 +67,8 @@ class CacheTest(tf.test.TestCase):
       [
         "manifest.json",
         "state.pkl",
+        "feature_stats.json",
+        "vocabularies",
         "train-00000.tfrecord",
         "valid-00000.tfrecord",
         "test-00000.tfrecord",
@@ -96,7 +98,12 @@ class CacheTest(tf.test.TestCase):
     for split in SPLITS:
       self.assertListsEqual(data.lists[split], memory.lists[split])
     self.assertEqual(data.config, memory.config)
-    self.assertEqual(data.stats, memory.stats)
+    # The same statistics, the vocabularies on file in the cache.
+    self.assertEqual(data.stats.directory, self.directory)
+    for name, values in memory.stats.vocabularies.items():
+      self.assertEqual(data.stats.values(name), values, name)
+    self.assertEqual(data.stats.moments, memory.stats.moments)
+    self.assertEqual(data.stats.policies, memory.stats.policies)
     self.assertTrue(
       np.array_equal(data.uniform_probability, memory.uniform_probability)
     )
@@ -147,7 +154,8 @@ class CacheTest(tf.test.TestCase):
         _canonical(data.lists[split]), _canonical(memory.lists[split])
       )
     self.assertEqual(data.config, memory.config)
-    self.assertEqual(data.stats.vocabularies, memory.stats.vocabularies)
+    for name, values in memory.stats.vocabularies.items():
+      self.assertEqual(data.stats.values(name), values, name)
     self.assertTrue(
       np.array_equal(data.uniform_probability, memory.uniform_probability)
     )

@@ -140,10 +140,19 @@ class CounterTest(tf.test.TestCase):
       counter.add(_take(rows, piece))
     self.assertEqual(counter.result().vocabularies["tags"], ["b", "a", "c"])
 
-  def test_json_round_trip(self):
-    again = stats.FeatureStats.from_json(self.whole.to_json())
-    self.assertEqual(again.vocabularies, self.whole.vocabularies)
+  def test_save_and_load(self):
+    directory = self.create_tempdir().full_path
+    saved = self.whole.save(directory)
+    again = stats.FeatureStats.load(directory)
+    self.assertEqual(again.vocabularies, saved.vocabularies)
     self.assertEqual(again.moments, self.whole.moments)
+    for name, values in self.whole.vocabularies.items():
+      path, size, _ = again.vocabulary(name)
+      with open(path) as f:
+        lines = f.read().splitlines()
+      # One value per line, in lookup order; integers in decimal.
+      self.assertEqual(lines, [str(v) for v in values], name)
+      self.assertEqual(size, len(values))
 
 
 if __name__ == "__main__":

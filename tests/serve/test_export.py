@@ -207,6 +207,13 @@ class ExportTest(tf.test.TestCase):
       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
     served = dict(np.load(outputs_path))
+    # The vocabularies travel as the SavedModel's assets, not as paths
+    # into the run directory.
+    assets = os.listdir(os.path.join(self.export_dir, "assets"))
+    for name in ("user_id", "item_id", "category", "title"):
+      self.assertTrue(
+        any(a.startswith(f"{name}-") for a in assets), (name, assets)
+      )
 
     ids, scores = self._expected_retrieval(self.catalogue, K)
     self.assertAllEqual(served["retrieve/ids"], ids)
