@@ -99,12 +99,14 @@ class FeatureStats:
 
   @classmethod
   def load(cls, directory: str) -> "FeatureStats":
-    """What `save` wrote to `directory` (without the vectors)."""
+    """What `save` wrote to `directory` (without the vectors). Runs of
+    versions before vocabulary files kept each vocabulary as a list."""
     with open(os.path.join(directory, FILE)) as f:
       data = json.load(f)
     return cls(
       vocabularies={
-        k: VocabularyFile(**v) for k, v in data["vocabularies"].items()
+        k: VocabularyFile(**v) if isinstance(v, dict) else v
+        for k, v in data["vocabularies"].items()
       },
       moments={k: tuple(v) for k, v in data["moments"].items()},
       policies=data.get("policies", {}),

@@ -570,7 +570,9 @@ class RankingOnlyTest(tf.test.TestCase, parameterized.TestCase):
       description.load(self.write(columns))
 
   def test_retrieval_asked_by_flag_is_refused(self):
-    config = config_lib.TrainConfig(model_dir="unused").replace(
+    # The run takes its directory before the refusal: a temporary one.
+    model_dir = self.create_tempdir().full_path
+    config = config_lib.TrainConfig(model_dir=model_dir).replace(
       dataset="json",
       dataset_spec=self.write(),
       objective_weights="click,retrieval",

@@ -3,6 +3,7 @@ lookup built from the file gives every value the row a lookup built from
 the values in memory gives it, the empty value included; values a line
 cannot hold are refused by name."""
 
+import json
 import os
 import re
 
@@ -109,6 +110,17 @@ class VocabularyFilesTest(tf.test.TestCase):
     for name, values in self.memory.vocabularies.items():
       self.assertEqual(again.values(name), values, name)
     self.assertEqual(again.policies, self.memory.policies)
+
+  def test_a_run_of_lists_written_before_files_still_loads(self):
+    directory = self.create_tempdir().full_path
+    with open(os.path.join(directory, stats_lib.FILE), "w") as f:
+      json.dump(
+        {"vocabularies": {"country": ["de", "", "fr"]}, "moments": {}}, f
+      )
+    old = stats_lib.FeatureStats.load(directory)
+    values, size, integers = old.vocabulary("country")
+    self.assertEqual(list(values), ["de", vocabularies.EMPTY, "fr"])
+    self.assertEqual((size, integers), (3, False))
 
   def test_saving_again_elsewhere_copies_the_files(self):
     other = self.create_tempdir().full_path
