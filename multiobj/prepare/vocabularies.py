@@ -5,9 +5,10 @@ objects. Each vocabulary is written once, in the order of its lookup (the
 line number is the row, after the out-of-vocabulary one), and TensorFlow's
 text-file table reads it in C++ (`tf.lookup.TextFileInitializer`, what Keras'
 `StringLookup`, `IntegerLookup` and `TextVectorization` do when given a
-path): the training process never holds the values as Python objects, and an
-exported model carries the files as assets instead of constants in its
-graph. The format is TensorFlow Transform's vocabulary files'.
+path): training from prepared data never holds the values as Python objects
+(only preparation does, counting them), and an exported model carries the
+files as assets instead of constants in its graph. The format is
+TensorFlow Transform's vocabulary files'.
 
 The files are named after the feature and a fingerprint of their content,
 so a name means one content: two runs of one process never share a table
