@@ -74,11 +74,11 @@ def main(argv):
   print("| ids | way | write | build the lookup | peak memory | 1M lookups |")
   print("|---|---|---|---|---|---|")
   for count in (int(v) for v in _IDS.value):
+    values = [f"u{i:010d}" for i in range(count)]
     began = time.perf_counter()
-    written = vocabularies.write(
-      folder, "user_id", [f"u{i:010d}" for i in range(count)]
-    )
+    written = vocabularies.write(folder, "user_id", values)
     wrote = time.perf_counter() - began
+    del values
     path = os.path.join(folder, written.file)
     for way in ("file", "list"):
       found = _measure(path, way)

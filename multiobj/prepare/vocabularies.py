@@ -67,9 +67,9 @@ def write(directory: str, name: str, values: Sequence[Any]) -> VocabularyFile:
   `directory`/vocabularies/; ValueError naming the feature and the value
   when a value cannot be a line."""
   lines, integers = in_lookup_form(values)
-  if not integers:
-    _check_lines(name, [str(v) for v in values])
   text = "\n".join(map(str, lines.tolist()))
+  if not integers:
+    _check_lines(name, text, values)
   content = text.encode() + (b"\n" if len(lines) else b"")
   digest = hashlib.sha1(content).hexdigest()[:12]
   file = os.path.join(FOLDER, f"{_safe(name)}-{digest}.txt")
@@ -103,15 +103,19 @@ def copy(source: str, vocabulary: VocabularyFile, directory: str) -> None:
     os.replace(target + ".partial", target)
 
 
-def _check_lines(name: str, values: list[str]) -> None:
+def _check_lines(name: str, text: str, values: Sequence[Any]) -> None:
   """ValueError naming feature `name` and its first value that a line
-  cannot hold: one with a line break or `EMPTY` in it."""
-  text = "\n".join(values)
+  cannot hold (a line break, a carriage return or NUL in it), seen in
+  `text`, the distinct `values`' lines joined (the empty value's NUL
+  being the only one allowed)."""
+  nuls = 1 if "" in values else 0
   if text.count("\n") == max(len(values) - 1, 0) and not (
-    "\r" in text or EMPTY in text
+    "\r" in text or text.count(EMPTY) != nuls
   ):
     return
-  bad = next(v for v in values if "\n" in v or "\r" in v or EMPTY in v)
+  bad = next(
+    v for v in map(str, values) if "\n" in v or "\r" in v or EMPTY in v
+  )
   raise ValueError(
     f"Feature {name!r}: the value {bad!r} holds a line break or the "
     "character \\x00; ids and categories are kept one per line in a "

@@ -148,7 +148,7 @@ class VocabularyFilesTest(tf.test.TestCase):
         ValueError,
         re.escape(f"Feature 'country': the value {bad!r} holds a line break"),
       ):
-        vocabularies.write(self.directory, "country", ["de", bad])
+        vocabularies.write(self.directory, "country", ["de", "", bad])
 
 
 if __name__ == "__main__":
