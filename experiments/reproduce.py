@@ -30,6 +30,9 @@ Studies:
   replicas          One device against a mirrored strategy over two logical
                     CPUs, with and without gathering retrieval candidates
                     across replicas (synthetic).
+  features_ml100k, features_ml100k_vectors, features_synthetic
+                    The user's history, precomputed item vectors (written
+                    first, experiments/encode_items.py) and hashed ids.
 
 Rerunning resumes where it stopped (see multiobj/studies/grid.py).
 """
@@ -81,6 +84,8 @@ def run(
   name: str, seeds: list[int], output_dir: str, data_dir: str
 ) -> list[dict[str, Any]]:
   study = STUDIES[name]
+  if study.setup is not None:
+    study.setup(data_dir)
   keys = [(name, variant, seed) for variant in study.variants for seed in seeds]
   return grid.run(
     os.path.join(output_dir, name),

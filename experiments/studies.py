@@ -3,10 +3,12 @@
 """
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import objectives
-from multiobj.data import synthetic
+from multiobj.data import encode, synthetic
+from multiobj.data.description import loader
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,6 +20,9 @@ class Study:
   epochs: int
   batch_size: int = 128
   changes: dict[str, Any] = dataclasses.field(default_factory=dict)
+  # Called with the data folder before the runs: writes what they read
+  # beside the data (an encoder's vectors).
+  setup: Callable[[str], None] | None = None
 
 
 # DeCA's protocol: Recall and NDCG@20 of the click head and of the towers.
@@ -324,6 +329,44 @@ STUDIES["features_ml100k"] = Study(
     "rating_rmse",
   ),
   epochs=3,
+)
+
+ML100K_ITEM_VECTORS = "docs/examples/ml100k_item_vectors.json"
+ML100K_GENRES = (
+  "unknown,action,adventure,animation,children,comedy,crime,documentary,"
+  "drama,fantasy,film_noir,horror,musical,mystery,romance,sci_fi,thriller,"
+  "war,western"
+).split(",")
+
+
+def _ml100k_item_vectors(data_dir: str) -> None:
+  """Writes the movies' content vectors the item-vector descriptions read
+  (where they say): 32 dimensions of latent semantic analysis of each
+  movie's title words and genre names (`experiments/encode_items.py`)."""
+  _, parsed = loader.parse(ML100K_ITEM_VECTORS, data_dir)
+  (path,) = (f.vectors for f in parsed["spec"].features if f.vectors)
+  encode.catalogue_vectors(
+    ML100K_ITEM_VECTORS, ["title"], ML100K_GENRES, 32, path, data_dir
+  )
+
+
+# Precomputed item vectors on MovieLens 100K leave-one-out: the content
+# vectors beside the title's learnt words, with and without the history.
+STUDIES["features_ml100k_vectors"] = Study(
+  dataset="json",
+  variants={
+    "ids_and_title": {
+      "dataset_spec": "docs/examples/ml100k_leave_one_out.json"
+    },
+    "with_item_vectors": {"dataset_spec": ML100K_ITEM_VECTORS},
+    "with_history": {"dataset_spec": "docs/examples/ml100k_history.json"},
+    "with_history_and_item_vectors": {
+      "dataset_spec": "docs/examples/ml100k_history_item_vectors.json"
+    },
+  },
+  metrics=STUDIES["features_ml100k"].metrics,
+  epochs=3,
+  setup=_ml100k_item_vectors,
 )
 STUDIES["features_synthetic"] = Study(
   dataset="synthetic",

@@ -84,6 +84,20 @@ def read(
   return ids, vectors.astype(np.float32)
 
 
+def write_npz(path: str, ids: np.ndarray, vectors: np.ndarray) -> str:
+  """Writes `ids` [n] (integers or text) and `vectors` [n, width] as the
+  .npz `read` takes, whole (a reader never sees half a file); returns
+  `path`."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  ids = np.asarray(ids)
+  if ids.dtype.kind == "O":
+    ids = ids.astype(str)  # .npz files are read without pickles.
+  partial = f"{path}.{os.getpid()}.npz"
+  np.savez(partial, ids=ids, vectors=np.asarray(vectors))
+  os.replace(partial, path)
+  return path
+
+
 def _npz(path):
   try:
     with np.load(path, allow_pickle=False) as found:

@@ -18,6 +18,8 @@ SCRIPTS = (
   "write_synthetic",
   "tfrs_tutorial",
   "drift",
+  "encode_items",
+  "vocabulary_benchmark",
 )
 
 

@@ -177,15 +177,15 @@ def generate(
 def write_item_vectors(config: SyntheticConfig, pop, folder: str) -> str:
   """The items' vectors (`population.item_vectors`) as `folder`'s
   item_vectors.npz; returns its path."""
-  os.makedirs(folder, exist_ok=True)
-  path = os.path.join(folder, "item_vectors.npz")
   found = population.item_vectors(
     pop.items, config.item_vectors, config.item_vector_noise, config.seed
   )
-  partial = f"{path}.{os.getpid()}.npz"
-  np.savez(partial, ids=np.arange(len(found), dtype=np.int64), vectors=found)
-  os.replace(partial, path)  # Whole, whichever process writes it last.
-  return path
+  # Whole, whichever process writes it last.
+  return vectors.write_npz(
+    os.path.join(folder, "item_vectors.npz"),
+    np.arange(len(found), dtype=np.int64),
+    found,
+  )
 
 
 def _scratch(config):
