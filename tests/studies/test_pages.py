@@ -151,6 +151,7 @@ class PublishedPagesTest(absltest.TestCase):
         "taobao_tuned",
         "tfrs_tutorial_tuned",
         "features_ml100k",
+        "features_ml100k_vectors",
         "features_synthetic",
         "taobao",
         "ml100k_cold_start",
