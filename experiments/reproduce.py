@@ -30,9 +30,11 @@ Studies:
   replicas          One device against a mirrored strategy over two logical
                     CPUs, with and without gathering retrieval candidates
                     across replicas (synthetic).
-  features_ml100k, features_ml100k_vectors, features_synthetic
+  features_ml100k, features_ml100k_vectors, features_ml100k_cold_vectors,
+  features_synthetic
                     The user's history, precomputed item vectors (written
-                    first, experiments/encode_items.py) and hashed ids.
+                    first, experiments/encode_items.py), for movies never
+                    seen in training too, and hashed ids.
 
 Rerunning resumes where it stopped (see multiobj/studies/grid.py).
 """

@@ -152,6 +152,7 @@ class PublishedPagesTest(absltest.TestCase):
         "tfrs_tutorial_tuned",
         "features_ml100k",
         "features_ml100k_vectors",
+        "features_ml100k_cold_vectors",
         "features_synthetic",
         "taobao",
         "ml100k_cold_start",
