@@ -18,7 +18,7 @@ import os
 from absl import app, flags
 
 from experiments import common
-from multiobj.data import encode, loaders
+from multiobj.data import loaders
 
 for _flag in (common.DATASET_SPEC, common.DATA_DIR):
   flags.declare_key_flag(_flag.name)
@@ -46,6 +46,8 @@ def main(argv):
   if not _TEXT.value and not _FLAGS.value:
     raise app.UsageError("Give --text_columns or --flag_columns to encode.")
   data_dir = common.DATA_DIR.value or loaders.default_data_dir()
+  from multiobj.data import encode  # noqa: PLC0415  (imports TensorFlow)
+
   try:
     path = encode.catalogue_vectors(
       common.DATASET_SPEC.value,

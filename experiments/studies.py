@@ -7,8 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import objectives
-from multiobj.data import encode, synthetic
-from multiobj.data.description import loader
+from multiobj.data import synthetic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -343,12 +342,37 @@ def _ml100k_item_vectors(data_dir: str) -> None:
   """Writes the movies' content vectors the item-vector descriptions read
   (where they say): 32 dimensions of latent semantic analysis of each
   movie's title words and genre names (`experiments/encode_items.py`)."""
+  # Here, not at the top: --help and flag errors come before TensorFlow.
+  from multiobj.data import encode  # noqa: PLC0415
+  from multiobj.data.description import loader  # noqa: PLC0415
+
   _, parsed = loader.parse(ML100K_ITEM_VECTORS, data_dir)
   (path,) = (f.vectors for f in parsed["spec"].features if f.vectors)
   encode.catalogue_vectors(
     ML100K_ITEM_VECTORS, ["title"], ML100K_GENRES, 32, path, data_dir
   )
 
+
+# Vocabulary policies on MovieLens 100K leave-one-out with the history:
+# hashing at equal memory and with four times the buckets, and a frequency
+# cut-off on the movies.
+STUDIES["features_ml100k_vocabularies"] = Study(
+  dataset="json",
+  variants={
+    "full": {"dataset_spec": "docs/examples/ml100k_history.json"},
+    "hashed_equal_memory": {
+      "dataset_spec": "docs/examples/ml100k_history_hashed.json"
+    },
+    "hashed_4x_buckets": {
+      "dataset_spec": "docs/examples/ml100k_history_hashed_spare.json"
+    },
+    "movies_min_count_5": {
+      "dataset_spec": "docs/examples/ml100k_history_min_count.json"
+    },
+  },
+  metrics=STUDIES["features_ml100k"].metrics,
+  epochs=3,
+)
 
 # Precomputed item vectors on MovieLens 100K leave-one-out: the content
 # vectors beside the title's learnt words, with and without the history.
