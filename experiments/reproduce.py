@@ -31,10 +31,10 @@ Studies:
                     CPUs, with and without gathering retrieval candidates
                     across replicas (synthetic).
   features_ml100k, features_ml100k_vectors, features_ml100k_cold_vectors,
-  features_synthetic
+  features_ml100k_vocabularies, features_synthetic
                     The user's history, precomputed item vectors (written
                     first, experiments/encode_items.py), for movies never
-                    seen in training too, and hashed ids.
+                    seen in training too, hashed ids and vocabulary cuts.
 
 Rerunning resumes where it stopped (see multiobj/studies/grid.py).
 """

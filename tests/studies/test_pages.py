@@ -153,6 +153,7 @@ class PublishedPagesTest(absltest.TestCase):
         "features_ml100k",
         "features_ml100k_vectors",
         "features_ml100k_cold_vectors",
+        "features_ml100k_vocabularies",
         "features_synthetic",
         "taobao",
         "ml100k_cold_start",
