@@ -44,6 +44,20 @@ class EaseTest(absltest.TestCase):
     np.testing.assert_allclose(neighbours.ease(X, 2.0), expected, atol=1e-6)
     np.testing.assert_array_equal(np.diag(neighbours.ease(X, 2.0)), 0.0)
 
+  def test_family_matches_the_closed_form_at_each_lambda(self):
+    # The grid's weights come from one Gram matrix, each lambda inverted
+    # from its Cholesky factor (LAPACK fills one triangle: both must hold).
+    x = (np.random.default_rng(0).random((60, 25)) < 0.3).astype(np.float32)
+    family = neighbours.ease_family(sp.csr_matrix(x))
+    for lam in (0.5, 10.0, 1000.0):
+      p = np.linalg.inv(x.T.astype(np.float64) @ x + lam * np.eye(25))
+      expected = np.eye(25) - p / np.diag(p)[None, :]
+      np.testing.assert_allclose(family(lam), expected, rtol=1e-5, atol=1e-7)
+
+  def test_a_matrix_that_cannot_be_inverted_is_named(self):
+    with self.assertRaisesRegex(ValueError, r"X'X \+ -5 I cannot be inverted"):
+      neighbours.ease(X, -5.0)
+
 
 class ItemKnnTest(absltest.TestCase):
   def test_cosine_with_the_k_nearest(self):
