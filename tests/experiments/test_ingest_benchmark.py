@@ -27,6 +27,21 @@ class IngestBenchmarkTest(absltest.TestCase):
           else:
             self.assertEqual(got.tolist(), want.tolist(), name)
 
+  def test_the_numpy_reference_converts_every_column(self):
+    # pyarrow's reader, then its own NumPy columns: the same values, text
+    # as one Python string a row.
+    folder = self.create_tempdir().full_path
+    (row,) = ingest_benchmark.run([500], folder, ["parquet"], repeats=1)
+    self.assertGreater(row["pyarrow_to_numpy_seconds"], 0.0)
+    columns = ingest_benchmark._to_numpy("parquet")(f"{folder}/log_500.parquet")
+    expected = ingest_benchmark.log(500)
+    self.assertLen(columns, expected.num_columns)
+    for got, name in zip(columns, expected.column_names, strict=True):
+      self.assertEqual(got.tolist(), expected[name].to_pylist(), name)
+    self.assertEqual(
+      columns[expected.column_names.index("title")].dtype, object
+    )
+
 
 if __name__ == "__main__":
   absltest.main()
