@@ -141,29 +141,46 @@ def ease_family(x: sp.csr_matrix) -> Callable[[float], np.ndarray]:
   factor with LAPACK's potrf and potri: n^3 operations, against 2 n^3 for
   a Cholesky solve against the identity or for the product of an
   eigendecomposition's factors (at 2,000 items: 0.35 s a lambda, against
-  0.5 s a product after 1.7 s of decomposition)."""
+  0.5 s a product after 1.7 s of decomposition). Besides the Gram matrix,
+  a lambda holds one more items x items float64 matrix, worked in place,
+  and its float32 result."""
   gram = (x.T @ x).toarray().astype(np.float64)
-  lower = np.tril_indices(len(gram), -1)
 
   def weights(lam: float) -> np.ndarray:
-    a = gram.copy()
+    # Column-major, so that LAPACK works on it in place, not on a copy.
+    a = np.array(gram, order="F")
     a[np.diag_indices_from(a)] += lam
     factor, info = scipy.linalg.lapack.dpotrf(a, lower=1, overwrite_a=1)
     if info == 0:
       p, info = scipy.linalg.lapack.dpotri(factor, lower=1, overwrite_c=1)
     if info != 0:  # Not positive definite: only if lambda <= 0.
       raise ValueError(f"EASE^R: X'X + {lam:g} I cannot be inverted.")
-    p.T[lower] = p[lower]  # potri fills the lower triangle only.
+    del a, factor
+    _mirror_lower(p)
     return _weights(p)
 
   return weights
 
 
+def _mirror_lower(p: np.ndarray, block: int = 1024) -> None:
+  """Copies the lower triangle of the square `p` onto its upper one (potri
+  fills the lower only), a band of `block` rows at a time: no index arrays
+  or copies of the whole matrix."""
+  n = len(p)
+  for start in range(0, n, block):
+    stop = min(start + block, n)
+    p[start:stop, stop:] = p[stop:, start:stop].T
+    square = p[start:stop, start:stop]
+    square[...] = np.tril(square) + np.tril(square, -1).T
+
+
 def _weights(p: np.ndarray) -> np.ndarray:
-  """B = I - P / diag(P), no item its own neighbour."""
-  b = -p / np.diag(p)[None, :]
-  b[np.diag_indices_from(b)] = 0.0
-  return b.astype(np.float32)
+  """B = I - P / diag(P), no item its own neighbour, as float32 (`p` is
+  overwritten)."""
+  diagonal = np.diag(p).copy()
+  p /= -diagonal[None, :]
+  p[np.diag_indices_from(p)] = 0.0
+  return p.astype(np.float32)
 
 
 def item_knn(x: sp.csr_matrix, k: int) -> sp.csr_matrix:
