@@ -54,6 +54,14 @@ class EaseTest(absltest.TestCase):
       expected = np.eye(25) - p / np.diag(p)[None, :]
       np.testing.assert_allclose(family(lam), expected, rtol=1e-5, atol=1e-7)
 
+  def test_the_lower_triangle_is_mirrored_band_by_band(self):
+    # Bands of 3 rows over 10: the last band is short, and every band
+    # copies both its square and the part right of it.
+    lower = np.tril(np.random.default_rng(1).random((10, 10)))
+    p = np.asfortranarray(lower)
+    neighbours._mirror_lower(p, block=3)
+    np.testing.assert_array_equal(p, lower + np.tril(lower, -1).T)
+
   def test_a_matrix_that_cannot_be_inverted_is_named(self):
     with self.assertRaisesRegex(ValueError, r"X'X \+ -5 I cannot be inverted"):
       neighbours.ease(X, -5.0)
