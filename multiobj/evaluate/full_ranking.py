@@ -319,7 +319,7 @@ def protocol_metrics(
   metrics = {}
   for name, (scores, users) in scorers.items():
     metrics.update(ranking.metrics(scores, ks, f"{name}_{kind}", users))
-  if not baselines:  # Known already (`neighbours.Memo`).
+  if not baselines:  # Known already (`memo.Memo`).
     return Protocol(metrics, {}, {}, {})
   each = _each_baseline(data, ranking, label, ks, others)
   best, names = _strongest(each)

@@ -22,11 +22,7 @@ the towers. A user with no training positive gets the most popular items
 """
 
 import dataclasses
-import hashlib
-import json
-import os
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 
 import numpy as np
 import scipy.linalg
@@ -359,55 +355,3 @@ def fitted(data, objectives, lists) -> list[Baseline]:
     )
   test = pairs(spec, objective.label, [lists], ids)
   return baselines(objective, learned, valid, test)
-
-
-class Memo:
-  """The baselines' results kept in a prepared cache's folder, for the next
-  run on the same data (a sweep's trials share one): they depend on the
-  data and the objectives' labels and metrics, never on the model. One
-  JSON file of {key: results}; written whole, by rename; unreadable or
-  absent, the baselines are fitted again.
-
-  Args:
-    directory: The cache's folder, or None (nothing kept).
-    key: What the results depend on besides the data (JSON-able).
-  """
-
-  FILE = "baselines.json"
-
-  def __init__(self, directory: str | None, key: Any):
-    self.path = directory and os.path.join(directory, self.FILE)
-    text = json.dumps(
-      [LAMBDAS, NEIGHBOURS, VALID_PAIRS, MAX_EASE_ITEMS, key],
-      sort_keys=True,
-      default=repr,
-    )
-    self.key = hashlib.sha256(text.encode()).hexdigest()[:16]
-
-  def _all(self) -> dict:
-    try:
-      with open(self.path) as f:
-        found = json.load(f)
-    except (OSError, ValueError):
-      return {}
-    return found if isinstance(found, dict) else {}
-
-  def get(self) -> dict | None:
-    """The results kept under this key, or None."""
-    if not self.path:
-      return None
-    return self._all().get(self.key)
-
-  def put(self, results: dict) -> None:
-    """Keeps `results` under this key (best effort: a read-only cache
-    keeps nothing)."""
-    if not self.path:
-      return
-    everything = {**self._all(), self.key: results}
-    temporary = f"{self.path}.{os.getpid()}.tmp"
-    try:
-      with open(temporary, "w") as f:
-        json.dump(everything, f)
-      os.replace(temporary, self.path)
-    except OSError as e:
-      logging.info("Baselines not kept in %s: %s.", self.path, e)

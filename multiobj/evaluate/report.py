@@ -22,6 +22,7 @@ from multiobj.evaluate import (
   predictions,
   retrieval,
 )
+from multiobj.evaluate import memo as memo_lib
 from multiobj.prepare import train_data as train_data_lib
 
 # Test lists scored at most (beyond, an even sample). The baselines learn
@@ -180,11 +181,11 @@ def retrieval_baselines(model, data, objectives, lists, scored, baseline):
   """The full-ranking protocol's metrics on `lists`, of the split `scored`
   names (with the stride of its lists scored), and the retrieval baselines:
   item-KNN and EASE^R fitted, or read from the prepared cache where an
-  earlier run on it kept them (`neighbours.Memo`). Where one beats the
+  earlier run on it kept them (`memo.Memo`). Where one beats the
   value in `baseline`, it replaces it there. Returns (the protocol's
   metrics, {metric: baseline name}, {baseline: its metrics})."""
   protocol = data.data.full_ranking
-  memo = neighbours.Memo(
+  memo = memo_lib.Memo(
     data.cache_dir,
     [
       [(o.name, o.kind, o.label, o.mask, o.metrics) for o in objectives],

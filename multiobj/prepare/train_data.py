@@ -59,7 +59,7 @@ class TrainData:
       without a retrieval objective.
     stats: Vocabularies and moments of the features, from training.
     summary: Rows, lists and label means per split (`Dataset.summary`).
-    cache_dir: The cache it was read from, if any (`neighbours.Memo`).
+    cache_dir: The cache it was read from, if any (`memo.Memo`).
     shards: {split: its shards} when the lists are on disk (a cache,
       `prepare/cache.py`): datasets stream them, and `lists` reads a split
       only when asked; None for lists in memory.

@@ -12,6 +12,7 @@ import objectives
 from multiobj import config as config_lib
 from multiobj import experiment
 from multiobj.data import spec as spec_lib
+from multiobj.evaluate import memo as memo_lib
 from multiobj.evaluate import neighbours, report
 from multiobj.prepare import lists as lists_lib
 from tests import tiny
@@ -167,7 +168,7 @@ class MemoTest(absltest.TestCase):
       cache_dir=folder + "/prepared",
     )
     first = experiment.run(config, verbose=0)
-    with open(os.path.join(folder, "prepared", neighbours.Memo.FILE)) as f:
+    with open(os.path.join(folder, "prepared", memo_lib.Memo.FILE)) as f:
       self.assertLen(json.load(f), 1)
     with mock.patch.object(
       neighbours, "fitted", side_effect=AssertionError("fitted again")
@@ -185,12 +186,12 @@ class MemoTest(absltest.TestCase):
 
   def test_an_unreadable_memo_is_fitted_again(self):
     folder = self.create_tempdir()
-    folder.create_file(neighbours.Memo.FILE, "{not json")
-    memo = neighbours.Memo(folder.full_path, ["key"])
+    folder.create_file(memo_lib.Memo.FILE, "{not json")
+    memo = memo_lib.Memo(folder.full_path, ["key"])
     self.assertIsNone(memo.get())
     memo.put({"values": {}})
     self.assertEqual(memo.get(), {"values": {}})
-    self.assertIsNone(neighbours.Memo(folder.full_path, ["other"]).get())
+    self.assertIsNone(memo_lib.Memo(folder.full_path, ["other"]).get())
 
 
 class TableTest(absltest.TestCase):
