@@ -15,7 +15,7 @@ from experiments import (
 )
 from multiobj import config as config_lib
 from multiobj.data import loaders, synthetic
-from multiobj.model import trunk_names
+from multiobj.model import encoder_names, trunk_names
 
 DATASET = flags.DEFINE_string(
   "dataset",
@@ -120,9 +120,57 @@ MAX_IPW_WEIGHT = flags.DEFINE_float(
 EARLY_STOPPING = flags.DEFINE_integer(
   "early_stopping",
   0,
-  "Stop after this many epochs without a better validation loss and keep the "
-  "best epoch's weights; 0 trains every epoch.",
+  "Stop after this many epochs without a better --monitor value on the "
+  "validation split; 0 trains every epoch.",
   lower_bound=0,
+)
+MONITOR = flags.DEFINE_string(
+  "monitor",
+  "auto",
+  "The validation value the kept epoch is judged by: auto (the first "
+  "retrieval objective's NDCG at the first cutoff of the dataset's "
+  "full-ranking protocol, else its recall at its largest cutoff; the "
+  "validation loss without a retrieval objective), loss, or a metric's name "
+  "as metrics.json gives it (retrieval_full_ndcg@10, click_auc).",
+)
+KEEP = flags.DEFINE_enum(
+  "keep",
+  "best",
+  list(config_lib.KEEP),
+  "Which epoch's weights the run keeps and evaluates: best (by --monitor on "
+  "the validation split) or last.",
+)
+HISTORY_ENCODER = flags.DEFINE_string(
+  "history_encoder",
+  "",
+  "Sequence encoder of every history feature, with parameters if any, e.g. "
+  "self_attention(blocks=2,heads=1,dropout=0.2); empty keeps each feature's "
+  "own (its description's encoder, else mean); registered: "
+  f"{', '.join(encoder_names.ENCODERS.names())}.",
+)
+RETRIEVAL_CANDIDATES = flags.DEFINE_enum(
+  "retrieval_candidates",
+  None,
+  list(config_lib.RETRIEVAL_CANDIDATES),
+  "What each retrieval positive is scored against: batch (the batch's other "
+  "positives, logQ-corrected), catalogue (every catalogue item: the full "
+  "softmax) or sampled (--retrieval_samples items drawn each step); unset "
+  "keeps the dataset's (a description's retrieval.candidates), else batch.",
+)
+RETRIEVAL_SAMPLES = flags.DEFINE_integer(
+  "retrieval_samples",
+  None,
+  "Items drawn each step for --retrieval_candidates=sampled; unset keeps the "
+  "dataset's, else 1024.",
+  lower_bound=1,
+)
+RETRIEVAL_SAMPLING = flags.DEFINE_enum(
+  "retrieval_sampling",
+  None,
+  list(config_lib.SAMPLINGS),
+  "How --retrieval_candidates=sampled draws: uniform, or popularity (in "
+  "proportion to training positives); unset keeps the dataset's, else "
+  "popularity.",
 )
 NEGATIVES = flags.DEFINE_integer(
   "negatives",
@@ -264,6 +312,10 @@ flags.register_multi_flags_validator(
   ),
 )
 flags.register_validator("trunk", _check(trunk_names.check))
+flags.register_validator(
+  "history_encoder",
+  _check(lambda value: value and encoder_names.check(value)),
+)
 for _name in ("tower_layers", "trunk_layers", "head_layers"):
   flags.register_validator(_name, _check(_check_layers))
 
@@ -323,9 +375,13 @@ def config_from_flags() -> config_lib.TrainConfig:
       head_layers=tuple(int(w) for w in HEAD_LAYERS.value),
       id_dropout=ID_DROPOUT.value,
       trunk=TRUNK.value,
+      history_encoder=HISTORY_ENCODER.value,
     ),
     retrieval=config_lib.RetrievalConfig(
       temperature=TEMPERATURE.value,
+      candidates=RETRIEVAL_CANDIDATES.value or "",
+      samples=RETRIEVAL_SAMPLES.value or 0,
+      sampling=RETRIEVAL_SAMPLING.value or "",
       hard_negatives=HARD_NEGATIVES.value,
       uniform_negatives=UNIFORM_NEGATIVES.value,
       cross_replica_negatives=CROSS_REPLICA_NEGATIVES.value,
@@ -335,6 +391,8 @@ def config_from_flags() -> config_lib.TrainConfig:
       batch_size=BATCH_SIZE.value,
       learning_rate=LEARNING_RATE.value,
       early_stopping=EARLY_STOPPING.value,
+      monitor=MONITOR.value,
+      keep=KEEP.value,
       weighting=WEIGHTING.value,
       strategy=STRATEGY.value,
       cpu_devices=CPU_DEVICES.value,

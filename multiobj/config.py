@@ -34,7 +34,10 @@ DataConfig = loaders.DataConfig
 FUNNEL_SPACES = ("given", "entire")
 PROPENSITY_METHODS = ("none", "randomized", "em", "file:PATH")
 STRATEGIES = ("default", "mirrored", "multi_worker")
+RETRIEVAL_CANDIDATES = dataset_lib.RETRIEVAL_CANDIDATES
+SAMPLINGS = dataset_lib.SAMPLINGS
 EVALUATE_SPLITS = ("test", "valid")
+KEEP = ("best", "last")
 
 
 def check_propensity_method(method: str) -> None:
@@ -174,6 +177,9 @@ class ModelConfig:
       served from the other features.
     trunk: The ranking trunk, a registered name with parameters, e.g.
       "mmoe(experts=4)" (see `model.trunks`).
+    history_encoder: The sequence encoder of every history feature, with
+      parameters, e.g. "self_attention(blocks=2,dropout=0.2)" (see
+      `model.sequence`); "" keeps each feature's own (the description's).
   """
 
   embedding_dim: int = 32
@@ -184,6 +190,7 @@ class ModelConfig:
   text_length: int = 12
   id_dropout: float = 0.0
   trunk: str = "shared_bottom"
+  history_encoder: str = ""
 
   def __post_init__(self):
     for name in ("tower_layers", "trunk_layers", "head_layers"):
@@ -194,6 +201,8 @@ class ModelConfig:
     if not 0 <= self.id_dropout < 1:
       raise ValueError(f"id_dropout must be in [0, 1), got {self.id_dropout}.")
     objectives_lib.parse_call(self.trunk, "--trunk")
+    if self.history_encoder:
+      objectives_lib.parse_call(self.history_encoder, "--history_encoder")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,6 +211,17 @@ class RetrievalConfig:
 
   Attributes:
     temperature: Softmax temperature on cosine similarities.
+    candidates: What each positive is scored against: "batch" (the batch's
+      other positives, TFRS's in-batch softmax), "catalogue" (every
+      catalogue item: the full softmax) or "sampled" (`samples` items
+      drawn from the catalogue each step, by `sampling`, logQ-corrected);
+      "" for the dataset's choice (a description's `retrieval`), else
+      "batch".
+    samples: Items drawn a step for "sampled"; 0 for the dataset's, else
+      1024.
+    sampling: How they are drawn: "uniform" or "popularity" (in proportion
+      to the items' training positives); "" for the dataset's, else
+      popularity.
     hard_negatives: Each positive is also scored against the batch's
       unclicked impressions (its own request's among them).
     uniform_negatives: Catalogue items drawn uniformly per list, as extra
@@ -211,6 +231,9 @@ class RetrievalConfig:
   """
 
   temperature: float = 0.05
+  candidates: str = ""
+  samples: int = 0
+  sampling: str = ""
   hard_negatives: bool = False
   uniform_negatives: int = 0
   cross_replica_negatives: bool = True
@@ -218,7 +241,33 @@ class RetrievalConfig:
   def __post_init__(self):
     if self.temperature <= 0:
       raise ValueError(f"temperature must be > 0, got {self.temperature}.")
-    _at_least(self, 0, "uniform_negatives")
+    _at_least(self, 0, "uniform_negatives", "samples")
+    if self.candidates not in ("", *RETRIEVAL_CANDIDATES):
+      raise ValueError(
+        f"retrieval candidates must be one of "
+        f"{', '.join(RETRIEVAL_CANDIDATES)}, got {self.candidates!r}."
+      )
+    if self.sampling not in ("", *SAMPLINGS):
+      raise ValueError(
+        f"retrieval sampling must be one of {', '.join(SAMPLINGS)}, got "
+        f"{self.sampling!r}."
+      )
+    extra = self.hard_negatives or self.uniform_negatives
+    if self.candidates in ("catalogue", "sampled") and extra:
+      raise ValueError(
+        f"hard_negatives and uniform_negatives add to the batch's candidates; "
+        f"with candidates {self.candidates!r} they have none to add to."
+      )
+
+  def resolved(self, defaults: Mapping[str, Any]) -> "RetrievalConfig":
+    """This config with what it leaves to the dataset (`defaults`, a
+    description's `retrieval`) filled in, and the rest by default."""
+    return dataclasses.replace(
+      self,
+      candidates=self.candidates or defaults.get("candidates") or "batch",
+      samples=self.samples or defaults.get("samples") or 1024,
+      sampling=self.sampling or defaults.get("sampling") or "popularity",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,9 +278,15 @@ class FitConfig:
     epochs: Passes over the training lists.
     batch_size: Impression lists per batch (rows = lists x list size).
     learning_rate: Adam's learning rate.
-    early_stopping: Stop when the validation loss has not improved for this
-      many epochs and keep the weights of the best epoch; 0 trains every
-      epoch and keeps the last.
+    early_stopping: Stop when the monitored validation value has not
+      improved for this many epochs; 0 trains every epoch.
+    monitor: The validation value the best epoch is judged by: "auto" (the
+      first retrieval objective's NDCG of the full-ranking protocol, else
+      its recall at its largest cutoff; the validation loss without a
+      retrieval objective), "loss", or a metric's name
+      (`evaluate.validation`).
+    keep: Which epoch's weights the run keeps: "best" (the best monitored
+      value) or "last". Without a validation split, the last.
     weighting: Loss-weighting strategy, with parameters if any.
     strategy: The `tf.distribute` strategy: "default" (one device),
       "mirrored" (every local GPU, or the CPU split into `cpu_devices`) or
@@ -253,6 +308,8 @@ class FitConfig:
   batch_size: int = 128
   learning_rate: float = 1e-3
   early_stopping: int = 0
+  monitor: str = "auto"
+  keep: str = "best"
   weighting: str = "static"
   strategy: str = "default"
   cpu_devices: int = 1
@@ -265,6 +322,12 @@ class FitConfig:
     _at_least(self, 0, "early_stopping", "checkpoint_every_steps")
     if not self.learning_rate > 0:
       raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}.")
+    if self.keep not in KEEP:
+      raise ValueError(
+        f"keep must be one of {', '.join(KEEP)}, got {self.keep!r}."
+      )
+    if not self.monitor:
+      raise ValueError("monitor must be auto, loss or a metric's name.")
     if self.strategy not in STRATEGIES:
       raise ValueError(
         f"strategy must be one of {', '.join(STRATEGIES)}, got "

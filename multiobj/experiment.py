@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from multiobj import config as config_lib
-from multiobj.evaluate import report
+from multiobj.evaluate import report, validation
 from multiobj.train import callbacks, run_dir, tensorboard
 from multiobj.train import fit as fit_lib
 
@@ -101,7 +101,7 @@ def run(
       metrics.json.
     verbose: Keras verbosity (`train.fit.fit`).
   """
-  fitted = fit_lib.fit(config, verbose=verbose)
+  fitted = fit_lib.fit(config, verbose=verbose, monitor=validation.monitor)
   try:
     return _evaluate(config, fitted, flags)
   finally:

@@ -108,6 +108,15 @@ class Loss(tf.keras.losses.Loss):
     alone (then replicas are weighted equally, see `parts`)."""
     raise NotImplementedError
 
+  def of_one_positive(
+    self, logits: tf.Tensor, positive: tf.Tensor
+  ) -> tuple[tf.Tensor, tf.Tensor | None]:
+    """`parts` of lists that hold one positive each: [P, C] `logits`, the
+    positive at column `positive` [P] (a retrieval query against its
+    candidates). A loss with a cheaper form for this case overrides it."""
+    labels = tf.one_hot(positive, tf.shape(logits)[1], dtype=tf.float32)
+    return self.parts(labels, logits)
+
   def call(self, y_true, y_pred):
     # Keras' abstract hook; `__call__` above does the work.
     return self(y_true, y_pred)

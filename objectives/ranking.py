@@ -31,6 +31,15 @@ class Softmax(RankingLoss):
       reduction=tf.keras.losses.Reduction.NONE
     )
 
+  def of_one_positive(self, logits, positive):
+    # One positive a list: -log softmax(s)_positive, without the one-hot
+    # labels (a full softmax has as many columns as the catalogue).
+    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
+      tf.cast(positive, tf.int64), tf.cast(logits, tf.float32)
+    )
+    count = tf.cast(tf.shape(losses)[0], tf.float32)
+    return tf.math.divide_no_nan(tf.reduce_sum(losses), count), count
+
 
 @register_loss("approx_ndcg")
 class ApproxNDCG(RankingLoss):

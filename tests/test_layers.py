@@ -1,5 +1,7 @@
 """The library's shape: layers that import only downwards, no import cycle,
-no file over 400 lines and no function over 80.
+no file over 600 lines (the house style: past that a file usually holds
+two concepts; a concept is never cut into fragments to stay under it) and
+no function over 80.
 
 The layers follow the data flow, lowest first; a module may import modules
 of its own layer or of lower ones. Imports are read from the source (every
@@ -31,7 +33,7 @@ LAYERS = (
   ("multiobj.studies",),
   ("experiments",),
 )
-MAX_FILE_LINES = 400
+MAX_FILE_LINES = 600
 MAX_FUNCTION_LINES = 80
 
 

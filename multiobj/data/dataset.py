@@ -17,6 +17,10 @@ import objectives as objectives_lib
 from multiobj.data import spec as spec_lib
 
 NEGATIVE_DISTRIBUTIONS = ("uniform", "popularity")
+# What a retrieval positive is scored against (`config.RetrievalConfig`),
+# and how sampled candidates are drawn.
+RETRIEVAL_CANDIDATES = ("batch", "catalogue", "sampled")
+SAMPLINGS = ("uniform", "popularity")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,6 +123,9 @@ class Dataset:
   absent: {split: labels} a split does not have (a test file holding only
     purchases has no carts): their rows hold 0 there, which no loss, metric
     or early stopping reads.
+  retrieval: The retrieval candidates the data suits, {"candidates",
+    "samples", "sampling"} as far as it says (a description's
+    `retrieval`); a run's flags override them.
   """
 
   spec: spec_lib.DatasetSpec
@@ -131,6 +138,7 @@ class Dataset:
   absent: Mapping[str, tuple[str, ...]] = dataclasses.field(
     default_factory=dict
   )
+  retrieval: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
   def scored(
     self, objectives: Sequence[objectives_lib.Objective], split: str

@@ -142,3 +142,30 @@ def _record(path, number, line):
         "be flat (numbers, strings, booleans, null)."
       )
   return record
+
+
+def json_object(path: str, encoding: str) -> dict[str, Any]:
+  """The one JSON object a file holds.
+
+  Raises:
+    ValueError: naming the file, and the line and column of invalid JSON,
+      or saying what the file holds instead of an object.
+  """
+  f, encoding = _open(path, encoding)
+  with f:
+    try:
+      found = json.load(f)
+    except UnicodeDecodeError as e:
+      raise _decode_error(path, encoding, e) from None
+    except json.JSONDecodeError as e:
+      raise ValueError(
+        f"{path}: line {e.lineno}, column {e.colno}: {e.msg}."
+      ) from None
+    except RecursionError:
+      raise ValueError(f"{path}: JSON nested too deeply to read.") from None
+  if not isinstance(found, dict):
+    raise ValueError(
+      f"{path}: expected one JSON object of key to value, got a "
+      f"{type(found).__name__}."
+    )
+  return found

@@ -38,6 +38,12 @@ def batches(
     format_, delimiter_ = readers.resolve_format(file, format, delimiter)
     if format_ == "parquet":
       pieces = _parquet_pieces(file, block_mb)
+    elif format_ in ("user_items", "json_object"):
+      # The shapes papers publish their data in: read whole (a file of one
+      # user a line is as long as the catalogue's users, not the log).
+      pieces = iter(
+        [readers.read_one(file, format_, None, header, columns, encoding)]
+      )
     elif format_ == "csv":
       pieces = _csv_pieces(
         file, delimiter_, header, columns, encoding, block_mb

@@ -19,6 +19,7 @@ with Python's csv or json module, only to say where and why.
 
 import dataclasses
 import glob
+import json
 import os
 from collections.abc import Sequence
 from concurrent import futures
@@ -29,9 +30,12 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
-from multiobj.data import infer, line_reader
+from multiobj.data import infer, line_reader, user_items
 
-FORMATS = ("csv", "jsonl", "parquet")
+FORMATS = ("csv", "jsonl", "parquet", "user_items", "json_object")
+# Text of several values in one field, as a multi_category column holds
+# them: how a json_object file's lists are joined.
+LIST_SEPARATOR = "|"
 EXTENSIONS = {
   ".csv": ("csv", ","),
   ".tsv": ("csv", "\t"),
@@ -77,13 +81,18 @@ def read_table(
     path: The file; or a directory or a glob (`logs/*.parquet`) of files of
       one format and the same columns, read as one table in name order.
     format: "csv" (any delimiter; "tsv" is csv with a tab), "jsonl" (one
-      flat JSON object per line) or "parquet"; by default from the
+      flat JSON object per line), "parquet", "user_items" (one user a
+      line, then the user's items: `user_items.py`) or "json_object" (one
+      JSON object of key to value, a list of values joined by
+      `LIST_SEPARATOR`: an item's attributes); by default from the
       extension: .csv, .tsv, .txt (needs `delimiter`), .jsonl, .json,
       .parquet, .pq.
     delimiter: For csv: the field separator; by default "," (tab for .tsv).
     header: For csv: whether the first line names the columns.
     columns: For csv: the column names, in file order. Required without a
-      header; with one, they replace the header's names.
+      header; with one, they replace the header's names. For user_items:
+      the user and item columns, and optionally one for the position of
+      each item in its line; for json_object: the key and value columns.
     encoding: For csv and jsonl: the text encoding (a UTF-8 byte-order mark
       is skipped).
 
@@ -109,7 +118,7 @@ def read_files(
   """`read_table`'s columns, with the file each row came from."""
   paths = expand(path)
   tables = [
-    _read_one(p, format, delimiter, header, columns, encoding) for p in paths
+    read_one(p, format, delimiter, header, columns, encoding) for p in paths
   ]
   for other, table in zip(paths[1:], tables[1:], strict=True):
     if table.column_names != tables[0].column_names:
@@ -161,8 +170,13 @@ def expand(path: str) -> list[str]:
   return paths
 
 
-def _read_one(path, format, delimiter, header, columns, encoding):
+def read_one(path, format, delimiter, header, columns, encoding) -> pa.Table:
+  """One file as an Arrow table (`read_table` types its columns)."""
   format, delimiter = resolve_format(path, format, delimiter)
+  if format == "user_items":
+    return user_items.read(path, columns, arrow_encoding(encoding))
+  if format == "json_object":
+    return _read_json_object(path, columns, encoding)
   if format != "csv" and (columns is not None or not header):
     raise ValueError(
       f"{path}: 'header' and 'columns' apply to csv files only; {format} "
@@ -268,6 +282,37 @@ def needs_python(column: pa.ChunkedArray) -> bool:
     whole = np.isfinite(values) & (values == np.round(values))
     return bool(np.any(np.abs(values[whole]) >= 2.0**63))
   return False
+
+
+def _read_json_object(path, columns, encoding):
+  """A file of one JSON object, {key: value}: a row a key. A value is a
+  number, a string, or a list of them (joined by `LIST_SEPARATOR`, for a
+  multi_category column)."""
+  if columns is None or len(columns) != 2:
+    raise ValueError(
+      f"{path}: a json_object file needs 'columns' naming its key and value "
+      f'columns (e.g. ["item_id", "attributes"]); got {columns!r}.'
+    )
+  found = line_reader.json_object(path, encoding)
+  keys, values = [], []
+  for key, value in found.items():
+    parts = value if isinstance(value, list) else [value]
+    if not all(isinstance(p, str | int | float) for p in parts):
+      raise ValueError(
+        f"{path}: key {key!r}: expected a number, a string or a list of "
+        f"them, got {json.dumps(value)[:80]}."
+      )
+    text = [str(p) for p in parts]
+    if any(LIST_SEPARATOR in t for t in text) and isinstance(value, list):
+      raise ValueError(
+        f"{path}: key {key!r}: a value holds {LIST_SEPARATOR!r}, which joins "
+        "a list's values."
+      )
+    keys.append(key)
+    values.append(LIST_SEPARATOR.join(text))
+  if not keys:
+    raise ValueError(f"{path}: the file is empty (no data rows).")
+  return pa.table({columns[0]: keys, columns[1]: values})
 
 
 def _read_parquet(path):

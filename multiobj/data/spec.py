@@ -61,8 +61,21 @@ class Feature:
       the values.
     max_length: For history features: the most recent items kept.
     built_from: For history features the framework builds from the log
-      (`history.add_built`): the label whose positive rows are the events;
-      "" for a history given as a column.
+      (`history.py`): the labels whose positive rows are the events (one,
+      or several: the events then carry their behaviour, `item:label`);
+      () for a history given as a column.
+    ordered: For built histories: whether the events are in time order
+      (the log has a timestamp or an order, and is split by the
+      framework), else the user's training events as a set.
+    encoder: For history features: how the query tower reads the items, a
+      registered sequence encoder with parameters ("mean", "gru",
+      "self_attention(blocks=2)"; `model/sequence.py`).
+    every_position: For history features built in time order: training
+      lists are windows of each user's events, and every event is
+      predicted from the ones before it in one pass (`prepare/windows.py`).
+    boost: For history features: the history's items get a learned bonus
+      in the user's retrieval scores, so the items a user already
+      interacted with stay reachable.
     vectors: For embedding features: the file of vectors (Parquet, or
       NumPy .npz), one per id...
     vectors_key: ...of this feature (an id or category of the same role,
@@ -92,12 +105,20 @@ class Feature:
   max_size: int = 0
   hash_buckets: int = 0
   max_length: int = 50
-  built_from: str = ""
+  built_from: tuple[str, ...] = ()
+  ordered: bool = True
+  encoder: str = "mean"
+  every_position: bool = False
+  boost: bool = False
   vectors: str = ""
   vectors_key: str = ""
   normalize: bool = False
 
   def __post_init__(self):
+    if isinstance(self.built_from, str):  # One label, or none ("").
+      built = (self.built_from,) if self.built_from else ()
+      object.__setattr__(self, "built_from", built)
+    object.__setattr__(self, "built_from", tuple(self.built_from))
     if self.name.startswith(RESERVED_PREFIX) and self.kind != KEY:
       raise ValueError(
         f"Feature {self.name!r}: names starting with '__' are reserved."
@@ -150,12 +171,23 @@ class Feature:
 
   def _check_history(self):
     if self.kind != "history":
-      if self.max_length != 50 or self.built_from:
-        key = "built_from" if self.built_from else "max_length"
+      changed = [
+        key
+        for key, default in _HISTORY_DEFAULTS.items()
+        if getattr(self, key) != default
+      ]
+      if changed:
         raise ValueError(
-          f"Feature {self.name!r}: {key} applies to history features only."
+          f"Feature {self.name!r}: {changed[0]} applies to history features "
+          "only."
         )
       return
+    if self.every_position and not (self.built_from and self.ordered):
+      raise ValueError(
+        f"History feature {self.name!r}: every_position needs a history "
+        "built from the log in time order (built_from, a timestamp or order "
+        "column, a split the framework makes)."
+      )
     if self.role != "query":
       raise ValueError(
         f"History feature {self.name!r}: a history is the user's, so its "
@@ -197,6 +229,17 @@ class Feature:
       )
 
 
+# A history option's value on any other feature.
+_HISTORY_DEFAULTS = {
+  "max_length": 50,
+  "built_from": (),
+  "ordered": True,
+  "encoder": "mean",
+  "every_position": False,
+  "boost": False,
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class DatasetSpec:
   """Which column is what, for one dataset.
@@ -213,6 +256,9 @@ class DatasetSpec:
     list_id: Column grouping rows into impression lists (one request showing
       several items), or None when every row is a list of its own.
     timestamp: Column ordering rows in time, or None.
+    order_only: The timestamp column orders each user's events only (a
+      position within the user), not events of different users: a split
+      by time is refused.
     position: Column of the slot (1 = top) an item was shown at, or None;
       position-bias propensities are estimated over it.
     randomized: Column marking lists shown in random order (a randomisation
@@ -227,6 +273,7 @@ class DatasetSpec:
   user_id: str | None = None
   list_id: str | None = None
   timestamp: str | None = None
+  order_only: bool = False
   position: str | None = None
   randomized: str | None = None
   truth: str | None = None
@@ -285,17 +332,36 @@ class DatasetSpec:
           f"History feature {f.name!r}: a history holds item ids, and "
           f"dataset {self.name!r} has no item_id column."
         )
-      if f.built_from and f.built_from not in self.labels:
-        raise ValueError(
-          f"History feature {f.name!r}: built_from {f.built_from!r} is not a "
-          f"label; labels: {', '.join(self.labels) or '(none)'}."
-        )
-      if f.built_from and not (self.user_id and self.timestamp):
+      for label in f.built_from:
+        if label not in self.labels:
+          raise ValueError(
+            f"History feature {f.name!r}: built_from {label!r} is not a "
+            f"label; labels: {', '.join(self.labels) or '(none)'}."
+          )
+      if f.built_from and not self.user_id:
         raise ValueError(
           f"History feature {f.name!r}: building a history from the log "
-          "needs a user_id and a timestamp column (each user's events, in "
-          "time order)."
+          "needs a user_id column (each user's events)."
         )
+      if f.built_from and f.ordered and not self.timestamp:
+        raise ValueError(
+          f"History feature {f.name!r}: building a history in time order "
+          "needs a timestamp or order column (without one, the history is "
+          "the user's training events as a set: ordered false)."
+        )
+    lengths = {f.max_length for f in self.sequences}
+    if len(lengths) > 1:
+      raise ValueError(
+        f"Dataset {self.name!r}: the histories trained at every position "
+        f"({', '.join(f.name for f in self.sequences)}) read windows of one "
+        f"user's events, so they need one max_length; got {sorted(lengths)}."
+      )
+
+  @property
+  def sequences(self) -> tuple[Feature, ...]:
+    """The history features trained at every position: training lists are
+    windows of each user's events (`prepare/windows.py`)."""
+    return tuple(f for f in self.features if f.every_position)
 
   @property
   def built(self) -> tuple[Feature, ...]:

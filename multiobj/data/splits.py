@@ -136,4 +136,39 @@ def split_last_n(
   }
 
 
+def hold_out(
+  rows: Table,
+  spec: spec_lib.DatasetSpec,
+  label: str,
+  per_user: int = 1,
+  seed: int = 0,
+) -> tuple[Table, Table]:
+  """(train, valid): `per_user` rows of each user whose `label` is
+  positive, drawn at random with `seed`, held out of `rows` as a
+  validation split; a user keeps at least one such row in train. For a
+  log split as files without a validation file (a test file of one
+  purchase a user, say), so that a model can be tuned without the test.
+  """
+  positive = np.flatnonzero(np.asarray(rows[label]) > 0)
+  if not len(positive):
+    raise ValueError(
+      f"Dataset {spec.name!r}: no training row has {label!r} positive, so "
+      "none can be held out for validation."
+    )
+  _, user = np.unique(rows[spec.user_id][positive], return_inverse=True)
+  rank = np.random.default_rng(seed).permutation(len(positive))
+  order = np.lexsort((rank, user))  # Each user's rows, in a random order.
+  counts = np.bincount(user)
+  starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+  within = np.empty(len(positive), np.int64)
+  within[order] = np.arange(len(positive)) - starts[user[order]]
+  held = within < np.minimum(per_user, counts - 1)[user]
+  valid = np.zeros(dataset_lib.num_rows(rows), bool)
+  valid[positive[held]] = True
+  return (
+    dataset_lib.take(rows, np.flatnonzero(~valid)),
+    dataset_lib.take(rows, np.flatnonzero(valid)),
+  )
+
+
 _NAMES = ("train", "valid", "test")

@@ -16,6 +16,7 @@ large catalogues) or from a ranking head run on every (user, item) pair at
 serving context (feasible for catalogues of a few thousand items).
 """
 
+import copy
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -134,6 +135,30 @@ class FullRanking:
       np.concatenate(list(masked.values()) or [np.empty(0, np.int64)])
     )
 
+  def sample(self, limit: int) -> "FullRanking":
+    """This ranking of at most about `limit` users: an even sample (every
+    k-th user), the same each call; itself if it has no more."""
+    stride = -(-len(self.users) // limit)
+    if stride <= 1:
+      return self
+    keep = np.arange(0, len(self.users), stride)
+    out = copy.copy(self)
+    out.users = self.users[keep]
+    out.truth = [self.truth[i] for i in keep]
+    out.query = {name: column[keep] for name, column in self.query.items()}
+    num_items = len(self._sorted_ids)
+    renumbered = np.full(len(self.users), -1)
+    renumbered[keep] = np.arange(len(keep))
+
+    def kept(keys):  # (user, item) keys of the users kept, renumbered.
+      if keys is None:
+        return None
+      user = renumbered[keys // num_items]
+      return (user * num_items + keys % num_items)[user >= 0]
+
+    out._masked, out._allowed = kept(self._masked), kept(self._allowed)
+    return out
+
   def item_index(self, ids: np.ndarray) -> np.ndarray:
     """Catalogue row of each item id; raises ValueError for unknown ids."""
     where = np.minimum(
@@ -199,13 +224,18 @@ class FullRanking:
 
 
 def tower_scores(model, ranking: FullRanking):
-  """scores_fn of the two towers: query embedding . item embedding."""
+  """scores_fn of the two towers: query embedding . item embedding (plus
+  the bonus of the query's boosted histories' items, `model/boost.py`)."""
   items = retrieval.catalogue_embeddings(model, ranking.catalogue)
   query = tf.function(model.query_tower, reduce_retracing=True)
+  bonus = retrieval.bonus_scores(model, ranking.catalogue[model.spec.item_id])
 
   def scores(start, stop):
     batch = {name: column[start:stop] for name, column in ranking.query.items()}
-    return query(batch).numpy() @ items.T
+    found = query(batch).numpy() @ items.T
+    if bonus is not None:
+      found += bonus(batch)
+    return found
 
   return scores
 

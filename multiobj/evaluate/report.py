@@ -63,12 +63,14 @@ def model_metrics(
   catalogue: dataset_lib.Table,
   cold_items: np.ndarray | None = None,
   batch_size: int = 256,
+  objectives: Sequence | None = None,
 ) -> dict[str, float]:
-  """Every metric of every objective of `model` on `lists`; with
-  `cold_items`, retrieval also on the pairs of those items alone."""
+  """Every metric of every objective of `model` (or of `objectives`) on
+  `lists`; with `cold_items`, retrieval also on the pairs of those items
+  alone."""
   predicted, query = predictions.predict(model, lists, batch_size)
   return predicted_metrics(
-    model, predicted, query, lists, catalogue, cold_items
+    model, predicted, query, lists, catalogue, cold_items, objectives
   )
 
 
@@ -89,14 +91,22 @@ def predicted_metrics(
   objective = model.retrieval_objective
   if objective is not None and objective in objectives:
     rows, items = retrieval.positive_pairs(objective, model.spec, lists)
+    ids = catalogue[model.spec.item_id]
+    bonus = retrieval.bonus_scores(model, ids)
     out.update(
       retrieval.recall_at_k(
         objective,
         query[rows],
         items,
-        catalogue[model.spec.item_id],
+        ids,
         retrieval.catalogue_embeddings(model, catalogue),
         cold_items,
+        bonus
+        and (
+          lambda pairs: bonus(
+            {n: lists[n][rows[pairs]] for n in model.boost.names}
+          )
+        ),
       )
     )
   return out
@@ -128,6 +138,7 @@ def evaluate(
     )
   # Streamed: of each batch only what the metrics read is kept.
   features = {f.name for f in spec.features} - {spec.item_id, spec.user_id}
+  features -= {f.name for f in spec.features if f.boost}  # The bonus's.
   keep = [c for c in data.list_columns(split) if c not in features]
   predicted, query, lists = predictions.predict_dataset(
     model,

@@ -32,6 +32,7 @@ from multiobj.data import spec as spec_lib
 from multiobj.evaluate import slates as slates_lib
 from multiobj.evaluate.heads import cutoff
 from multiobj.prepare import lists as lists_lib
+from multiobj.retrieval import candidates as candidates_lib
 from multiobj.retrieval import index as index_lib
 
 # Scores of a batch of queries against the catalogue, at most (128 MB).
@@ -44,6 +45,32 @@ def catalogue_embeddings(model, catalogue: dataset_lib.Table) -> np.ndarray:
   return index_lib.embed_catalogue(model.candidate_tower, catalogue, names)
 
 
+def bonus_scores(model, catalogue_ids: np.ndarray):
+  """batch -> [N, C] what the model's boost (`model/boost.py`) adds to the
+  towers' scores (query . item) of every catalogue item for the queries of
+  `batch` ({query feature: [N]}); None for a model without one."""
+  if getattr(model, "boost", None) is None:
+    return None
+  keys = candidates_lib.id_key(tf.constant(catalogue_ids))
+  table = tf.lookup.StaticHashTable(
+    tf.lookup.KeyValueTensorInitializer(
+      keys, tf.range(len(catalogue_ids), dtype=tf.int64)
+    ),
+    default_value=-1,
+  )
+  # The bonus is in logits; the towers' scores are logits x temperature.
+  scale = model.config_retrieval.temperature
+
+  @tf.function(reduce_retracing=True)
+  def bonus(histories):
+    return scale * model.boost.over(histories, table.lookup, len(catalogue_ids))
+
+  def scores(batch):
+    return bonus({n: batch[n] for n in model.boost.names}).numpy()
+
+  return scores
+
+
 def recall_at_k(
   objective: objectives_lib.Objective,
   query_embeddings: np.ndarray,
@@ -51,6 +78,7 @@ def recall_at_k(
   catalogue_ids: np.ndarray,
   catalogue_embeddings: np.ndarray,
   cold_items: np.ndarray | None = None,
+  bonus=None,
 ) -> dict[str, float]:
   """recall@K over (query, positive item) pairs, among the whole catalogue.
 
@@ -67,13 +95,17 @@ def recall_at_k(
     cold_items: Ids held out of training; the pairs of these items are
       also scored alone, as `<name>_recall@K_cold` (among the whole
       catalogue) and `<name>_recall@K_among_cold` (among the cold items).
+    bonus: For a model with a boost (`model/boost.py`): pairs [n] -> [n, C]
+      what it adds to the towers' scores of every catalogue item.
   """
+  pairs = np.arange(len(true_item_ids))
   out = _recall(
     objective,
     query_embeddings,
     true_item_ids,
     catalogue_ids,
     catalogue_embeddings,
+    bonus and (lambda at: bonus(pairs[at])),
   )
   if cold_items is not None and len(cold_items):
     cold = np.isin(true_item_ids, cold_items)
@@ -84,6 +116,7 @@ def recall_at_k(
         true_item_ids[cold],
         catalogue_ids,
         catalogue_embeddings,
+        bonus and (lambda at: bonus(pairs[cold][at])),
       )
       out.update({f"{k}_cold": v for k, v in recall.items()})
       # Among the cold items only, as a "new arrivals" shelf ranks them: a
@@ -95,6 +128,7 @@ def recall_at_k(
         true_item_ids[cold],
         catalogue_ids[among],
         catalogue_embeddings[among],
+        bonus and (lambda at: bonus(pairs[cold][at])[:, among]),
       )
       out.update({f"{k}_among_cold": v for k, v in recall.items()})
   return out
@@ -106,12 +140,18 @@ def _recall(
   true_item_ids,
   catalogue_ids,
   catalogue_embeddings,
+  bonus=None,
 ):
   ks = sorted({cutoff(m) for m in objective.metrics})
   # As many queries a batch as keep its [queries, catalogue] scores within
   # SCORES (a few batches for a small catalogue: each is an eager call).
   batch_size = max(1, SCORES // max(1, len(catalogue_ids)))
   k_max = min(max(ks), len(catalogue_ids))
+  if bonus is not None:
+    return _recall_with_bonus(
+      objective, ks, k_max, batch_size, query_embeddings, true_item_ids,
+      catalogue_ids, catalogue_embeddings, bonus,
+    )  # fmt: skip
   index = tfrs.layers.factorized_top_k.BruteForce(k=k_max)
   index.index(
     tf.constant(catalogue_embeddings, tf.float32), tf.constant(catalogue_ids)
@@ -132,6 +172,26 @@ def _recall(
   results = [float(r.numpy()) for r in top_k.result()]
   return {
     f"{objective.name}_recall@{k}": r for k, r in zip(ks, results, strict=False)
+  }
+
+
+def _recall_with_bonus(
+  objective, ks, k_max, batch_size, query_embeddings, true_item_ids,
+  catalogue_ids, catalogue_embeddings, bonus,
+):  # fmt: skip
+  """`_recall` of towers plus a bonus, [n, C] for pairs `at` (`bonus(at)`):
+  the same top K by exact scores, as the brute-force index's."""
+  found = np.zeros((len(true_item_ids), k_max), bool)
+  for start in range(0, len(true_item_ids), batch_size):
+    at = np.arange(start, min(start + batch_size, len(true_item_ids)))
+    scores = query_embeddings[at] @ catalogue_embeddings.T + bonus(at)
+    top = tf.math.top_k(scores, k_max).indices.numpy()
+    found[at] = catalogue_ids[top] == true_item_ids[at, np.newaxis]
+  return {
+    f"{objective.name}_recall@{k}": float(
+      found[:, : min(k, k_max)].any(1).mean()
+    )
+    for k in ks
   }
 
 

@@ -14,7 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
+from multiobj.data import history as history_lib
 from multiobj.data import spec as spec_lib
+from multiobj.model import sequence
 from multiobj.prepare import vocabularies
 from multiobj.prepare.stats import (  # noqa: F401  (re-exported)
   FeatureStats,
@@ -46,6 +48,7 @@ class FeatureEmbedding(tf.keras.layers.Layer):
     text_length: int,
     id_dropout: float = 0.0,
     items: "FeatureEmbedding | None" = None,
+    history_encoder: str = "",
     **kwargs,
   ):
     super().__init__(name=feature.name, **kwargs)
@@ -69,7 +72,7 @@ class FeatureEmbedding(tf.keras.layers.Layer):
       self.width, self.input_dtype = 1, tf.float32
       return
     if feature.kind == "history":
-      self._history_items(feature, items)
+      self._history_items(feature, items, history_encoder)
       return
     if feature.kind == "embedding":
       self._vectors(feature, stats, embedding_dim)
@@ -106,15 +109,30 @@ class FeatureEmbedding(tf.keras.layers.Layer):
     )
     self.embedding = tf.keras.layers.Embedding(size, self.width)
 
-  def _history_items(self, feature, items):
+  def _history_items(self, feature, items, encoder):
     """A history feature's share of the candidate tower's item id
-    embedding `items`: history and candidates in one space."""
+    embedding `items` (history and candidates in one space), its encoder
+    (`encoder`, else the feature's own) and its behaviours."""
     if items is None:
       raise ValueError(
         f"History feature {feature.name!r} needs the candidate tower's item "
         "id embedding, which it shares."
       )
     self.items, self.width = items, items.width
+    # Several labels: each event carries its behaviour (`item:label`).
+    self.types = feature.built_from if len(feature.built_from) > 1 else ()
+    if self.types:
+      self.type_lookup = tf.keras.layers.StringLookup(
+        vocabulary=list(self.types)
+      )
+    self.sequence = sequence.make(
+      encoder or feature.encoder,
+      items.width,
+      feature.max_length + 1,
+      len(self.types) + bool(self.types),  # One more: an unknown behaviour.
+      feature.ordered,
+      name="encoder",
+    )
 
   def _vectors(self, feature, stats, embedding_dim):
     """An embedding feature's table: the ids (sorted; text ids as their
@@ -175,24 +193,110 @@ class FeatureEmbedding(tf.keras.layers.Layer):
   def history(self, values: tf.Tensor) -> tf.RaggedTensor:
     """A history feature's [N] values to [N, (items), width] item
     embeddings, the last `max_length` of each row, oldest first."""
+    items = self.items
+    return tf.ragged.map_flat_values(
+      lambda v: items.embedding(items.index(v)), self.parts(values)[0]
+    )
+
+  def parts(self, values):
+    """([N, (k)] the item of each event, the last `max_length`; [N, (k)]
+    each event's type: 1, or 1 + its behaviour, an unknown one last)."""
     parts = _split(values, self.feature.separator)
     parts = tf.ragged.boolean_mask(parts, parts != "")
     parts = parts[:, -self.feature.max_length :]
-    items = self.items
-    return tf.ragged.map_flat_values(
-      lambda v: items.embedding(items.index(v)), parts
+    if not self.types:
+      return parts, tf.ones_like(parts, tf.int64)
+    separator = history_lib.TYPE_SEPARATOR
+    kind = tf.ragged.map_flat_values(
+      tf.strings.regex_replace, parts, f"^.*{separator}", ""
     )
+    parts = tf.ragged.map_flat_values(
+      tf.strings.regex_replace, parts, f"{separator}[^{separator}]*$", ""
+    )
+    index = tf.ragged.map_flat_values(self.type_lookup, kind)
+    unknown = tf.cast(len(self.types) + 1, index.dtype)
+    return parts, tf.ragged.map_flat_values(
+      lambda i: tf.where(i > 0, i, unknown), index
+    )
+
+  def encode(self, values: tf.Tensor, training=None) -> tf.Tensor:
+    """A history's [N] values to its [N, width] encoding: the encoder's
+    output after the last event (zeros for a history of none)."""
+    parts, types = self.parts(values)
+    index = tf.ragged.map_flat_values(self.items.index, parts)
+
+    def right_aligned(ragged):  # Padding first, the last event last.
+      dense = ragged[:, ::-1].to_tensor(0)[:, ::-1]
+      return tf.pad(dense, [[0, 0], [1, 0]])  # A step even if all empty.
+
+    index, types = right_aligned(index), right_aligned(types)
+    steps = tf.shape(index)[1]
+    # The last event at position max_length - 1, as a window's last query.
+    positions = tf.maximum(
+      self.feature.max_length - steps + 1 + tf.range(steps), 0
+    )
+    outputs = self.sequence(
+      self.items.embedding(index),
+      types,
+      tf.broadcast_to(positions, tf.shape(index)),
+      training=training,
+    )
+    some = tf.reduce_any(types > 0, axis=1, keepdims=True)
+    return tf.where(some, outputs[:, -1], tf.zeros_like(outputs[:, -1]))
+
+  def encode_slots(
+    self, ids: tf.Tensor, types: tf.Tensor, mask: tf.Tensor, training=None
+  ) -> tuple[tf.Tensor, tf.Tensor]:
+    """For a window of one user's rows (`prepare/windows.py`): each slot's
+    history encoding, from the events before it.
+
+    Args:
+      ids: [B, L] each slot's item id.
+      types: [B, L] 0 for a slot that is no event of this history, else 1
+        + its behaviour.
+      mask: [B, L] the slots that are scored (the window's rows but a
+        repeated first one).
+
+    Returns:
+      ([B, L, width] the encoding of the events before each slot, zeros for
+      none; [B, L] whether a slot has an event before it).
+    """
+    shape = tf.shape(ids)
+    index = tf.reshape(self.items.index(tf.reshape(ids, [-1])), shape)
+    types = tf.cast(types, tf.int64)
+    slot = tf.range(shape[1])
+    # Right-aligned as a served history: a window's last slot at position
+    # max_length (its query, the slot before, at max_length - 1).
+    present = tf.logical_or(mask > 0, types > 0)
+    length = 1 + tf.reduce_max(
+      tf.where(present, slot[tf.newaxis], -1), axis=1, keepdims=True
+    )
+    positions = slot[tf.newaxis] + self.feature.max_length + 1 - length
+    outputs = self.sequence(
+      self.items.embedding(index), types, positions, training=training
+    )
+    # The last event before each slot: the number of events up to the slot
+    # before it says which.
+    event = types > 0
+    before = tf.cumsum(tf.cast(event, tf.int32), axis=1, exclusive=True)
+    where = tf.ragged.boolean_mask(
+      tf.broadcast_to(slot[tf.newaxis], shape), event
+    )
+    last = tf.gather(
+      tf.concat([tf.zeros([shape[0], 1], tf.int32), where.to_tensor(0)], 1),
+      before,
+      batch_dims=1,
+    )
+    prefix = before > 0
+    encoded = tf.gather(outputs, last, batch_dims=1)
+    return tf.where(prefix[..., tf.newaxis], encoded, 0.0), prefix
 
   def call(self, values: tf.Tensor, training=None) -> tf.Tensor:
     kind = self.feature.kind
     if kind == "embedding":
       return self.project(self.lookup_vectors(values))
     if kind == "history":
-      # The model may pass what `history` gave (it shares them with the
-      # ranking heads' attention).
-      return _mean(
-        values if isinstance(values, tf.RaggedTensor) else self.history(values)
-      )
+      return self.encode(values, training=training)
     if kind == "numeric":
       x = transform(self.feature, tf.cast(values, tf.float32))
       return self.normalize(x[:, tf.newaxis])
@@ -249,6 +353,7 @@ class FeatureEncoder(tf.keras.layers.Layer):
     text_length: int,
     id_dropout: float = 0.0,
     items: FeatureEmbedding | None = None,
+    history_encoder: str = "",
     **kwargs,
   ):
     super().__init__(**kwargs)
@@ -259,8 +364,14 @@ class FeatureEncoder(tf.keras.layers.Layer):
     # (`encoder/by_feature/user_id/embedding/embeddings`), not its position.
     self.by_feature = {
       f.name: FeatureEmbedding(
-        f, stats, embedding_dim, text_length, id_dropout, items
-      )
+        f,
+        stats,
+        embedding_dim,
+        text_length,
+        id_dropout,
+        items,
+        history_encoder,
+      )  # fmt: skip
       for f in features
     }
     self.width = sum(e.width for e in self.encoders)
@@ -270,6 +381,8 @@ class FeatureEncoder(tf.keras.layers.Layer):
     """The features' encoders, in the order of their columns."""
     return [self.by_feature[name] for name in self.feature_names]
 
-  def call(self, features: dict[str, tf.Tensor]) -> tf.Tensor:
-    encoded = [e(features[e.feature.name]) for e in self.encoders]
+  def call(self, features: dict[str, tf.Tensor], training=None) -> tf.Tensor:
+    encoded = [
+      e(features[e.feature.name], training=training) for e in self.encoders
+    ]
     return tf.concat(encoded, axis=-1) if len(encoded) > 1 else encoded[0]

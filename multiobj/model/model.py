@@ -8,14 +8,20 @@
                                         (heads.py)
 
 A history feature (the user's recent items) shares the candidate tower's
-item embedding: the query tower pools it as a mean, and the ranking input
-adds it as each candidate sees it (`attention.TargetAttention`, DIN).
+item embedding: the query tower reads it with its sequence encoder (the
+mean, a GRU, causal self-attention: `sequence.py`), and the ranking input
+adds it as each candidate sees it (`attention.TargetAttention`, DIN). A
+history trained at every position reads its events from the batch instead:
+each list is then a window of one user's rows (`prepare/windows.py`), and
+every slot gets a query of its own, from the events before it, [B, L, D]
+instead of [B, D]; the heads see each slot's.
 
-The model is assembled from the objectives it is given: a retrieval objective
-adds a `retrieval.task.RetrievalTask` on the tower embeddings, every other
-objective a head on the trunk (`trunks.py`: shared_bottom, mmoe, ple),
-trained with its registered loss. Nothing here knows about clicks, dwell time
-or purchases.
+The model is assembled from the objectives it is given: each retrieval
+objective adds a `retrieval.task.RetrievalTask` on the tower embeddings
+(the first is the one evaluated; others, a multi-behaviour log's auxiliary
+behaviours, shape the same towers), every other objective a head on the
+trunk (`trunks.py`: shared_bottom, mmoe, ple), trained with its registered
+loss. Nothing here knows about clicks, dwell time or purchases.
 
 One batch is a batch of impression lists (`prepare.lists`): query features
 are [batch_size], everything else [batch_size, list_size].
@@ -36,9 +42,12 @@ import objectives as objectives_lib
 from multiobj import config as config_lib
 from multiobj.data import spec as spec_lib
 from multiobj.model import attention, step, towers, trunks
+from multiobj.model import boost as boost_lib
 from multiobj.model import features as features_lib
 from multiobj.model import heads as heads_lib
 from multiobj.prepare import lists as lists_lib
+from multiobj.prepare import windows
+from multiobj.retrieval import catalogue as catalogue_lib
 from multiobj.retrieval import task as retrieval_lib
 
 
@@ -48,10 +57,14 @@ class MultiObjectiveModel(tfrs.Model):
   Args:
     spec: The dataset description; its features build the towers.
     stats: Vocabularies and moments of the features.
-    objectives: The objectives to train; at most one of kind retrieval.
+    objectives: The objectives to train; the first retrieval one is the
+      one evaluated.
     config: Sizes.
     retrieval: The retrieval task's candidates and temperature.
     weighting: Name of the registered loss-weighting strategy.
+    catalogue: The items retrieval scores against beyond the batch (for
+      candidates "catalogue" and "sampled"); None where the model is not
+      trained (evaluation, export).
   """
 
   # Objectives whose labels the validation split lacks: `step.test_step`
@@ -66,20 +79,17 @@ class MultiObjectiveModel(tfrs.Model):
     config: config_lib.ModelConfig = config_lib.ModelConfig(),
     retrieval: config_lib.RetrievalConfig = config_lib.RetrievalConfig(),
     weighting: str = "static",
+    catalogue: catalogue_lib.Catalogue | None = None,
   ):
     super().__init__()
     objectives = tuple(objectives)
     if not objectives:
       raise ValueError("The model needs at least one objective.")
     found = [o for o in objectives if o.kind == "retrieval"]
-    if len(found) > 1:
-      raise ValueError(
-        "At most one retrieval objective per model; got "
-        f"{', '.join(o.name for o in found)}."
-      )
     self.spec = spec
     self.objective_list = objectives
     self.config = config
+    self.config_retrieval = retrieval
     self.retrieval_objective = found[0] if found else None
     self.ranking_objectives = tuple(
       o for o in objectives if o.kind != "retrieval"
@@ -89,6 +99,7 @@ class MultiObjectiveModel(tfrs.Model):
     self.objective_by_name = {o.name: o for o in objectives}
 
     self._build_towers(spec, stats, config)
+    self.boost = self._build_boost(spec)
     context = spec.features_of("context")
     self.context_encoder = (
       features_lib.FeatureEncoder(
@@ -101,13 +112,18 @@ class MultiObjectiveModel(tfrs.Model):
       if context
       else None
     )
-    if self.retrieval_objective:
-      self.retrieval_task = retrieval_lib.RetrievalTask(
-        self.retrieval_objective,
+    self.retrieval_tasks = {
+      o.name: retrieval_lib.RetrievalTask(
+        o,
         spec.item_id,
         [f.name for f in spec.features_of("candidate")],
         retrieval,
+        catalogue,
+        self.boost,
+        name=f"retrieval_task_{o.name}",
       )
+      for o in found
+    }
     # A retrieval-only model has no trunk: unbuilt layers would break Keras.
     self.trunk = (
       trunks.get_trunk(
@@ -119,12 +135,14 @@ class MultiObjectiveModel(tfrs.Model):
       else None
     )
     self.heads = heads_lib.build(self.ranking_objectives, config.head_layers)
-    # The ranking heads see each history through the candidate (DIN).
+    # The ranking heads see each history through the candidate (DIN); a
+    # history trained at every position, through each slot's query.
     self.attention = {
       f.name: attention.TargetAttention(name=f"attention_{f.name}")
       for f in spec.features_of("query")
-      if f.kind == "history" and self.ranking_objectives
-    }
+      if f.kind == "history" and not f.every_position
+      and self.ranking_objectives
+    }  # fmt: skip
     self.ranking_loss_fns = {
       o.name: o.make_loss() for o in self.ranking_objectives
     }
@@ -150,9 +168,33 @@ class MultiObjectiveModel(tfrs.Model):
       spec.features_of("query"),
       *options,
       items=candidate_tower.encoder.by_feature.get(spec.item_id),
+      history_encoder=config.history_encoder,
       name="query_tower",
     )
     self.candidate_tower = candidate_tower
+
+  def _build_boost(self, spec):
+    """The bonus of items in the query's boosted histories, or None."""
+    boosted = [
+      f for f in spec.features_of("query") if f.kind == "history" and f.boost
+    ]
+    if not boosted:
+      return None
+    for f in boosted:
+      if f.every_position:
+        raise ValueError(
+          f"History feature {f.name!r}: boost scores the items of a row's "
+          "own history, and a history trained at every position has none "
+          "in training; set every_position to false, or boost off."
+        )
+    encoders = self.query_tower.encoder.by_feature
+    items = self.candidate_tower.encoder.by_feature[spec.item_id]
+    return boost_lib.HistoryBoost(
+      boosted,
+      {f.name: encoders[f.name] for f in boosted},
+      integer_ids=items.input_dtype == tf.int64,
+      name="boost",
+    )
 
   def _make_trackers(self):
     objectives = self.objective_list
@@ -195,29 +237,23 @@ class MultiObjectiveModel(tfrs.Model):
     """Returns embeddings and each ranking head's logits.
 
     Returns:
-      {"query_embedding": [B, D], "candidate_embedding": [B, L, D],
+      {"query_embedding": [B, D] (or [B, L, D] for windows of a sequence,
+       with "query_valid": [B, L] the slots that have an event before them),
+       "candidate_embedding": [B, L, D],
        name: [B, L] logits for each ranking objective (of p(name) for one
        that follows another), name + CONDITIONAL: [B, L] logits of
        p(name | given) for those, "gates": {gate: [B, L, experts]}}.
     """
     mask = inputs[lists_lib.MASK]
     batch_size, list_size = tf.shape(mask)[0], tf.shape(mask)[1]
-    query_inputs = {
-      f.name: inputs[f.name] for f in self.spec.features_of("query")
-    }
-    # History items embedded once, for the query tower and the attention.
-    encoders = self.query_tower.encoder.by_feature
-    histories = {
-      name: encoders[name].history(query_inputs[name])
-      for name in self.attention
-    }
-    query_encoding = self.query_tower.encoder({**query_inputs, **histories})
+    query_encoding, query_valid = self._query_encoding(inputs, training)
     candidate_encoding = self.candidate_tower.encoder(
       {
         f.name: tf.reshape(inputs[f.name], [-1])
         for f in self.spec.features_of("candidate")
         if f.kind != spec_lib.KEY  # An item key is never an input.
-      }
+      },
+      training=training,
     )
     query = self.query_tower.embed(query_encoding)
     candidate = tf.reshape(
@@ -225,6 +261,8 @@ class MultiObjectiveModel(tfrs.Model):
       [batch_size, list_size, self.config.embedding_dim],
     )
     outputs = {"query_embedding": query, "candidate_embedding": candidate}
+    if query_valid is not None:
+      outputs["query_valid"] = query_valid
     if not self.ranking_objectives:
       return outputs
 
@@ -232,6 +270,8 @@ class MultiObjectiveModel(tfrs.Model):
       return tf.reshape(x, [batch_size, list_size, width])
 
     def per_list(x, width):
+      if x.shape.rank == 3:  # A query of each slot's already.
+        return x
       return tf.broadcast_to(
         x[:, tf.newaxis, :], [batch_size, list_size, width]
       )
@@ -252,17 +292,49 @@ class MultiObjectiveModel(tfrs.Model):
         }
       )
       parts.append(per_slot(context, self.context_encoder.width))
-    parts += self._history_attention(inputs, histories, batch_size, list_size)
+    parts += self._history_attention(inputs, batch_size, list_size)
     hidden, gates = self.trunk(tf.concat(parts, axis=-1), training=training)
     outputs.update(heads_lib.apply(self.heads, hidden, self.ranking_objectives))
     outputs["gates"] = gates
     return outputs
 
-  def _history_attention(self, inputs, histories, batch_size, list_size):
-    """[B, L, D] per history feature: its items (`histories`, embedded) as
-    each candidate sees them (`attention.TargetAttention`)."""
+  def _query_encoding(self, inputs, training):
+    """([B, W] each list's query encoding, None); for windows of a
+    sequence (their events' column in the batch), ([B, L, W] each slot's,
+    [B, L] whether it has an event before it)."""
+    encoder = self.query_tower.encoder
+    sequences = [f.name for f in self.spec.sequences]
+    if not sequences or windows.EVENTS + sequences[0] not in inputs:
+      query_inputs = {name: inputs[name] for name in encoder.feature_names}
+      return encoder(query_inputs, training=training), None
+    list_size = tf.shape(inputs[lists_lib.MASK])[1]
+    parts, valid = [], None
+    for e in encoder.encoders:
+      name = e.feature.name
+      if name in sequences:
+        encoded, before = e.encode_slots(
+          inputs[self.spec.item_id],
+          inputs[windows.EVENTS + name],
+          inputs[lists_lib.MASK],
+          training=training,
+        )
+        valid = before if valid is None else tf.logical_or(valid, before)
+        parts.append(encoded)
+        continue
+      encoded = e(inputs[name], training=training)  # The user's: [B, W].
+      parts.append(tf.repeat(encoded[:, tf.newaxis], list_size, axis=1))
+    return tf.concat(parts, axis=-1) if len(parts) > 1 else parts[0], valid
+
+  def _history_attention(self, inputs, batch_size, list_size):
+    """[B, L, D] per history feature (but those trained at every
+    position): its items as each candidate sees them
+    (`attention.TargetAttention`)."""
     if not self.attention:
       return []
+    encoders = self.query_tower.encoder.by_feature
+    histories = {
+      name: encoders[name].history(inputs[name]) for name in self.attention
+    }
     items = self.candidate_tower.encoder.by_feature[self.spec.item_id]
     ids = tf.reshape(inputs[self.spec.item_id], [-1])
     candidates = tf.reshape(
@@ -301,12 +373,13 @@ class MultiObjectiveModel(tfrs.Model):
     for o in self.objective_list:
       if o.kind == "retrieval":
         losses[o.name] = step.TaskLoss(
-          *self.retrieval_task.pair_loss(
+          *self.retrieval_tasks[o.name].loss(
             inputs,
             valid,
             outputs["query_embedding"],
             outputs["candidate_embedding"],
             self.candidate_tower,
+            outputs.get("query_valid"),
           )
         )
         continue
@@ -347,9 +420,11 @@ def build(
   spec: spec_lib.DatasetSpec,
   stats: features_lib.FeatureStats,
   config: config_lib.TrainConfig,
+  catalogue: catalogue_lib.Catalogue | None = None,
 ) -> MultiObjectiveModel:
   """The model `config` describes for `spec` and its feature `stats`,
-  compiled with Adam at the config's learning rate."""
+  compiled with Adam at the config's learning rate; `catalogue` for
+  retrieval against the catalogue (the training data's)."""
   model = MultiObjectiveModel(
     spec,
     stats,
@@ -357,6 +432,7 @@ def build(
     config.model,
     config.retrieval,
     config.fit.weighting,
+    catalogue,
   )
   model.compile(optimizer=tf.keras.optimizers.Adam(config.fit.learning_rate))
   return model

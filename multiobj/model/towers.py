@@ -31,6 +31,8 @@ class Tower(tf.keras.layers.Layer):
       (see `features.FeatureEmbedding`).
     items: The candidate tower's item id embedding, which the query tower's
       history features share.
+    history_encoder: The sequence encoder of every history feature
+      (`sequence.py`), overriding the description's; "" keeps theirs.
 
   Call args:
     inputs: {feature name: [N] tensor}.
@@ -52,6 +54,7 @@ class Tower(tf.keras.layers.Layer):
     text_length: int,
     id_dropout: float = 0.0,
     items: features_lib.FeatureEmbedding | None = None,
+    history_encoder: str = "",
     **kwargs,
   ):
     super().__init__(**kwargs)
@@ -62,6 +65,7 @@ class Tower(tf.keras.layers.Layer):
       text_length,
       id_dropout,
       items,
+      history_encoder,
       name="features",
     )
     self.dense = mlp(
@@ -72,5 +76,5 @@ class Tower(tf.keras.layers.Layer):
     """[N, encoder.width] feature encoding -> [N, embedding_dim] embedding."""
     return tf.math.l2_normalize(self.dense(encoding), axis=-1)
 
-  def call(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
-    return self.embed(self.encoder(inputs))
+  def call(self, inputs: dict[str, tf.Tensor], training=None) -> tf.Tensor:
+    return self.embed(self.encoder(inputs, training=training))

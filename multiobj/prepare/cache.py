@@ -59,8 +59,9 @@ from multiobj.prepare import train_data as train_data_lib
 FORMAT = "multiobj.prepared"
 # 2: datasets carry their full-ranking protocol (dataset.FullRanking) and
 # the labels each split lacks (dataset.Dataset.absent).
-# 3: FeatureStats.policies. 4: vocabularies as files.
-VERSION = 4
+# 3: FeatureStats.policies. 4: vocabularies as files. 5: training lists
+# of windows of events (`windows.py`), datasets' retrieval candidates.
+VERSION = 5
 MANIFEST = "manifest.json"
 STATE = "state.pkl"
 
@@ -325,7 +326,9 @@ def load(
   except (OSError, EOFError, pickle.UnpicklingError, AttributeError) as e:
     return None, f"cache refused: {directory}/{STATE} cannot be read ({e})"
   run = dataclasses.replace(
-    config, prepare=resolve.resolve(config.prepare, state.data)
+    config,
+    prepare=resolve.resolve(config.prepare, state.data),
+    retrieval=config.retrieval.resolved(state.data.retrieval),
   )
   differ = _lists_differ(manifest["list_inputs"], list_inputs(run))
   if differ:

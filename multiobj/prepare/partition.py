@@ -177,7 +177,8 @@ def _kept(spec, objectives) -> list[str]:
   )
   keep += [spec.list_id] if spec.list_id else [ROW]
   if spec.built:
-    needed = {spec.user_id, spec.timestamp, *(f.built_from for f in spec.built)}
+    needed = {spec.user_id, *(b for f in spec.built for b in f.built_from)}
+    needed |= {spec.timestamp} if spec.timestamp else set()
     keep = sorted((set(keep) - {f.name for f in spec.built}) | needed)
   return keep
 

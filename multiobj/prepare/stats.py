@@ -198,6 +198,8 @@ class Counter:
     lengths, values = history.parse(
       column, feature.separator, feature.max_length
     )
+    if len(feature.built_from) > 1:  # `item:label`: the items alone.
+      values = history.items_of(values)
     counts = self._histories.setdefault(
       feature.name, {"rows": 0, "truncated": 0, "empty": 0, "items": 0}
     )

@@ -43,7 +43,7 @@ from multiobj.data.description import keys as description_keys
 from multiobj.data.description import loader
 from multiobj.data.description import tables as tables_lib
 from multiobj.prepare import lists as lists_lib
-from multiobj.prepare import partition, resolve, shards
+from multiobj.prepare import partition, resolve, shards, windows
 from multiobj.prepare import propensity as propensity_lib
 from multiobj.prepare import stats as stats_lib
 from multiobj.prepare import train_data as train_data_lib
@@ -127,10 +127,13 @@ def prepare(
     catalogue=catalogue,
     objectives=d["objectives"],
     info=d["info"],
+    retrieval=d["retrieval"],
   )
   validation.check_catalogue(stub)
   config = dataclasses.replace(
-    config, prepare=resolve.resolve(config.prepare, stub)
+    config,
+    prepare=resolve.resolve(config.prepare, stub),
+    retrieval=config.retrieval.resolved(stub.retrieval),
   )
   work = os.path.join(scratch, "partitions")
   os.makedirs(work)
@@ -229,20 +232,24 @@ def _lists(config, spec, catalogue, index, split_of, partitions, scratch):
     del table
     if not dataset_lib.num_rows(rows):
       continue
-    # Every row of the partition's users is here (`partition.py`).
-    rows = history.add_built(rows, spec)
     key = (
       rows.pop(partition.ROW) if partition.ROW in rows else rows[spec.list_id]
     )
     where = np.searchsorted(index.keys, key)
     split = split_of[where]
+    parts = {
+      name: dataset_lib.take(rows, np.flatnonzero(split == i))
+      for i, name in enumerate(_NAMES)
+    }
+    # Every row of the partition's users is here (`partition.py`).
+    parts = history.add_to_splits(parts, spec)
     for i, name in enumerate(_NAMES):
-      chosen = np.flatnonzero(split == i)
-      if not len(chosen):
+      part = parts[name]
+      if not dataset_lib.num_rows(part):
         continue
-      part = dataset_lib.take(rows, chosen)
       columns = lists_lib.columns_for(spec, objectives, with_truth=i > 0)
-      lists = lists_lib.to_lists(
+      shape = windows.to_lists if name == "train" else lists_lib.to_lists
+      lists = shape(
         part,
         spec,
         columns,

@@ -27,13 +27,14 @@ import tensorflow as tf
 from multiobj import config as config_lib
 from multiobj.data import dataset as dataset_lib
 from multiobj.data import validation
-from multiobj.prepare import cold_start, derived, resolve
+from multiobj.prepare import cold_start, derived, resolve, windows
 from multiobj.prepare import lists as lists_lib
 from multiobj.prepare import negatives as negatives_lib
 from multiobj.prepare import propensity as propensity_lib
 from multiobj.prepare import shards as shards_lib
 from multiobj.prepare import stats as stats_lib
 from multiobj.retrieval import candidates
+from multiobj.retrieval import catalogue as catalogue_lib
 
 # Seed offset of the evaluation splits' fixed draw of negatives.
 _EVAL_DRAW = 10_000
@@ -197,6 +198,33 @@ class TrainData:
       self.config.prepare.max_ipw_weight,
     )
 
+  def retrieval_catalogue(self) -> catalogue_lib.Catalogue | None:
+    """What retrieval scores against beyond the batch, for candidates
+    "catalogue" and "sampled": the eligible items (not held out for cold
+    start), their features in the dtypes of the training lists, drawn in
+    proportion to their training positives; None otherwise."""
+    if self.retrieval is None or self.config.retrieval.candidates not in (
+      "catalogue",
+      "sampled",
+    ):
+      return None
+    spec, catalogue = self.data.spec, self.data.catalogue
+    eligible = np.flatnonzero(self.eligible())
+    train = self.list_columns("train")
+    features = {}
+    for f in spec.features_of("candidate"):
+      dtype = train[f.name][0]
+      column = catalogue[f.name][eligible]
+      features[f.name] = column.astype(
+        object if dtype == "string" else _numpy(dtype)
+      )
+    probability = None
+    if self.uniform_probability is not None:
+      probability = self.uniform_probability[eligible]
+    return catalogue_lib.Catalogue(
+      catalogue[spec.item_id][eligible], features, probability
+    )
+
   def eligible(self) -> np.ndarray:
     """[catalogue] items a uniform draw may pick: all but cold ones."""
     return _eligible(self.data, self.cold_items)
@@ -323,7 +351,9 @@ def prepare(
 ) -> TrainData:
   """Resolves `config` for `data` and builds every split's lists."""
   config = dataclasses.replace(
-    config, prepare=resolve.resolve(config.prepare, data)
+    config,
+    prepare=resolve.resolve(config.prepare, data),
+    retrieval=config.retrieval.resolved(data.retrieval),
   )
   objectives = config.objectives
   validation.check(data, objectives)
@@ -336,6 +366,14 @@ def prepare(
   spec = data.spec
   sampling = negatives_lib.sampling_for(config.prepare, data)
   sampler = None
+  if sampling is not None and spec.sequences:
+    raise ValueError(
+      f"Dataset {spec.name!r}: sampled negatives (--negatives) and the "
+      f"history {spec.sequences[0].name!r} trained at every position do not "
+      "go together: its windows of events are scored against the catalogue "
+      "(--retrieval_candidates). Set --negatives=0, or every_position to "
+      "false in the description."
+    )
   if sampling is not None:
     sampler = negatives_lib.NegativeSampler(
       sampling, spec, data.catalogue, data.split("train"), excluded_items=cold
@@ -346,7 +384,8 @@ def prepare(
     columns = lists_lib.columns_for(
       spec, objectives, with_truth=name != "train"
     )
-    table = lists_lib.to_lists(
+    shape = windows.to_lists if name == "train" else lists_lib.to_lists
+    table = shape(
       rows,
       spec,
       columns,

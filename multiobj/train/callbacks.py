@@ -8,8 +8,12 @@ checkpoint      the weights, as checkpoints/ckpt-<epoch>;
 history         one JSON line an epoch in history.jsonl (training and
                 validation losses and weights), for whoever watches a run
                 while it trains, e.g. a sweep's pruner;
-early stopping  with `early_stopping`, Keras' early stopping on the
-                validation loss, keeping the best epoch's weights;
+validation      with a monitored metric, its value on the validation split
+                (`ValidationMetric`), logged as `val_<metric>`;
+early stopping  Keras' early stopping on the monitored value, which keeps
+                the best epoch's weights (`keep` "best") and, with
+                `early_stopping`, stops after that many epochs without
+                improvement;
 backup, resume  last: Keras's BackupAndRestore backs the run up each
                 epoch (in `backup/`) and restores an interrupted one, and
                 `Resume` puts history and data order where it stopped.
@@ -31,7 +35,12 @@ from multiobj.train import run_dir, tensorboard
 class EarlyStopping(tf.keras.callbacks.EarlyStopping):
   """Keras' early stopping, which also keeps the best epoch's weights when
   training runs every epoch without stopping (Keras 2.15 restores them only
-  when it stops early)."""
+  when it stops early), and writes them to `best_checkpoint` as each epoch
+  improves on the best (a resumed run reads them there, however old)."""
+
+  def __init__(self, *args, best_checkpoint: str | None = None, **kwargs):
+    super().__init__(*args, **kwargs)
+    self.best_checkpoint = best_checkpoint
 
   def on_train_end(self, logs=None):
     stopped = self.model.stop_training  # Keras restored them already.
@@ -46,6 +55,8 @@ class EarlyStopping(tf.keras.callbacks.EarlyStopping):
   def on_epoch_end(self, epoch, logs=None):
     self._last_epoch = epoch
     super().on_epoch_end(epoch, logs)
+    if self.best_checkpoint and self.best_epoch == epoch:
+      tf.train.Checkpoint(model=self.model).write(self.best_checkpoint)
 
   def resume(self, values: Sequence[float]) -> bool:
     """Puts back the state the epochs of an interrupted run left, as
@@ -59,6 +70,33 @@ class EarlyStopping(tf.keras.callbacks.EarlyStopping):
         self.best, self.best_epoch, self.wait = value, epoch, 0
       self._last_epoch = epoch
     return len(values) > 1 and self.wait >= self.patience
+
+
+class ValidationMetric(tf.keras.callbacks.Callback):
+  """Scores the model on a validation metric after each epoch and logs it
+  as `val_<metric>`, first: the early stopper, the checkpoints, TensorBoard
+  and history.jsonl read it from the epoch's logs.
+
+  Args:
+    monitor: An `evaluate.validation.Monitor` (its `metric`, `score`).
+  """
+
+  def __init__(self, monitor):
+    super().__init__()
+    self.monitor = monitor
+
+  def on_epoch_end(self, epoch, logs=None):
+    began = time.time()
+    value = float(self.monitor.score(self.model))
+    if logs is not None:
+      logs[f"val_{self.monitor.metric}"] = value
+    logging.info(
+      "Epoch %d: validation %s %.4f (%.1f s).",
+      epoch + 1,
+      self.monitor.metric,
+      value,
+      time.time() - began,
+    )
 
 
 class DivergenceError(RuntimeError):
@@ -240,6 +278,9 @@ class Resume(tf.keras.callbacks.Callback):
     path = os.path.join(
       self.directory, run_dir.CHECKPOINTS, f"ckpt-{epoch + 1}"
     )
+    best = self.stopper.best_checkpoint if self.stopper else None
+    if best and os.path.exists(best + ".index"):
+      path = best  # The best epoch's, written as it was reached.
     state = tf.train.Checkpoint(model=self.model)
     with tempfile.TemporaryDirectory() as scratch:
       kept = state.write(os.path.join(scratch, "now"))
@@ -294,9 +335,13 @@ def build(
   learning_rate: float,
   resume: Resume | None = None,
   checkpoint_every_steps: int | None = 0,
+  monitor=None,
+  keep_best: bool = False,
 ) -> tuple[list[tf.keras.callbacks.Callback], EarlyStopping | None]:
   """The callbacks of one run writing to `directory`, and the early stopper
-  (None when `early_stopping` is 0)."""
+  (None when neither `early_stopping` nor `keep_best` asks for one). It
+  watches `monitor` (an `evaluate.validation.Monitor`), or the validation
+  loss for None."""
   callbacks = [
     FiniteLoss([o.name for o in objectives], learning_rate),
     tensorboard.TensorBoard(
@@ -319,15 +364,21 @@ def build(
     ),
   ]
   stopper = None
-  if early_stopping:
+  if early_stopping or keep_best:
+    higher = monitor is not None and monitor.higher
     stopper = EarlyStopping(
-      monitor="val_loss",
-      patience=early_stopping,
-      restore_best_weights=True,
-      verbose=1,
+      monitor="val_loss" if monitor is None else f"val_{monitor.metric}",
+      mode="max" if higher else "min",
+      # Without early stopping, it only keeps the best epoch's weights.
+      patience=early_stopping or 2**31,
+      restore_best_weights=keep_best,
+      verbose=1 if early_stopping else 0,
+      best_checkpoint=os.path.join(directory, run_dir.CHECKPOINTS, "best"),
     )
     # First, so the epoch the checkpoint callback saves last is the best.
     callbacks.insert(0, stopper)
+  if monitor is not None:
+    callbacks.insert(0, ValidationMetric(monitor))
   if resume is not None:
     # Last: an epoch is backed up once everything else has recorded it.
     callbacks += [Backup(directory, checkpoint_every_steps), resume]

@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import tensorflow as tf
@@ -141,7 +142,9 @@ def check_trainable(config: config_lib.TrainConfig, summary: dict) -> None:
 
 
 def fit(
-  config: config_lib.TrainConfig, verbose: int | None = None
+  config: config_lib.TrainConfig,
+  verbose: int | None = None,
+  monitor: Callable | None = None,
 ) -> FitResult:
   """Fits the model `config` describes and writes its run directory.
 
@@ -152,6 +155,11 @@ def fit(
     config: The run.
     verbose: Keras verbosity; by default a progress bar on a terminal and
       one line per epoch otherwise.
+    monitor: (prepared data, `config.fit.monitor`) -> the validation metric
+      the best epoch is judged by, an `evaluate.validation.Monitor`, or None
+      for the validation loss (`evaluate.validation.monitor`, which
+      `experiment.run` passes: scoring is above this layer); None watches
+      the validation loss.
 
   Raises:
     run_dir.RunInUseError: if another process is writing the directory.
@@ -168,13 +176,15 @@ def fit(
   directory = distribution.worker_dir(config.model_dir, strategy)
   lock = run_dir.Lock(directory)
   try:
-    return _fit_locked(config, strategy, chief, directory, started, verbose)
+    return _fit_locked(
+      config, strategy, chief, directory, started, verbose, monitor
+    )
   except BaseException:
     lock.release()
     raise
 
 
-def _fit_locked(config, strategy, chief, directory, started, verbose):
+def _fit_locked(config, strategy, chief, directory, started, verbose, monitor):
   data = cache.prepared(
     config,
     config.prepare.cache_dir or os.path.join(directory, run_dir.PREPARED),
@@ -190,7 +200,7 @@ def _fit_locked(config, strategy, chief, directory, started, verbose):
     )
   spec = data.data.spec
   with strategy.scope():
-    model = model_lib.build(spec, stats, config)
+    model = model_lib.build(spec, stats, config, data.retrieval_catalogue())
   run_dir.write_description(directory, config, spec, stats)
   logging.info(
     "Training %d epochs on %d rows.",
@@ -198,7 +208,7 @@ def _fit_locked(config, strategy, chief, directory, started, verbose):
     summary["train"]["rows"],
   )
   history, best_epoch, fit_seconds, clock, resumed = _fit(
-    model, data, directory, strategy, chief, verbose
+    model, data, directory, strategy, chief, verbose, monitor
   )
   if not chief:
     # The chief evaluates and writes the run; this worker's part is done.
@@ -252,7 +262,7 @@ def _datasets(data, strategy, chief):
   return train, valid, steps
 
 
-def _fit(model, data, directory, strategy, chief, verbose):
+def _fit(model, data, directory, strategy, chief, verbose, monitor):
   """`Model.fit` with the run's callbacks; (history, best epoch, seconds,
   its `Clock`, epochs done before a resumption)."""
   config = data.config
@@ -274,6 +284,14 @@ def _fit(model, data, directory, strategy, chief, verbose):
       "early_stopping needs a validation split; dataset "
       f"{data.data.spec.name!r} has none."
     )
+  keep_best = config.fit.keep == "best" and valid is not None
+  if config.fit.keep == "best" and valid is None:
+    logging.info("No validation split: the run keeps the last epoch's weights.")
+  watched = None
+  # Several workers stop together only on what each computes: the loss.
+  alone = distribution.num_workers(strategy) == 1
+  if valid is not None and alone and monitor is not None:
+    watched = monitor(data, config.fit.monitor)
   # Steps an epoch: the dataset's batches (unknown, -2, only where several
   # workers share batches; such a run resumes at an epoch's start).
   epoch_steps = steps or int(train.cardinality().numpy())
@@ -287,6 +305,8 @@ def _fit(model, data, directory, strategy, chief, verbose):
     config.fit.learning_rate,
     resume,
     config.fit.checkpoint_every_steps if epoch_steps > 0 else None,
+    watched,
+    keep_best,
   )
   if verbose is None:
     verbose = 1 if sys.stdout.isatty() else 2
@@ -321,7 +341,9 @@ def _fit(model, data, directory, strategy, chief, verbose):
     # The weights of the best epoch, restored, become the latest checkpoint.
     manager.save(checkpoint_number=epochs + 1)
     logging.info(
-      "Kept the weights of epoch %d (best validation loss).", best_epoch
+      "Kept the weights of epoch %d (best validation %s).",
+      best_epoch,
+      stopper.monitor[len("val_") :],
     )
   resumed = next(
     (c.done for c in callbacks if isinstance(c, callbacks_lib.Resume)), 0

@@ -42,6 +42,12 @@ def spec(check, name, entries) -> tuple[spec_lib.DatasetSpec, list[dict]]:
       if role in single:
         check.fail(at, f"a second column with role {role!r}.")
       single[role] = c["name"]
+      if {"timestamp", "order"} <= set(single):
+        check.fail(
+          at,
+          "a column with role 'timestamp' and one with role 'order': the "
+          "order of a user's events is one or the other.",
+        )
     policy = {k: c[k] for k in keys_lib.VOCABULARY if k in c}
     if role in ("item_id", "user_id"):
       side = "candidate" if role == "item_id" else "query"
@@ -55,6 +61,12 @@ def spec(check, name, entries) -> tuple[spec_lib.DatasetSpec, list[dict]]:
     elif role in spec_lib.ROLES:
       keys = ("transform", "separator", "serving_value", *keys_lib.HISTORY)
       options = {k: c[k] for k in keys}
+      # Resolved once the split is known (`loader.py`).
+      options["every_position"] = False
+      if isinstance(c["built_from"], list) and not (
+        c["built_from"] and all(isinstance(b, str) for b in c["built_from"])
+      ):
+        check.fail(f"{at}.built_from", "expected a label or a list of labels.")
       if kind == "embedding":
         options.update(_vectors(check, at, c, role))
       features.append(
@@ -88,6 +100,13 @@ def spec(check, name, entries) -> tuple[spec_lib.DatasetSpec, list[dict]]:
       "features (a country, a device, the query text) as query features.",
     )
   labels = tuple(c["name"] for c in columns if c["role"] == "label")
+  if "order" in single:  # The timestamp, within a user only.
+    single["timestamp"], single["order_only"] = single.pop("order"), True
+  if "timestamp" not in single:  # A built history is then a set.
+    features = [
+      dataclasses.replace(f, ordered=False) if f.built_from else f
+      for f in features
+    ]
   try:
     return spec_lib.DatasetSpec(
       name, tuple(features), labels, **single

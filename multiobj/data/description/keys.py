@@ -35,6 +35,7 @@ SINGLE_ROLES = (
   "user_id",
   "list_id",
   "timestamp",
+  "order",
   "position",
   "randomized",
   "truth",
@@ -54,7 +55,15 @@ VOCABULARY = {
   "max_size": Key(int, 0),
   "hash_buckets": Key(int, 0),
 }
-HISTORY = {"max_length": Key(int, 50), "built_from": Key(str, "")}
+HISTORY = {
+  "max_length": Key(int, 50),
+  "built_from": Key((str, list), ""),
+  "encoder": Key(str, "mean"),
+  # null: every position where the history is built in time order, the
+  # rows are events (no list_id) and no negatives are sampled.
+  "every_position": Key((bool, type(None)), None),
+  "boost": Key(bool, False),
+}
 EMBEDDING = {"vectors": Key(dict, None), "normalize": Key(bool, False)}
 # An embedding feature's `vectors`: its file, and the feature whose value
 # looks a vector up (default: the item_id for a candidate feature, the
@@ -114,6 +123,9 @@ COLUMNS = {
   **{role: FEATURE_COLUMN for role in spec_lib.ROLES},
   **{"label": LABEL_COLUMN, "item_id": ID_COLUMN, "user_id": ID_COLUMN},
   **{"list_id": _COLUMN, "timestamp": _COLUMN, "randomized": _COLUMN},
+  # The order of a user's events, where there is no timestamp (a position
+  # within the user): per-user splits and histories read it as time.
+  "order": _COLUMN,
   # Ground truth (a simulator's relevance): never an input; evaluation
   # reports NDCG against it.
   "truth": _COLUMN,
@@ -133,6 +145,13 @@ SPLITS = {
   "leave_one_out": {"method": Key(str), "valid": Key(bool, True)},
   "last_n": {"method": Key(str), "valid": Key(int, 1), "test": Key(int, 1)},
 }
+# A `files` split's validation held out of its training rows: `per_user`
+# positive rows of the label `hold_out` a user, at random (`seed`).
+HOLD_OUT = {
+  "hold_out": Key(str),
+  "per_user": Key(int, 1),
+  "seed": Key(int, 0),
+}
 # Splits of each user's lists (`splits.split_last_n`).
 PER_USER_SPLITS = ("leave_one_out", "last_n")
 EVALUATION = {
@@ -147,6 +166,12 @@ NEGATIVES = {
   "distribution": Key(str, "popularity", dataset_lib.NEGATIVE_DISTRIBUTIONS),
   "alpha": Key(NUMBER, 0.75),
 }
+# The retrieval candidates the data suits (`config.RetrievalConfig`).
+RETRIEVAL = {
+  "candidates": Key(str, ABSENT, dataset_lib.RETRIEVAL_CANDIDATES),
+  "samples": Key(int, ABSENT),
+  "sampling": Key(str, ABSENT, dataset_lib.SAMPLINGS),
+}
 TOP = {
   "name": Key(str, None),
   "rows": Key((dict, list)),
@@ -157,6 +182,7 @@ TOP = {
   "split": Key(dict, {"method": "random"}),
   "negatives": Key(dict, None),
   "evaluation": Key(dict, None),
+  "retrieval": Key(dict, {}),
   "info": Key(dict, {}),
 }
 

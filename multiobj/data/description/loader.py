@@ -126,13 +126,6 @@ def _parse(check, raw, data_dir) -> dict[str, Any]:
     if side in tables:
       tables[side]["key"] = tables[side]["key"] or key
   split = _split(check, top["split"], spec, tables, table)
-  if spec.built and split["method"] == "files":
-    check.fail(
-      "split",
-      f"history {spec.built[0].name!r} is built from the log, which needs "
-      "every split's rows in one table; a split given as files has them "
-      "apart (give the history as a column of each file instead).",
-    )
   negatives = top["negatives"]
   if negatives is not None:
     negatives = check.fields(negatives, NEGATIVES, "negatives")
@@ -142,10 +135,14 @@ def _parse(check, raw, data_dir) -> dict[str, Any]:
       check.fail("negatives", str(e))
     if spec.list_id:
       check.fail("negatives", "sampling needs rows without a list_id.")
+  spec = _histories(check, spec, columns, split, negatives)
   labels = [c for c in columns if c["role"] == "label"]
   if not spec.has_item_ids and "catalogue" in tables:
     check.fail("catalogue", "joining items needs a column with role 'item_id'.")
   _check_table_labels(check, tables, labels)
+  retrieval = check.fields(top["retrieval"], keys.RETRIEVAL, "retrieval")
+  if retrieval.get("samples", 1) < 1:
+    check.fail("retrieval.samples", "expected an integer of at least 1.")
   full_ranking = None
   if top["evaluation"] is not None:
     full_ranking = _full_ranking(check, top["evaluation"], spec, labels)
@@ -158,6 +155,7 @@ def _parse(check, raw, data_dir) -> dict[str, Any]:
     "merge": top["merge"],
     "negatives": negatives,
     "full_ranking": full_ranking,
+    "retrieval": retrieval,
     "info": {"description": check.file, **top["info"]},
   }
 
@@ -176,11 +174,47 @@ def _with_vector_paths(spec, columns, table):
   )
 
 
+def _histories(check, spec, columns, split, negatives):
+  """`spec` with each built history's order and training resolved: in time
+  order unless the log has no timestamp or the split comes as files (then
+  the user's training events, as a set); trained at every position when
+  asked, or by default where it is in time order, rows are events (no
+  list_id) and no negatives are sampled."""
+  entries = {c["name"]: c for c in columns}
+  features = []
+  for f in spec.features:
+    if not f.built_from:
+      features.append(f)
+      continue
+    at = entries[f.name]["at"]
+    ordered = f.ordered and split["method"] != "files"
+    asked = entries[f.name]["every_position"]
+    if asked and not ordered:
+      check.fail(
+        f"{at}.every_position",
+        "needs a history built in time order: a timestamp or order column, "
+        "and a split the framework makes (not files).",
+      )
+    if asked is None:
+      asked = ordered and not spec.list_id and negatives is None
+    features.append(
+      dataclasses.replace(f, ordered=ordered, every_position=asked)
+    )
+  try:
+    return spec.replace(features=tuple(features))
+  except ValueError as e:
+    check.fail("columns", str(e))
+
+
 def _split(check, value, spec, tables, table) -> dict[str, Any]:
   """The `split` key, checked; a `files` split's tables added to `tables`."""
   split = check.variant(value, SPLITS, "method", "split")
   if split["method"] == "files":
     for part in ("valid", "test"):
+      if part == "valid" and isinstance(split[part], dict):
+        if "hold_out" in split[part]:
+          split[part] = _hold_out(check, split[part], spec)
+          continue
       if split[part] is not None:
         tables[f"split.{part}"] = table(
           split[part], f"split.{part}", ROWS_TABLE
@@ -194,6 +228,13 @@ def _split(check, value, spec, tables, table) -> dict[str, Any]:
     check.fail("split", "needs valid >= 0, test > 0, valid + test < 1.")
   if split["method"] == "time" and not spec.timestamp:
     check.fail("split.method", "'time' needs a column with role 'timestamp'.")
+  if split["method"] == "time" and spec.order_only:
+    check.fail(
+      "split.method",
+      "'time' orders every user's events together, and an 'order' column "
+      "orders each user's only: give a timestamp, or split per user "
+      "(leave_one_out, last_n).",
+    )
   if split["method"] in keys.PER_USER_SPLITS and not spec.user_id:
     check.fail(
       "split.method",
@@ -201,6 +242,25 @@ def _split(check, value, spec, tables, table) -> dict[str, Any]:
       "with role 'user_id'.",
     )
   return split
+
+
+def _hold_out(check, value, spec) -> dict[str, Any]:
+  """A `files` split's validation held out of its training rows: `label`
+  the label whose positive rows may be held out, `per_user` of them a
+  user, drawn with `seed`."""
+  found = check.fields(value, keys.HOLD_OUT, "split.valid")
+  found["label"] = found.pop("hold_out")
+  if found["label"] not in spec.labels:
+    check.fail(
+      "split.valid.hold_out",
+      f"{found['label']!r} is not a label here "
+      f"({keys.listing(spec.labels)}).",
+    )
+  if found["per_user"] < 1:
+    check.fail("split.valid.per_user", "expected an integer of at least 1.")
+  if not spec.user_id:
+    check.fail("split.valid", "holding rows out per user needs a user_id.")
+  return found
 
 
 def _check_table_labels(check, tables, labels) -> None:
@@ -308,14 +368,16 @@ def _build(check, d, seed: int) -> dataset_lib.Dataset:
     )
     part.update({name: catalogue[name][index] for name in candidates})
   pieces = [(tables[k], parts.pop(k)) for k in row_tables(d)]
-  parts["rows"] = history.add_built(
-    combine.rows(pieces, d["labels"], spec, d["merge"]), spec
-  )
+  parts["rows"] = combine.rows(pieces, d["labels"], spec, d["merge"])
   absent = {
     key.split(".")[1]: tuple(missing)
     for key, (_, _, missing) in read.items()
     if missing
   }
+  held = d["split"].get("valid")
+  if d["split"]["method"] == "files" and held and "label" in held:
+    # Held out of the rows of one label: the others are not there.
+    absent["valid"] = tuple(c for c in spec.labels if c != held["label"])
   for split, labels in absent.items():
     logging.info(
       "%s: the %s split has no label %s (its file lacks the column): not "
@@ -324,15 +386,20 @@ def _build(check, d, seed: int) -> dataset_lib.Dataset:
       split,
       ", ".join(labels),
     )
+  try:
+    splits = history.add_to_splits(_split_rows(check, d, parts, seed), spec)
+  except ValueError as e:
+    check.fail("columns", str(e))
   return dataset_lib.Dataset(
     spec=spec,
-    splits=_split_rows(check, d, parts, seed),
+    splits=splits,
     absent=absent,
     catalogue=catalogue,
     objectives=d["objectives"],
     negatives=d["negatives"],
     info=d["info"],
     full_ranking=d["full_ranking"],
+    retrieval=d["retrieval"],
   )
 
 
@@ -347,7 +414,16 @@ def _split_rows(check, d, parts, seed):
   split, spec, rows = d["split"], d["spec"], parts["rows"]
   if split["method"] == "files":
     named = {"train": "rows", "valid": "split.valid", "test": "split.test"}
-    return {s: parts[k] for s, k in named.items() if k in parts}
+    out = {s: parts[k] for s, k in named.items() if k in parts}
+    if split["valid"] is not None and "hold_out" in split["valid"]:
+      try:
+        out["train"], out["valid"] = splits_lib.hold_out(
+          out["train"], spec, seed=split["valid"]["seed"],
+          **{k: split["valid"][k] for k in ("label", "per_user")},
+        )  # fmt: skip
+      except ValueError as e:
+        check.fail("split.valid", str(e))
+    return out
   if split["method"] in keys.PER_USER_SPLITS:
     if split["method"] == "leave_one_out":
       valid, test = int(split["valid"]), 1
