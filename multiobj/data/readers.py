@@ -297,7 +297,10 @@ def _read_json_object(path, columns, encoding):
   keys, values = [], []
   for key, value in found.items():
     parts = value if isinstance(value, list) else [value]
-    if not all(isinstance(p, str | int | float) for p in parts):
+    if not all(
+      isinstance(p, str | int | float) and not isinstance(p, bool)
+      for p in parts
+    ):
       raise ValueError(
         f"{path}: key {key!r}: expected a number, a string or a list of "
         f"them, got {json.dumps(value)[:80]}."

@@ -26,7 +26,7 @@ import pyarrow.csv as pa_csv
 
 # A field separator no text line holds: each line is read whole.
 _WHOLE_LINE = "\x1f"
-_INTEGER = r"^[+-]?[0-9]{1,18}$"
+_INTEGER = r"^[+-]?[0-9]+$"
 
 
 def read(path: str, columns: Sequence[str], encoding: str = "utf8") -> pa.Table:
@@ -67,7 +67,15 @@ def read(path: str, columns: Sequence[str], encoding: str = "utf8") -> pa.Table:
     line = pc.list_parent_indices(fields).to_numpy()[~integer]
     value = tokens.filter(pa.array(~integer))[0].as_py()
     _fail(path, line, f"holds {value!r}, not an integer id")
-  values = pc.cast(tokens, pa.int64()).to_numpy()
+  try:
+    values = pc.cast(
+      pc.replace_substring_regex(tokens, r"^\+", ""), pa.int64()
+    ).to_numpy()
+  except pa.ArrowInvalid:  # Digits beyond int64.
+    big = np.array([len(t.lstrip("+-")) > 18 for t in tokens.to_pylist()])
+    line = pc.list_parent_indices(fields).to_numpy()[big]
+    value = tokens.filter(pa.array(big))[0].as_py()
+    _fail(path, line, f"holds {value!r}, an integer beyond 64 bits")
   starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
   users = values[starts]
   _check_one_line_each(path, users)

@@ -81,12 +81,12 @@ class Interactions:
 
 def interactions(
   spec: spec_lib.DatasetSpec,
-  label: str,
+  label: str | Sequence[str],
   chunks: Iterable[dataset_lib.Table],
   catalogue_ids: np.ndarray,
 ) -> Interactions:
-  """The (user, item) pairs of training slots whose `label` is positive,
-  read a chunk of lists at a time."""
+  """The (user, item) pairs of training slots whose `label` (or any of
+  several) is positive, read a chunk of lists at a time."""
   users, items = pairs(spec, label, chunks, catalogue_ids)
   unique, row = np.unique(users, return_inverse=True)
   matrix = sp.csr_matrix(
@@ -99,18 +99,20 @@ def interactions(
 
 def pairs(
   spec: spec_lib.DatasetSpec,
-  label: str,
+  label: str | Sequence[str],
   chunks: Iterable[dataset_lib.Table],
   catalogue_ids: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
   """(user ids, catalogue rows of the items) of the slots of the lists in
-  `chunks` whose `label` is positive (items not in the catalogue left
-  out)."""
+  `chunks` whose `label` (or any of several) is positive (items not in the
+  catalogue left out)."""
   order = np.argsort(catalogue_ids, kind="stable")
   sorted_ids = catalogue_ids[order]
+  labels = [label] if isinstance(label, str) else list(label)
   users, items = [], []
   for chunk in chunks:
-    rows, slots = np.nonzero((chunk[label] > 0) & (chunk[lists_lib.MASK] > 0))
+    positive = np.any([chunk[b] > 0 for b in labels], axis=0)
+    rows, slots = np.nonzero(positive & (chunk[lists_lib.MASK] > 0))
     ids = chunk[spec.item_id][rows, slots]
     where = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
     known = sorted_ids[where] == ids
@@ -280,16 +282,56 @@ def baselines(
   data: Interactions,
   valid: tuple[np.ndarray, np.ndarray] | None,
   test: tuple[np.ndarray, np.ndarray],
+  behaviours: Interactions | None = None,
 ) -> list[Baseline]:
   """item-KNN and EASE^R, each with its value chosen on `valid`, scored on
   `test` as `<objective>_recall@K`; `valid` and `test` are (user ids,
   catalogue rows of their positive items), one pair each. Without a
-  validation split the middle of each grid is used."""
+  validation split the middle of each grid is used.
+
+  With `behaviours` (the positives of every behaviour a multi-behaviour
+  run learns from: views and carts beside purchases), each is also fitted
+  on them, and a baseline ranks the user's own items of any behaviour
+  first, by popularity, then the rest by popularity ("own items"): what
+  a shop's "buy it again" shelf does, and the heuristic a model of such a
+  log must beat."""
   ks = sorted({retrieval.cutoff(m) for m in objective.metrics})
   num_items = data.matrix.shape[1]
-  makers = {"item-KNN": ("k", NEIGHBOURS, item_knn_family(data.matrix))}
+  sources = {"": data}
+  if behaviours is not None:
+    sources[", every behaviour"] = behaviours
+  out = []
+  for suffix, source in sources.items():
+    for name, (what, grid, make) in _makers(source.matrix).items():
+      choice, weights = _choose(
+        name + suffix, make, grid, source, valid, ks[-1], num_items
+      )
+      out.append(
+        _scored(
+          f"{name} ({what}={choice:g}{suffix})",
+          scorer(source, weights),
+          objective,
+          test,
+          ks,
+          num_items,
+        )
+      )
+  if behaviours is not None:
+    own = sp.identity(num_items, dtype=np.float32, format="csr")
+    out.append(
+      _scored(
+        "own items", scorer(behaviours, own), objective, test, ks, num_items
+      )
+    )
+  return out
+
+
+def _makers(matrix):
+  """{name: (parameter, grid, value -> weights)} of the baselines."""
+  num_items = matrix.shape[1]
+  makers = {"item-KNN": ("k", NEIGHBOURS, item_knn_family(matrix))}
   if num_items <= MAX_EASE_ITEMS:
-    makers["EASE^R"] = ("lambda", LAMBDAS, ease_family(data.matrix))
+    makers["EASE^R"] = ("lambda", LAMBDAS, ease_family(matrix))
   else:
     logging.info(
       "EASE^R skipped: %d items would take a %.1f GB items x items matrix "
@@ -298,14 +340,13 @@ def baselines(
       4 * num_items**2 / 2**30,
       MAX_EASE_ITEMS,
     )
-  out = []
-  for name, (what, grid, make) in makers.items():
-    choice, weights = _choose(name, make, grid, data, valid, ks[-1], num_items)
-    scores_of = scorer(data, weights)
-    recall = pair_recall(scores_of, *test, ks, num_items)
-    metrics = {f"{objective.name}_recall@{k}": r for k, r in recall.items()}
-    out.append(Baseline(f"{name} ({what}={choice:g})", metrics, scores_of))
-  return out
+  return makers
+
+
+def _scored(name, scores_of, objective, test, ks, num_items) -> Baseline:
+  recall = pair_recall(scores_of, *test, ks, num_items)
+  metrics = {f"{objective.name}_recall@{k}": r for k, r in recall.items()}
+  return Baseline(name, metrics, scores_of)
 
 
 def _choose(name, make, grid, data, valid, k, num_items):
@@ -334,19 +375,27 @@ def _choose(name, make, grid, data, valid, k, num_items):
 
 
 def fitted(data, objectives, lists) -> list[Baseline]:
-  """item-KNN and EASE^R for the retrieval objective among `objectives`
-  (none without one, or without users), learnt from the training lists of
-  `data` (a `TrainData`), chosen on its validation lists and scored on the
-  test `lists`."""
+  """item-KNN and EASE^R for the first retrieval objective among
+  `objectives` (none without one, or without users), learnt from the
+  training lists of `data` (a `TrainData`), chosen on its validation lists
+  and scored on the test `lists`; with other retrieval objectives of other
+  labels (a multi-behaviour log's), also learnt from every such label's
+  positives, and the user's own items (`baselines`)."""
   spec = data.data.spec
   found = [o for o in objectives if o.kind == "retrieval"]
   if not found or not spec.user_id:
     return []
-  (objective,) = found
+  objective = found[0]
   ids = data.data.catalogue[spec.item_id]
   learned = interactions(
     spec, objective.label, data.chunks("train", features=False), ids
   )
+  labels = tuple(dict.fromkeys(o.label for o in found))
+  behaviours = None
+  if len(labels) > 1:
+    behaviours = interactions(
+      spec, labels, data.chunks("train", features=False), ids
+    )
   valid = None
   splits = data.shards if data.shards is not None else data.lists
   if "valid" in splits and data.num_lists("valid"):
@@ -354,4 +403,4 @@ def fitted(data, objectives, lists) -> list[Baseline]:
       spec, objective.label, data.chunks("valid", features=False), ids
     )
   test = pairs(spec, objective.label, [lists], ids)
-  return baselines(objective, learned, valid, test)
+  return baselines(objective, learned, valid, test, behaviours)

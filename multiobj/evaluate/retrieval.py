@@ -63,7 +63,8 @@ def bonus_scores(model, catalogue_ids: np.ndarray):
 
   @tf.function(reduce_retracing=True)
   def bonus(histories):
-    return scale * model.boost.over(histories, table.lookup, len(catalogue_ids))
+    keys = model.boost.keys_of(histories)
+    return scale * model.boost.over(keys, table.lookup, len(catalogue_ids))
 
   def scores(batch):
     return bonus({n: batch[n] for n in model.boost.names}).numpy()

@@ -60,50 +60,52 @@ class HistoryBoost(tf.keras.layers.Layer):
     )
     return parts.with_flat_values(ids)
 
+  def keys_of(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.RaggedTensor]:
+    """{boosted history: [N, (k)] its items' keys} of a batch's queries."""
+    return {name: self.keys(batch[name], name) for name in self.names}
+
   def against(
-    self, histories: dict[str, tf.Tensor], candidate_keys: tf.Tensor
+    self, keys: dict[str, tf.RaggedTensor], candidate_keys: tf.Tensor
   ) -> tf.Tensor:
     """[P, C] the bonus of each of C candidates (`candidate_keys`, int64)
-    for each of P queries, their histories {name: [P] values}."""
+    for each of P queries, the keys of their histories `keys` (`keys_of`)."""
     total = 0.0
     for k, name in enumerate(self.names):
-      keys = self.keys(histories[name], name).to_tensor(-(2**62))
+      held = keys[name].to_tensor(-(2**62))
       member = tf.reduce_any(
-        tf.equal(keys[:, :, tf.newaxis], candidate_keys[tf.newaxis, None]),
+        tf.equal(held[:, :, tf.newaxis], candidate_keys[tf.newaxis, None]),
         axis=1,
       )
       total += self.bonus[k] * tf.cast(member, tf.float32)
     return total
 
-  def own(self, histories: dict[str, tf.Tensor], keys: tf.Tensor) -> tf.Tensor:
-    """[P] the bonus of each query's own candidate (`keys` [P], int64)."""
+  def own(self, keys: dict[str, tf.RaggedTensor], own: tf.Tensor) -> tf.Tensor:
+    """[P] the bonus of each query's own candidate (`own` [P], int64)."""
     total = 0.0
     for k, name in enumerate(self.names):
-      held = self.keys(histories[name], name).to_tensor(-(2**62))
-      member = tf.reduce_any(tf.equal(held, keys[:, tf.newaxis]), axis=1)
+      held = keys[name].to_tensor(-(2**62))
+      member = tf.reduce_any(tf.equal(held, own[:, tf.newaxis]), axis=1)
       total += self.bonus[k] * tf.cast(member, tf.float32)
     return total
 
   def over(
-    self, histories: dict[str, tf.Tensor], rows_of, size: int
+    self, keys: dict[str, tf.RaggedTensor], rows_of, size: int
   ) -> tf.Tensor:
     """[P, size] the bonus of every item of a catalogue of `size` for each
-    of P queries; `rows_of` maps [N] int64 keys to their rows (-1 for
-    none)."""
+    of P queries (`keys`, `keys_of`); `rows_of` maps [N] int64 keys to
+    their rows (-1 for none)."""
     total = 0.0
     for k, name in enumerate(self.names):
-      keys = self.keys(histories[name], name)
-      rows = rows_of(keys.flat_values)
-      query = keys.value_rowids()
+      held = keys[name]
+      rows = rows_of(held.flat_values)
+      query = held.value_rowids()
       found = rows >= 0
       index = tf.stack(
         [tf.boolean_mask(query, found), tf.boolean_mask(rows, found)], axis=1
       )
-      count = tf.shape(keys.row_splits)[0] - 1
+      count = held.nrows(out_type=tf.int64)
       hits = tf.scatter_nd(
-        index,
-        tf.ones(tf.shape(index)[:1]),
-        tf.cast(tf.stack([count, size]), tf.int64),
+        index, tf.ones(tf.shape(index)[:1]), tf.stack([count, size])
       )
       total += self.bonus[k] * tf.minimum(hits, 1.0)
     return total

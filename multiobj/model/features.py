@@ -232,9 +232,9 @@ class FeatureEmbedding(tf.keras.layers.Layer):
     index, types = right_aligned(index), right_aligned(types)
     steps = tf.shape(index)[1]
     # The last event at position max_length - 1, as a window's last query.
-    positions = tf.maximum(
-      self.feature.max_length - steps + 1 + tf.range(steps), 0
-    )
+    # The last column (the last event) at max_length - 1; the padding
+    # column added in front may fall below 0.
+    positions = tf.maximum(self.feature.max_length - steps + tf.range(steps), 0)
     outputs = self.sequence(
       self.items.embedding(index),
       types,
@@ -242,7 +242,14 @@ class FeatureEmbedding(tf.keras.layers.Layer):
       training=training,
     )
     some = tf.reduce_any(types > 0, axis=1, keepdims=True)
-    return tf.where(some, outputs[:, -1], tf.zeros_like(outputs[:, -1]))
+    if self.feature.ordered:
+      last = outputs[:, -1]
+    else:  # A set: the mean of its events' outputs, whatever their order.
+      event = tf.cast(types > 0, outputs.dtype)[..., tf.newaxis]
+      last = tf.math.divide_no_nan(
+        tf.reduce_sum(outputs * event, axis=1), tf.reduce_sum(event, axis=1)
+      )
+    return tf.where(some, last, tf.zeros_like(last))
 
   def encode_slots(
     self, ids: tf.Tensor, types: tf.Tensor, mask: tf.Tensor, training=None

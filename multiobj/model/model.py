@@ -370,6 +370,7 @@ class MultiObjectiveModel(tfrs.Model):
     outputs = self(inputs, training=training)
     valid = inputs[lists_lib.MASK] > 0
     losses = {}
+    shared = self._retrieval_inputs(inputs, training)
     for o in self.objective_list:
       if o.kind == "retrieval":
         losses[o.name] = step.TaskLoss(
@@ -380,6 +381,7 @@ class MultiObjectiveModel(tfrs.Model):
             outputs["candidate_embedding"],
             self.candidate_tower,
             outputs.get("query_valid"),
+            **shared,
           )
         )
         continue
@@ -391,6 +393,22 @@ class MultiObjectiveModel(tfrs.Model):
       )
     self._track_gates(inputs, outputs)
     return losses
+
+  def _retrieval_inputs(self, inputs, training):
+    """What every retrieval task of a step reads, made once: the
+    catalogue's embeddings (candidates "catalogue"), the keys of the boosted
+    histories."""
+    shared = {}
+    if not self.retrieval_tasks:
+      return shared
+    task = next(iter(self.retrieval_tasks.values()))
+    if task.config.candidates == "catalogue" and task.catalogue is not None:
+      shared["catalogue_embedding"] = self.candidate_tower(
+        task.catalogue.features, training=training
+      )
+    if self.boost is not None:
+      shared["history_keys"] = self.boost.keys_of(inputs)
+    return shared
 
   def _track_gates(self, inputs, outputs):
     mask = tf.cast(inputs[lists_lib.MASK], tf.float32)

@@ -20,7 +20,10 @@ position, the query that predicts each next event (`model.py`).
                   residual, with `dropout`; a final layer norm
 
 A history of several behaviours adds a learned vector per behaviour to its
-items. A history that is a set (not in time order) has no positions.
+items. A history that is a set (not in time order) has no positions, every
+event attends to every other, and its encoding is the mean of its events'
+outputs (`features.FeatureEmbedding.encode`); a GRU, which reads an order,
+refuses one.
 
 Register another with `@encoder_names.ENCODERS.register("name")` on a
 subclass of `SequenceEncoder`, and name it in a description's `encoder` or
@@ -87,6 +90,12 @@ class GRU(SequenceEncoder):
 
   def __init__(self, width, positions, types=0, ordered=True, **kwargs):
     super().__init__(width, positions, types, ordered, **kwargs)
+    if not ordered:
+      raise ValueError(
+        "gru reads events in order, and this history is a set (built "
+        "without a timestamp or order, or from a split given as files): use "
+        "mean or self_attention."
+      )
     self.gru = tf.keras.layers.GRU(width, return_sequences=True)
 
   def call(self, items, types, positions, training=False):

@@ -161,6 +161,8 @@ class RetrievalTask(tfrs.tasks.Retrieval):
     candidate_embedding: tf.Tensor,
     embed_candidates,
     query_valid: tf.Tensor | None = None,
+    catalogue_embedding: tf.Tensor | None = None,
+    history_keys: dict | None = None,
   ) -> tuple[tf.Tensor, tf.Tensor]:
     """(mean loss over the batch's positive pairs, number of pairs), against
     the candidates of the config.
@@ -174,6 +176,10 @@ class RetrievalTask(tfrs.tasks.Retrieval):
       embed_candidates: The candidate tower, {feature: [N]} -> [N, D].
       query_valid: [B, L] the slots that have a query (an event before
         them), with a query for each slot.
+      catalogue_embedding: [C, D] the catalogue's items, embedded once a
+        step for every retrieval task (candidates "catalogue").
+      history_keys: {boosted history: [B, (k)] its items' keys}, parsed
+        once a step (`boost.HistoryBoost.keys_of`).
     """
     per_slot = query_embedding.shape.rank == 3
     candidates = self.config.candidates or "batch"
@@ -194,11 +200,18 @@ class RetrievalTask(tfrs.tasks.Retrieval):
     # Each pair's boosted histories (query features: one a list).
     histories = {}
     if self.boost is not None:
+      if history_keys is None:
+        history_keys = self.boost.keys_of(batch)
       histories = {
-        name: tf.gather(batch[name], index[:, 0]) for name in self.boost.names
+        name: tf.gather(keys, index[:, 0])
+        for name, keys in history_keys.items()
       }
     if candidates == "catalogue":
-      return self._catalogue_loss(query, ids, embed_candidates, histories)
+      if catalogue_embedding is None:
+        catalogue_embedding = embed_candidates(
+          self._needs_catalogue().features, training=True
+        )
+      return self._catalogue_loss(query, ids, catalogue_embedding, histories)
     own = tf.gather_nd(candidate_embedding, index)
     if candidates == "sampled":
       return self._sampled_loss(query, ids, own, embed_candidates, histories)
@@ -217,16 +230,18 @@ class RetrievalTask(tfrs.tasks.Retrieval):
       )
     return self.catalogue
 
-  def _catalogue_loss(self, query, ids, embed, histories):
-    """Every eligible item a candidate: the full softmax."""
+  def _catalogue_loss(self, query, ids, items, histories):
+    """Every eligible item (`items`, embedded) a candidate: the full
+    softmax."""
     catalogue = self._needs_catalogue()
     rows = catalogue.rows(ids)
     known = rows >= 0  # An item held out (cold) is nobody's target.
     query, rows = tf.boolean_mask(query, known), tf.boolean_mask(rows, known)
-    items = embed(catalogue.features, training=True)
     logits = tf.matmul(query, items, transpose_b=True) / self._temperature
     if histories:
-      histories = {k: tf.boolean_mask(v, known) for k, v in histories.items()}
+      histories = {
+        k: tf.ragged.boolean_mask(v, known) for k, v in histories.items()
+      }
       logits += self.boost.over(histories, catalogue.rows, catalogue.size)
     return self.objective_loss.of_one_positive(logits, rows)
 

@@ -432,6 +432,8 @@ class DescriptionTest(tf.test.TestCase, parameterized.TestCase):
       description_keys.OBJECTIVE,
       description_keys.ROWS_TABLE,
       description_keys.EVALUATION,
+      description_keys.HOLD_OUT,
+      description_keys.RETRIEVAL,
     ]
     schemas += [
       *description_keys.COLUMNS.values(),

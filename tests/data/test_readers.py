@@ -218,7 +218,8 @@ class ReadTableTest(parameterized.TestCase):
         write("t.xls", b"a\n1\n"),
         {},
         r"t\.xls: cannot tell the format from the extension '\.xls'; set "
-        r"format to one of csv, jsonl, parquet, tsv \(or name the file",
+        r"format to one of csv, jsonl, parquet, user_items, json_object, tsv "
+        r"\(or name the file",
       ),
       (
         write("t2.csv", b"a\n1\n"),
@@ -265,10 +266,6 @@ class ReadTableTest(parameterized.TestCase):
       with self.subTest(path=os.path.basename(path)):
         with self.assertRaisesRegex(ValueError, message):
           readers.read_table(path, **kwargs)
-
-
-if __name__ == "__main__":
-  absltest.main()
 
 
 class ManyFilesTest(absltest.TestCase):
@@ -324,3 +321,7 @@ class JsonLinesFallbackTest(absltest.TestCase):
     table = readers.read_table(path)
     self.assertEqual(list(table["a"]), ["1", "x", ""])
     np.testing.assert_array_equal(table["b"], [1.0, 2.0, np.nan])
+
+
+if __name__ == "__main__":
+  absltest.main()

@@ -17,6 +17,7 @@ from multiobj.prepare import train_data
 from multiobj.serve import export
 from tests import tiny
 from tests.data.test_description import COLUMNS, write_shop
+from tests.data.test_history_sets import sets_by_hand
 
 BUILT = {
   "name": "recent_clicks",
@@ -120,6 +121,11 @@ class SpecTest(tf.test.TestCase):
       )
       return spec_lib.DatasetSpec(**{**fields, **changes})
 
+    def built(name, **options):
+      return spec_lib.Feature(
+        name, "query", "history", built_from="click", **options
+      )
+
     cases = [
       (
         lambda: spec_lib.Feature("h", "candidate", "history"),
@@ -143,10 +149,42 @@ class SpecTest(tf.test.TestCase):
       (
         lambda: spec(
           spec_lib.Feature("h", "query", "history", built_from="click"),
-          timestamp=None,
+          user_id=None,
         ),
         "History feature 'h': building a history from the log needs a "
-        "user_id and a timestamp column",
+        r"user_id column \(each user's events\)",
+      ),
+      (
+        lambda: spec(
+          spec_lib.Feature("h", "query", "history", built_from="click"),
+          timestamp=None,
+        ),
+        "History feature 'h': building a history in time order needs a "
+        r"timestamp or order column \(without one, the history is the user's "
+        "training events as a set: ordered false",
+      ),
+      (
+        lambda: built("h", ordered=False, every_position=True),
+        "History feature 'h': every_position needs a history built from the "
+        "log in time order",
+      ),
+      (
+        lambda: spec_lib.Feature("h", "query", "id", encoder="gru"),
+        "Feature 'h': encoder applies to history features only",
+      ),
+      (
+        lambda: spec(
+          built("a", every_position=True),
+          features=(
+            user,
+            item,
+            built("a", every_position=True),
+            built("b", every_position=True, max_length=7),
+          ),
+        ),
+        r"Dataset 'd': the histories trained at every position \(a, b\) read "
+        r"windows of one user's events, so they need one max_length; got "
+        r"\[7, 50\]",
       ),
     ]
     for make, message in cases:
@@ -154,19 +192,59 @@ class SpecTest(tf.test.TestCase):
         with self.assertRaisesRegex(ValueError, message):
           make()
 
-  def test_a_built_history_with_a_split_in_files_is_refused(self):
+  def test_built_from_is_a_tuple_and_may_be_a_str(self):
+    for given, expected in (
+      ("click", ("click",)),
+      (["view", "click"], ("view", "click")),
+      ("", ()),
+    ):
+      with self.subTest(given=given):
+        feature = spec_lib.Feature("h", "query", "history", built_from=given)
+        self.assertEqual(feature.built_from, expected)
+    # Without a timestamp, a set of the user's events (ordered false).
+    spec = spec_lib.DatasetSpec(
+      name="d",
+      features=(
+        spec_lib.Feature("user", "query", "id"),
+        spec_lib.Feature("item", "candidate", "id"),
+        spec_lib.Feature(
+          "h", "query", "history", built_from="click", ordered=False
+        ),
+      ),
+      labels=("click",),
+      item_id="item",
+      user_id="user",
+    )
+    self.assertEqual([f.name for f in spec.built], ["h"])
+
+  def test_a_built_history_with_a_split_in_files_is_a_set(self):
+    # The test file is the training rows again: a test row is never a
+    # training event, so it sees each of its user's training clicks.
     folder = self.create_tempdir().full_path
     path = write_shop(
       folder,
       columns=[*COLUMNS, BUILT],
       split={"method": "files", "test": {"path": "rows.csv"}},
     )
-    with self.assertRaisesRegex(
-      ValueError,
-      r"shop\.json: split: history 'recent_clicks' is built from the log, "
-      "which needs every split's rows in one table",
-    ):
-      loaders.load(_config(path, folder).data, 0)
+    data = loaders.load(_config(path, folder).data, 0)
+    feature = data.spec.feature("recent_clicks")
+    self.assertFalse(feature.ordered)
+    self.assertFalse(feature.every_position)
+    train, test = data.split("train"), data.split("test")
+    self.assertEqual(sorted(data.splits), ["test", "train"])
+    clicks = train["click"] > 0
+    self.assertEqual(
+      train["recent_clicks"].tolist(),
+      sets_by_hand(train["user_id"], train["item_id"], clicks, 3),
+    )
+    users = np.concatenate([train["user_id"], test["user_id"]])
+    items = np.concatenate([train["item_id"], test["item_id"]])
+    events = np.concatenate([clicks, np.zeros(len(clicks), bool)])
+    expected = sets_by_hand(users, items, events, 3)[len(clicks) :]
+    self.assertEqual(test["recent_clicks"].tolist(), expected)
+    self.assertNotEqual(
+      test["recent_clicks"].tolist(), train["recent_clicks"].tolist()
+    )
 
 
 def _config(path, folder):

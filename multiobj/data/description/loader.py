@@ -195,6 +195,18 @@ def _histories(check, spec, columns, split, negatives):
         "needs a history built in time order: a timestamp or order column, "
         "and a split the framework makes (not files).",
       )
+    if asked and spec.list_id:
+      check.fail(
+        f"{at}.every_position",
+        "reads each user's rows as one sequence, and the list_id column "
+        f"{spec.list_id!r} groups them into impression lists.",
+      )
+    if asked and negatives is not None:
+      check.fail(
+        f"{at}.every_position",
+        "scores each event against the catalogue, and the description "
+        "samples negatives (negatives): give one or the other.",
+      )
     if asked is None:
       asked = ordered and not spec.list_id and negatives is None
     features.append(
@@ -415,7 +427,7 @@ def _split_rows(check, d, parts, seed):
   if split["method"] == "files":
     named = {"train": "rows", "valid": "split.valid", "test": "split.test"}
     out = {s: parts[k] for s, k in named.items() if k in parts}
-    if split["valid"] is not None and "hold_out" in split["valid"]:
+    if split["valid"] is not None and "label" in split["valid"]:
       try:
         out["train"], out["valid"] = splits_lib.hold_out(
           out["train"], spec, seed=split["valid"]["seed"],
