@@ -260,6 +260,16 @@ EVALUATE_SPLIT = flags.DEFINE_enum(
   "valid and never sees the test split; the chosen configuration then runs "
   "on test.",
 )
+BASELINES = flags.DEFINE_enum(
+  "baselines",
+  "all",
+  list(config_lib.BASELINES),
+  "Retrieval baselines evaluated beside the model: all (the most popular "
+  "items, item-KNN and EASE^R, each tuned on validation; for several "
+  "behaviours also fitted on all of them, and the user's own items: minutes "
+  "on 10,000 items, kept in the prepared cache for later runs on it) or "
+  "popularity (the most popular items alone).",
+)
 # The synthetic log's flags and the deprecated aliases are shared flags too
 # (key flags of this module).
 flags.adopt_module_key_flags(synthetic_flags)
@@ -402,6 +412,7 @@ def config_from_flags() -> config_lib.TrainConfig:
     ),
     seed=SEED.value,
     evaluate_split=EVALUATE_SPLIT.value,
+    baselines=BASELINES.value,
   )
 
 

@@ -109,13 +109,21 @@ def table(name: str, results: list[dict[str, Any]], seeds: list[int]) -> str:
       reason = next((r["error"] for r in rows if r and "error" in r), "not run")
       lines.append(f"| {variant} | failed: {reason[:100]} |")
       continue
-    cells = [
-      grid.mean_std([r["metrics"].get(m) for r in rows]) for m in study.metrics
-    ]
+    cells = [grid.mean_std([value(r, m) for r in rows]) for m in study.metrics]
     lines.append(f"| {variant} | " + " | ".join(cells) + " |")
   first = next(iter(study.variants))
   lines += _baseline_rows(study, [runs.get((name, first, s)) for s in seeds])
   return "\n".join(lines)
+
+
+def value(row: dict[str, Any], metric: str) -> float | None:
+  """A run's `metric`: a metric of metrics.json, or `timing.<name>` (its
+  seconds: fit_seconds, total_seconds...), or `best_epoch`."""
+  if metric.startswith("timing."):
+    return row.get("timing", {}).get(metric[len("timing.") :])
+  if metric == "best_epoch":
+    return row.get("best_epoch")
+  return row["metrics"].get(metric)
 
 
 def _same_or_spread(values):

@@ -118,7 +118,9 @@ def _evaluate(config, fitted, flags) -> RunResult | WorkerResult:
     fitted.model, fitted.data, fitted.config.evaluate_split
   )
   evaluate_seconds = time.time() - began
-  rows = fitted.summary["train"]["rows"]
+  # The rows an epoch trains on (a run on purchases skips the views).
+  train = fitted.summary["train"]
+  rows = train.get("rows_learnt_from", train["rows"])
   described = fitted.data.describe()
   result = RunResult(
     config=fitted.config,

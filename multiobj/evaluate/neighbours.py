@@ -377,25 +377,35 @@ def _choose(name, make, grid, data, valid, k, num_items):
 def fitted(data, objectives, lists) -> list[Baseline]:
   """item-KNN and EASE^R for the first retrieval objective among
   `objectives` (none without one, or without users), learnt from the
-  training lists of `data` (a `TrainData`), chosen on its validation lists
-  and scored on the test `lists`; with other retrieval objectives of other
-  labels (a multi-behaviour log's), also learnt from every such label's
-  positives, and the user's own items (`baselines`)."""
+  training rows of `data` (a `TrainData`: the dataset's where it keeps
+  them, else its training lists), chosen on its validation lists and
+  scored on the test `lists`. Where the rows hold other behaviours (0/1
+  labels beside the objective's: views and carts beside purchases), also
+  learnt from every behaviour's positives, with the user's own items
+  (`baselines`)."""
   spec = data.data.spec
   found = [o for o in objectives if o.kind == "retrieval"]
   if not found or not spec.user_id:
     return []
   objective = found[0]
   ids = data.data.catalogue[spec.item_id]
-  learned = interactions(
-    spec, objective.label, data.chunks("train", features=False), ids
-  )
-  labels = tuple(dict.fromkeys(o.label for o in found))
+  rows = data.data.splits.get("train")
+
+  def training():
+    if rows is not None:
+      yield _as_lists(rows, spec)
+    else:
+      yield from data.chunks("train", features=False)
+
+  learned = interactions(spec, objective.label, training(), ids)
+  labels = [objective.label] + [
+    b for b in _behaviours(spec, rows) if b != objective.label
+  ]
   behaviours = None
   if len(labels) > 1:
-    behaviours = interactions(
-      spec, labels, data.chunks("train", features=False), ids
-    )
+    behaviours = interactions(spec, labels, training(), ids)
+    if behaviours.matrix.nnz == learned.matrix.nnz:
+      behaviours = None  # The same pairs: nothing more to learn from.
   valid = None
   splits = data.shards if data.shards is not None else data.lists
   if "valid" in splits and data.num_lists("valid"):
@@ -404,3 +414,21 @@ def fitted(data, objectives, lists) -> list[Baseline]:
     )
   test = pairs(spec, objective.label, [lists], ids)
   return baselines(objective, learned, valid, test, behaviours)
+
+
+def _behaviours(spec, rows) -> list[str]:
+  """The labels of the training rows that mark behaviours (0 or 1)."""
+  if rows is None:
+    return []
+  return [b for b in spec.labels if np.isin(np.unique(rows[b]), (0, 1)).all()]
+
+
+def _as_lists(rows, spec) -> dataset_lib.Table:
+  """A table of rows as lists of one row each, as `pairs` reads them."""
+  lists = {spec.user_id: rows[spec.user_id], spec.item_id: rows[spec.item_id]}
+  lists = {k: v[:, np.newaxis] for k, v in lists.items()}
+  lists[spec.user_id] = rows[spec.user_id]
+  for label in spec.labels:
+    lists[label] = rows[label][:, np.newaxis]
+  lists[lists_lib.MASK] = np.ones((len(rows[spec.item_id]), 1), np.float32)
+  return lists

@@ -202,10 +202,18 @@ def retrieval_baselines(model, data, objectives, lists, scored, baseline):
       [(o.name, o.kind, o.label, o.mask, o.metrics) for o in objectives],
       dataclasses.asdict(protocol) if protocol else None,
       *scored,
+      data.config.baselines,
     ],
   )
   kept = memo.get()
-  tried = [] if kept is not None else neighbours.fitted(data, objectives, lists)
+  tried = []
+  if kept is None and data.config.baselines == "all":
+    tried = neighbours.fitted(data, objectives, lists)
+  elif kept is None:
+    logging.info(
+      "Retrieval baselines: the most popular items only (--baselines=%s).",
+      data.config.baselines,
+    )
   full = full_ranking.protocol_metrics(
     model, data.data, tried, baselines=kept is None, split=scored[0]
   )

@@ -144,15 +144,22 @@ def inputs(config: config_lib.TrainConfig) -> dict[str, Any]:
   }
 
 
-def list_inputs(config: config_lib.TrainConfig) -> dict[str, Any]:
+def list_inputs(config: config_lib.TrainConfig, spec=None) -> dict[str, Any]:
   """The labels the prepared statistics were taken on, for `config`'s
-  resolved objectives: the retrieval objective's (logQ counts) and the one
-  propensities are estimated from; None where the run has none."""
+  resolved objectives: the retrieval objective's (logQ counts), the one
+  propensities are estimated from (None where the run has none), and the
+  labels whose training rows the lists keep."""
+  learning = None
+  if spec is not None:
+    learning = train_data_lib.learning_labels(config, spec)
   retrieval = [o.label for o in config.objectives if o.kind == "retrieval"]
   propensity = config.prepare.propensity != "none"
   return {
     "retrieval_label": retrieval[0] if retrieval else None,
     "propensity_label": config.prepare.propensity_label if propensity else None,
+    # The training rows kept: every one (no entry), or those of these
+    # labels (`train_data.learning_labels`).
+    "learning_labels": list(learning or ()) or "every row",
   }
 
 
@@ -244,7 +251,7 @@ def _finish(scratch, data, splits, config):
     "library": multiobj.__version__,
     "inputs": raw,
     "fingerprint": fingerprint(raw),
-    "list_inputs": list_inputs(data.config),
+    "list_inputs": list_inputs(data.config, data.data.spec),
     "splits": manifest_splits,
     "summary": data.summary,
   }
@@ -330,7 +337,9 @@ def load(
     prepare=resolve.resolve(config.prepare, state.data),
     retrieval=config.retrieval.resolved(state.data.retrieval),
   )
-  differ = _lists_differ(manifest["list_inputs"], list_inputs(run))
+  differ = _lists_differ(
+    manifest["list_inputs"], list_inputs(run, state.data.spec)
+  )
   if differ:
     return None, f"cache is stale: {differ}"
   for name, split in manifest["splits"].items():

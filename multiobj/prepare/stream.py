@@ -243,14 +243,23 @@ def _lists(config, spec, catalogue, index, split_of, partitions, scratch):
     }
     # Every row of the partition's users is here (`partition.py`).
     parts = history.add_to_splits(parts, spec)
+    learning = train_data_lib.learning_labels(config, spec)
     for i, name in enumerate(_NAMES):
-      part = parts[name]
-      if not dataset_lib.num_rows(part):
+      part = kept = parts[name]
+      if name == "train" and learning is not None:
+        kept = dataset_lib.take(part, train_data_lib.carrying(part, learning))
+        summary[name]["learnt"] = summary[name].get("learnt", 0) + (
+          dataset_lib.num_rows(kept)
+        )
+      if not dataset_lib.num_rows(kept):
+        if dataset_lib.num_rows(part):  # Rows no objective learns from.
+          _summarise(summary[name], spec, part, None)
+          counter.add(part)
         continue
       columns = lists_lib.columns_for(spec, objectives, with_truth=i > 0)
       shape = windows.to_lists if name == "train" else lists_lib.to_lists
       lists = shape(
-        part,
+        kept,
         spec,
         columns,
         longest[name],
@@ -288,7 +297,7 @@ def _numpy(column: pa.ChunkedArray) -> np.ndarray:
 
 def _summarise(into, spec, rows, lists):
   into["rows"] += dataset_lib.num_rows(rows)
-  into["lists"] += dataset_lib.num_rows(lists)
+  into["lists"] += dataset_lib.num_rows(lists) if lists is not None else 0
   for label in spec.labels:
     total = float(np.sum(rows[label], dtype=np.float64))
     into["sums"][label] = into["sums"].get(label, 0.0) + total
@@ -302,6 +311,8 @@ def _state(config, stub, totals):
     if not info["rows"]:
       continue
     summary[name] = {"rows": info["rows"]}
+    if "learnt" in info:
+      summary[name]["rows_learnt_from"] = info["learnt"]
     if spec.list_id:
       summary[name]["lists"] = info["lists"]
     for label, total in info["sums"].items():

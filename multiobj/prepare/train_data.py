@@ -338,12 +338,39 @@ class TrainData:
     }
 
 
+def carrying(rows: dataset_lib.Table, labels) -> np.ndarray:
+  """The rows of `rows` one of `labels` marks positive (`learning_labels`)."""
+  return np.flatnonzero(np.any([rows[b] > 0 for b in labels], axis=0))
+
+
 def _numpy(dtype: str):
   return np.str_ if dtype == "string" else np.dtype(dtype)
 
 
 def _eligible(data, cold_items):
   return ~np.isin(data.catalogue[data.spec.item_id], cold_items)
+
+
+def learning_labels(
+  config: config_lib.TrainConfig, spec
+) -> tuple[str, ...] | None:
+  """The labels whose positive training rows are the only ones the run
+  learns from, or None where every row counts. A retrieval objective
+  learns from its positive rows alone, so where every objective retrieves,
+  the rows are events (no list_id, whose unclicked rows are negatives) and
+  no negatives are sampled, a row no objective's label marks (a view, in a
+  run on purchases) holds no loss: it is left out of the training lists,
+  though it still feeds histories and the baselines."""
+  objectives = config.objectives
+  if (
+    not objectives
+    or any(o.kind != "retrieval" for o in objectives)
+    or spec.list_id
+    or spec.sequences
+    or config.retrieval.hard_negatives
+  ):
+    return None
+  return tuple(sorted({o.label for o in objectives}))
 
 
 def prepare(
@@ -380,7 +407,12 @@ def prepare(
     )
 
   lists, train_rows = {}, None
+  learning = None if sampler is not None else learning_labels(config, spec)
+  summary = data.summary()
   for name, rows in data.splits.items():
+    if name == "train" and learning is not None:
+      rows = dataset_lib.take(rows, carrying(rows, learning))
+      summary["train"]["rows_learnt_from"] = dataset_lib.num_rows(rows)
     columns = lists_lib.columns_for(
       spec, objectives, with_truth=name != "train"
     )
@@ -432,5 +464,5 @@ def prepare(
     train_rows,
     q,
     stats=stats,
-    summary=data.summary(),
+    summary=summary,
   )

@@ -291,7 +291,7 @@ def _retrieval(serving, model, embeddings, ids, dtypes, k):
   `serving`."""
   top_k = _build_index(embeddings, ids, "brute_force", k)
   serving.retrieve = signatures_lib.retrieve_function(
-    model, top_k, dtypes, k, exact=True
+    model, top_k, dtypes, k, exact=True, catalogue=(embeddings, ids)
   )
   serving.embed_query = signatures_lib.embed_query_function(model, dtypes)
   signatures = {
@@ -305,6 +305,12 @@ def _export_scann(model, embeddings, ids, dtypes, k, path):
   """The ScaNN index as a SavedModel of its own in `path`/scann: `retrieve`
   (and serving_default) on the query features, approximate."""
   top_k = _build_index(embeddings, ids, "scann", k)
+  if getattr(model, "boost", None) is not None:
+    logging.warning(
+      "The ScaNN index retrieves by the towers alone, without the bonus of "
+      "the user's boosted histories' items (the exact `retrieve` adds it): "
+      "merge those items into its candidates to serve them."
+    )
   module = tf.Module(name="multiobj_scann")
   module.retrieve = signatures_lib.retrieve_function(
     model, top_k, dtypes, k, exact=False

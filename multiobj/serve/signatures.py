@@ -18,6 +18,7 @@ import tensorflow as tf
 from multiobj.data import spec as spec_lib
 from multiobj.data import vectors
 from multiobj.prepare import lists as lists_lib
+from multiobj.retrieval import candidates as candidates_lib
 
 SCORE = "score"
 LIST_LENGTHS = "list_lengths"
@@ -42,16 +43,37 @@ def inputs_of(model, role) -> list[str]:
   ]
 
 
-def retrieve_function(model, top_k, dtypes, k, exact):
+def retrieve_function(model, top_k, dtypes, k, exact, catalogue=None):
+  """`retrieve`: query features -> the top `k` items of `top_k`'s index.
+  A model with a boost (`model/boost.py`) scores every item of `catalogue`
+  ((embeddings, ids), the index's) exactly instead, the bonus of the
+  query's boosted histories' items added."""
   names = inputs_of(model, "query")
+  boosted = getattr(model, "boost", None) is not None and exact
+  if boosted:
+    embeddings, ids = (tf.constant(x) for x in catalogue)
+    rows = tf.lookup.StaticHashTable(
+      tf.lookup.KeyValueTensorInitializer(
+        candidates_lib.id_key(ids), tf.range(tf.size(ids, tf.int64))
+      ),
+      default_value=-1,
+    )
+    scale = model.config_retrieval.temperature
 
   @tf.function(input_signature=[spec(dtypes, names, [None])], autograph=False)
   def retrieve(features):
     features = _looked_up(model, checked(features, names, [], names[0]))
-    scores, ids = top_k(model.query_tower(features), k=k)
+    query = model.query_tower(features)
+    if boosted:
+      keys = model.boost.keys_of(features)
+      found = tf.matmul(query, embeddings, transpose_b=True)
+      found += scale * model.boost.over(keys, rows.lookup, ids.shape[0])
+      scores, at = tf.math.top_k(found, k=k)
+      return {"ids": tf.gather(ids, at), "scores": scores}
+    scores, ids_found = top_k(query, k=k)
     if not exact:
-      scores, ids = fill_misses(scores, ids, k)
-    return {"ids": ids, "scores": scores}
+      scores, ids_found = fill_misses(scores, ids_found, k)
+    return {"ids": ids_found, "scores": scores}
 
   return retrieve
 

@@ -50,6 +50,12 @@ def run(
         "retrieval_baselines": result.retrieval_baselines,
         "effective_weights": result.effective_weights,
         "propensities": result.propensities,
+        "timing": result.timing,
+        "best_epoch": result.best_epoch,
+        # What the kept epoch was chosen by, epoch by epoch.
+        "validation": {
+          k: v for k, v in result.history.items() if k.startswith("val_")
+        },
       }
     except Exception as e:  # noqa: BLE001  A failed run is a result too.
       logging.exception("Run %s failed.", key)

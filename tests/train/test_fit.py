@@ -224,6 +224,43 @@ class EarlyStoppingTest(tf.test.TestCase):
     self.assertAllClose(logs["loss"], min(val_loss), rtol=1e-4)
 
 
+class MonitorTest(tf.test.TestCase):
+  """The kept epoch is the best by a validation metric, which each epoch
+  logs as val_<metric>; the loss, a lower-is-better metric, and the last
+  epoch on request."""
+
+  def _run(self, **changes):
+    config = config_lib.TrainConfig(
+      model_dir=self.create_tempdir().full_path
+    ).replace(synthetic=SMALL, epochs=3, learning_rate=0.01, **changes)
+    result = experiment.run(config, verbose=0)
+    with open(os.path.join(config.model_dir, "history.jsonl")) as f:
+      logged = [json.loads(line) for line in f]
+    return result, logged
+
+  def test_auto_keeps_the_epoch_of_the_best_validation_recall(self):
+    result, logged = self._run()
+    values = [e["val_retrieval_recall@100"] for e in logged]
+    self.assertLen(values, 3)
+    self.assertEqual(result.history["val_retrieval_recall@100"], values)
+    self.assertEqual(result.best_epoch, int(np.argmax(values)) + 1)
+
+  def test_a_lower_is_better_metric_and_the_last_epoch(self):
+    result, logged = self._run(monitor="dwell_rmse")
+    values = [e["val_dwell_rmse"] for e in logged]
+    self.assertEqual(result.best_epoch, int(np.argmin(values)) + 1)
+    result, _ = self._run(monitor="click_auc", keep="last")
+    self.assertEqual(result.best_epoch, 3)
+
+  def test_an_unknown_metric_is_refused_listing_the_known(self):
+    with self.assertRaisesRegex(
+      ValueError,
+      r"--monitor: 'recall' is not a metric of this run on the validation "
+      r"split; it has: loss, auto, .*click_auc.*retrieval_recall@100",
+    ):
+      self._run(monitor="recall")
+
+
 class SingleKindTest(tf.test.TestCase):
   def test_retrieval_only_and_ranking_only_models_train(self):
     for weights, metric in (
