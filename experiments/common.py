@@ -300,10 +300,6 @@ def _check_layers(value):
       raise ValueError(f"layer width {width!r} is not a positive integer.")
 
 
-flags.register_validator(
-  "objectives",
-  _check(lambda value: value and objectives.select(value, what="")),
-)
 flags.register_validator("dataset", _check(loaders.DATASETS.get))
 flags.register_validator(
   "weighting",
@@ -330,11 +326,29 @@ for _name in ("tower_layers", "trunk_layers", "head_layers"):
   flags.register_validator(_name, _check(_check_layers))
 
 
+def _described_objectives(values) -> tuple:
+  """The objectives a JSON description defines for its labels (read, not
+  its data), which --objectives may name beside the registered ones; ()
+  without one, or for a description the loader will refuse later."""
+  if not values["dataset_spec"]:
+    return ()
+  from multiobj.data.description import loader  # noqa: PLC0415
+
+  try:
+    return loader.parse(values["dataset_spec"], values["data_dir"])[1][
+      "objectives"
+    ]
+  except ValueError:
+    return ()
+
+
 def _check_losses(values):
   # The objectives may be the dataset's, known only once it is loaded: check
   # here what can be, every loss name and parameter.
   if values["objectives"]:
-    objectives.select(values["objectives"], values["losses"], "")
+    objectives.select(
+      values["objectives"], values["losses"], "", _described_objectives(values)
+    )
   elif values["losses"]:
     for objective, loss in objectives.parse_pairs(values["losses"], "--losses"):
       if loss is None:
@@ -350,7 +364,7 @@ def _check_losses(values):
 
 
 flags.register_multi_flags_validator(
-  ["objectives", "losses"], _check(_check_losses)
+  ["objectives", "losses", "dataset_spec", "data_dir"], _check(_check_losses)
 )
 
 

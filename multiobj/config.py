@@ -154,10 +154,15 @@ class PrepareConfig:
         f"cold_start_items must be in [0, 1), got {self.cold_start_items}."
       )
     check_propensity_method(self.propensity)
-    # Fail early on a typo in a name or a parameter.
+    # Fail early on a typo in a parameter; a name may be one a dataset's
+    # description defines, checked once it is loaded (`prepare.resolve`).
     if self.objective_weights:
       objectives_lib.select(
-        self.objective_weights, self.losses, "", self.objectives
+        self.objective_weights,
+        self.losses,
+        "",
+        self.objectives,
+        defer_unknown=not self.objectives,
       )
     parse_funnels(self.funnels)
 

@@ -106,6 +106,7 @@ def select(
   losses: str = "",
   what: str = "--objectives",
   available: Sequence[objective_lib.Objective] = (),
+  defer_unknown: bool = False,
 ) -> list[objective_lib.Objective]:
   """Returns the objectives named in `weights`, reweighted.
 
@@ -120,6 +121,9 @@ def select(
       or "" for none.
     available: Objectives looked up by name before the registry: a
       dataset's, wired to its columns.
+    defer_unknown: Leave out a name neither `available` nor the registry
+      knows, instead of refusing it: a dataset's description may define
+      it, and it is checked once the dataset is loaded.
 
   Raises:
     ValueError: naming the entry for an unknown objective or loss, a weight
@@ -140,6 +144,8 @@ def select(
     try:
       objective = own[name] if name in own else objective_lib.get(name)
     except ValueError as e:
+      if defer_unknown:
+        continue
       raise ValueError(f"{prefix}{e}") from None
     if value is not None:
       try:
@@ -158,6 +164,8 @@ def select(
   overridden = set()
   if losses:
     for name, loss in parse_pairs(losses, "--losses"):
+      if name not in selected and defer_unknown:
+        continue  # Checked with the dataset's objectives.
       if name not in selected:
         raise ValueError(
           f"--losses: objective {name!r} is not among the selected "

@@ -58,13 +58,11 @@ def bonus_scores(model, catalogue_ids: np.ndarray):
     ),
     default_value=-1,
   )
-  # The bonus is in logits; the towers' scores are logits x temperature.
-  scale = model.config_retrieval.temperature
 
   @tf.function(reduce_retracing=True)
   def bonus(histories):
     keys = model.boost.keys_of(histories)
-    return scale * model.boost.over(keys, table.lookup, len(catalogue_ids))
+    return model.boost.over(keys, table.lookup, len(catalogue_ids))
 
   def scores(batch):
     return bonus({n: batch[n] for n in model.boost.names}).numpy()

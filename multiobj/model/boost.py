@@ -8,10 +8,13 @@ by scoring a user's own items high through their similarity with
 themselves). A history feature with `"boost": true` adds a learned bonus to
 the retrieval score of each item in it, one per history feature:
 
-  score(u, i) = q_u . c_i / temperature + sum_h beta_h [i in history_h(u)]
+  score(u, i) = q_u . c_i + sum_h beta_h [i in history_h(u)]
 
-in training (each positive pair's candidates) and wherever the towers rank
-for a user (evaluation, the exported retrieval). So the query tower still
+on the towers' scale (cosine similarities, divided by the temperature in
+training's softmax, as the dot products are), in training (each positive
+pair's candidates) and wherever the towers rank for a user (evaluation,
+the exported retrieval). On that scale a step of the optimizer moves a
+bonus as much as it moves a similarity. So the query tower still
 generalises to items the user never saw, and the user's own items compete
 with them on a learned footing, e.g. a viewed item against a new one.
 """

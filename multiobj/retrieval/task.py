@@ -242,7 +242,10 @@ class RetrievalTask(tfrs.tasks.Retrieval):
       histories = {
         k: tf.ragged.boolean_mask(v, known) for k, v in histories.items()
       }
-      logits += self.boost.over(histories, catalogue.rows, catalogue.size)
+      logits += (
+        self.boost.over(histories, catalogue.rows, catalogue.size)
+        / self._temperature
+      )
     return self.objective_loss.of_one_positive(logits, rows)
 
   def _sampled_loss(self, query, ids, own, embed, histories):
@@ -275,14 +278,17 @@ class RetrievalTask(tfrs.tasks.Retrieval):
     )
     if histories:
       keys = candidates_lib.id_key(ids)
-      logits += tf.concat(
-        [
-          self.boost.own(histories, keys)[:, tf.newaxis],
-          self.boost.against(
-            histories, candidates_lib.id_key(catalogue.ids_of(drawn))
-          ),
-        ],
-        axis=1,
+      logits += (
+        tf.concat(
+          [
+            self.boost.own(histories, keys)[:, tf.newaxis],
+            self.boost.against(
+              histories, candidates_lib.id_key(catalogue.ids_of(drawn))
+            ),
+          ],
+          axis=1,
+        )
+        / self._temperature
       )
     # A draw of the pair's own item is no negative (an accidental hit).
     hit = tf.equal(rows[:, tf.newaxis], drawn[tf.newaxis, :])
@@ -308,5 +314,5 @@ class RetrievalTask(tfrs.tasks.Retrieval):
         logits, tf.gather(probability, first)
       )
     if histories:
-      logits += self.boost.against(histories, distinct)
+      logits += self.boost.against(histories, distinct) / self._temperature
     return self.objective_loss.of_one_positive(logits, which)

@@ -58,7 +58,6 @@ def retrieve_function(model, top_k, dtypes, k, exact, catalogue=None):
       ),
       default_value=-1,
     )
-    scale = model.config_retrieval.temperature
 
   @tf.function(input_signature=[spec(dtypes, names, [None])], autograph=False)
   def retrieve(features):
@@ -67,7 +66,7 @@ def retrieve_function(model, top_k, dtypes, k, exact, catalogue=None):
     if boosted:
       keys = model.boost.keys_of(features)
       found = tf.matmul(query, embeddings, transpose_b=True)
-      found += scale * model.boost.over(keys, rows.lookup, ids.shape[0])
+      found += model.boost.over(keys, rows.lookup, ids.shape[0])
       scores, at = tf.math.top_k(found, k=k)
       return {"ids": tf.gather(ids, at), "scores": scores}
     scores, ids_found = top_k(query, k=k)

@@ -56,10 +56,11 @@ def _neg_log_softmax(logits, column):
 
 
 def _bonus(b, item, boosted):
-  """The history bonus of `item` for list b, by hand."""
+  """The history bonus of `item` for list b, by hand, as a logit: on the
+  scale of the similarities, so divided by the temperature as they are."""
   if not boosted:
     return 0.0
-  return sum(BONUS[h] for h in BONUS if item in IN_HISTORY[h][b])
+  return sum(BONUS[h] for h in BONUS if item in IN_HISTORY[h][b]) / TEMPERATURE
 
 
 def _embed(features, training=None):
