@@ -148,6 +148,14 @@ HISTORY_ENCODER = flags.DEFINE_string(
   "own (its description's encoder, else mean); registered: "
   f"{', '.join(encoder_names.ENCODERS.names())}.",
 )
+SIMILARITY = flags.DEFINE_enum(
+  "similarity",
+  "cosine",
+  list(config_lib.SIMILARITIES),
+  "How the towers' embeddings are compared: cosine (unit-length embeddings, "
+  "scaled by --temperature) or dot (their dot product, the lengths free: "
+  "an item's can carry its popularity; use --temperature=1).",
+)
 RETRIEVAL_CANDIDATES = flags.DEFINE_enum(
   "retrieval_candidates",
   None,
@@ -400,6 +408,7 @@ def config_from_flags() -> config_lib.TrainConfig:
       id_dropout=ID_DROPOUT.value,
       trunk=TRUNK.value,
       history_encoder=HISTORY_ENCODER.value,
+      similarity=SIMILARITY.value,
     ),
     retrieval=config_lib.RetrievalConfig(
       temperature=TEMPERATURE.value,

@@ -38,6 +38,7 @@ RETRIEVAL_CANDIDATES = dataset_lib.RETRIEVAL_CANDIDATES
 SAMPLINGS = dataset_lib.SAMPLINGS
 EVALUATE_SPLITS = ("test", "valid")
 KEEP = ("best", "last")
+SIMILARITIES = ("cosine", "dot")
 BASELINES = ("all", "popularity")
 
 
@@ -186,6 +187,10 @@ class ModelConfig:
     history_encoder: The sequence encoder of every history feature, with
       parameters, e.g. "self_attention(blocks=2,dropout=0.2)" (see
       `model.sequence`); "" keeps each feature's own (the description's).
+    similarity: How the towers' embeddings are compared: "cosine" (each
+      embedding of unit length; the temperature sets the scale) or "dot"
+      (their dot product: an item's length can carry its popularity, as
+      SASRec's shared embeddings do; use a temperature of about 1).
   """
 
   embedding_dim: int = 32
@@ -197,6 +202,7 @@ class ModelConfig:
   id_dropout: float = 0.0
   trunk: str = "shared_bottom"
   history_encoder: str = ""
+  similarity: str = "cosine"
 
   def __post_init__(self):
     for name in ("tower_layers", "trunk_layers", "head_layers"):
@@ -209,6 +215,11 @@ class ModelConfig:
     objectives_lib.parse_call(self.trunk, "--trunk")
     if self.history_encoder:
       objectives_lib.parse_call(self.history_encoder, "--history_encoder")
+    if self.similarity not in SIMILARITIES:
+      raise ValueError(
+        f"similarity must be one of {', '.join(SIMILARITIES)}, got "
+        f"{self.similarity!r}."
+      )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -161,14 +161,19 @@ class MultiObjectiveModel(tfrs.Model):
       config.text_length,
       config.id_dropout,
     )
+    normalize = config.similarity == "cosine"
     candidate_tower = towers.Tower(
-      spec.features_of("candidate"), *options, name="candidate_tower"
+      spec.features_of("candidate"),
+      *options,
+      normalize=normalize,
+      name="candidate_tower",
     )
     self.query_tower = towers.Tower(
       spec.features_of("query"),
       *options,
       items=candidate_tower.encoder.by_feature.get(spec.item_id),
       history_encoder=config.history_encoder,
+      normalize=normalize,
       name="query_tower",
     )
     self.candidate_tower = candidate_tower

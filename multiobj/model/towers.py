@@ -33,13 +33,16 @@ class Tower(tf.keras.layers.Layer):
       history features share.
     history_encoder: The sequence encoder of every history feature
       (`sequence.py`), overriding the description's; "" keeps theirs.
+    normalize: Whether embeddings have unit length (cosine similarities);
+      else their dot products are the scores.
 
   Call args:
     inputs: {feature name: [N] tensor}.
 
   Returns:
-    [N, embedding_dim] embeddings of unit length, so dot products are cosine
-    similarities and the retrieval temperature sets their scale. The ranking
+    [N, embedding_dim] embeddings, by default of unit length, so dot
+    products are cosine similarities and the retrieval temperature sets
+    their scale. The ranking
     trunk also reads the feature encoding underneath (`encoder`, then
     `embed`), so heads see raw features such as price, not only the
     compressed embedding.
@@ -55,9 +58,11 @@ class Tower(tf.keras.layers.Layer):
     id_dropout: float = 0.0,
     items: features_lib.FeatureEmbedding | None = None,
     history_encoder: str = "",
+    normalize: bool = True,
     **kwargs,
   ):
     super().__init__(**kwargs)
+    self.normalize = normalize
     self.encoder = features_lib.FeatureEncoder(
       features,
       stats,
@@ -73,8 +78,12 @@ class Tower(tf.keras.layers.Layer):
     )
 
   def embed(self, encoding: tf.Tensor) -> tf.Tensor:
-    """[N, encoder.width] feature encoding -> [N, embedding_dim] embedding."""
-    return tf.math.l2_normalize(self.dense(encoding), axis=-1)
+    """[N, encoder.width] feature encoding -> [N, embedding_dim] embedding
+    (of unit length for cosine similarities)."""
+    embedded = self.dense(encoding)
+    if not self.normalize:
+      return embedded
+    return tf.math.l2_normalize(embedded, axis=-1)
 
   def call(self, inputs: dict[str, tf.Tensor], training=None) -> tf.Tensor:
     return self.embed(self.encoder(inputs, training=training))

@@ -85,7 +85,8 @@ class Catalogue(tf.Module):
     else:
       u = self.draws.uniform([count], dtype=tf.float64)
       rows = tf.minimum(
-        tf.searchsorted(self.cumulative, u, side="right"), self.size - 1
+        tf.searchsorted(self.cumulative, u, side="right", out_type=tf.int64),
+        self.size - 1,
       )
       expected = count * tf.gather(self.probability, rows)
     return rows, tf.math.log(tf.cast(expected, tf.float32))

@@ -23,6 +23,7 @@ over, so that losses can be combined across replicas.
 
 from collections.abc import Sequence
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
@@ -32,7 +33,7 @@ from multiobj.retrieval import candidates as candidates_lib
 from multiobj.retrieval import catalogue as catalogue_lib
 
 # A logit no candidate can win with (TFRS's, for masked candidates).
-_MIN_LOGIT = tfrs.tasks.retrieval.MIN_FLOAT
+_MIN_LOGIT = np.float32(tfrs.tasks.retrieval.MIN_FLOAT)
 
 _RETRIEVAL_CALL = tf.autograph.to_graph(
   tfrs.tasks.Retrieval.call, recursive=False

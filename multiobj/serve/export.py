@@ -293,6 +293,8 @@ def _retrieval(serving, model, embeddings, ids, dtypes, k):
   serving.retrieve = signatures_lib.retrieve_function(
     model, top_k, dtypes, k, exact=True, catalogue=(embeddings, ids)
   )
+  if serving.retrieve.boost_rows is not None:  # Tracked, so saved.
+    serving.boost_rows = serving.retrieve.boost_rows
   serving.embed_query = signatures_lib.embed_query_function(model, dtypes)
   signatures = {
     "retrieve": serving.retrieve.get_concrete_function(),

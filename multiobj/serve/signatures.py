@@ -50,6 +50,7 @@ def retrieve_function(model, top_k, dtypes, k, exact, catalogue=None):
   query's boosted histories' items added."""
   names = inputs_of(model, "query")
   boosted = getattr(model, "boost", None) is not None and exact
+  rows = None
   if boosted:
     embeddings, ids = (tf.constant(x) for x in catalogue)
     rows = tf.lookup.StaticHashTable(
@@ -74,6 +75,8 @@ def retrieve_function(model, top_k, dtypes, k, exact, catalogue=None):
       scores, ids_found = fill_misses(scores, ids_found, k)
     return {"ids": ids_found, "scores": scores}
 
+  # The catalogue's rows by id, a resource the SavedModel must track.
+  retrieve.boost_rows = rows
   return retrieve
 
 

@@ -49,7 +49,7 @@ def spec(check, name, entries) -> tuple[spec_lib.DatasetSpec, list[dict]]:
           "order of a user's events is one or the other.",
         )
     policy = {k: c[k] for k in keys_lib.VOCABULARY if k in c}
-    if role in ("item_id", "user_id"):
+    if role in ("item_id", "user_id") and c.get("feature", True):
       side = "candidate" if role == "item_id" else "query"
       features.append(_feature(check, at, c["name"], side, kind, **policy))
     elif role == "position":

@@ -121,7 +121,10 @@ DEFAULT_LOSS = {
 }
 COLUMNS = {
   **{role: FEATURE_COLUMN for role in spec_lib.ROLES},
-  **{"label": LABEL_COLUMN, "item_id": ID_COLUMN, "user_id": ID_COLUMN},
+  **{"label": LABEL_COLUMN, "item_id": ID_COLUMN},
+  # `feature`: whether the user id is a query feature too (a sequence
+  # model may read the user from their history alone, as SASRec does).
+  "user_id": {**ID_COLUMN, "feature": Key(bool, True)},
   **{"list_id": _COLUMN, "timestamp": _COLUMN, "randomized": _COLUMN},
   # The order of a user's events, where there is no timestamp (a position
   # within the user): per-user splits and histories read it as time.
