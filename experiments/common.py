@@ -66,6 +66,13 @@ BATCH_SIZE = flags.DEFINE_integer(
 LEARNING_RATE = flags.DEFINE_float(
   "learning_rate", 1e-3, "Adam learning rate.", lower_bound=0.0
 )
+LEARNING_RATE_DECAY = flags.DEFINE_enum(
+  "learning_rate_decay",
+  "none",
+  list(config_lib.DECAYS),
+  "none keeps --learning_rate; cosine lowers it along half a cosine to 0 at "
+  "the last step of --epochs.",
+)
 EMBEDDING_DIM = flags.DEFINE_integer(
   "embedding_dim",
   32,
@@ -127,11 +134,12 @@ EARLY_STOPPING = flags.DEFINE_integer(
 MONITOR = flags.DEFINE_string(
   "monitor",
   "auto",
-  "The validation value the kept epoch is judged by: auto (the first "
-  "retrieval objective's NDCG at the first cutoff of the dataset's "
-  "full-ranking protocol, else its recall at its largest cutoff; the "
-  "validation loss without a retrieval objective), loss, or a metric's name "
-  "as metrics.json gives it (retrieval_full_ndcg@10, click_auc).",
+  "The validation value the kept epoch is judged by: auto (for a run of "
+  "retrieval objectives alone, the first one's NDCG at the first cutoff of "
+  "the dataset's full-ranking protocol, else its recall at its largest "
+  "cutoff; for a run with ranking heads, the validation loss), loss, or a "
+  "metric's name as metrics.json gives it (retrieval_full_ndcg@10, "
+  "click_auc).",
 )
 KEEP = flags.DEFINE_enum(
   "keep",
@@ -308,6 +316,22 @@ def _check_layers(value):
       raise ValueError(f"layer width {width!r} is not a positive integer.")
 
 
+flags.register_validator(
+  "objectives",
+  _check(
+    lambda value: value
+    and objectives.select(
+      value,
+      what="",
+      available=_described_objectives(
+        {
+          "dataset_spec": flags.FLAGS["dataset_spec"].value,
+          "data_dir": flags.FLAGS["data_dir"].value,
+        }
+      ),
+    )
+  ),
+)
 flags.register_validator("dataset", _check(loaders.DATASETS.get))
 flags.register_validator(
   "weighting",
@@ -423,6 +447,7 @@ def config_from_flags() -> config_lib.TrainConfig:
       epochs=EPOCHS.value,
       batch_size=BATCH_SIZE.value,
       learning_rate=LEARNING_RATE.value,
+      learning_rate_decay=LEARNING_RATE_DECAY.value,
       early_stopping=EARLY_STOPPING.value,
       monitor=MONITOR.value,
       keep=KEEP.value,

@@ -1,12 +1,13 @@
 """The studies `experiments/reproduce.py` runs: each a dataset, its variants
 (TrainConfig changes), the metrics of its table, and its epochs. The studies
-of feature types are in `feature_studies.py`.
+of feature types are in `feature_studies.py`, those of the public
+benchmarks in `benchmark_studies.py`.
 """
 
 import dataclasses
 
 import objectives
-from experiments import feature_studies
+from experiments import benchmark_studies, feature_studies
 from experiments.study import Study
 from multiobj.data import synthetic
 
@@ -294,3 +295,4 @@ STUDIES["replicas"] = Study(
 )
 
 STUDIES.update(feature_studies.STUDIES)
+STUDIES.update(benchmark_studies.STUDIES)

@@ -38,6 +38,7 @@ RETRIEVAL_CANDIDATES = dataset_lib.RETRIEVAL_CANDIDATES
 SAMPLINGS = dataset_lib.SAMPLINGS
 EVALUATE_SPLITS = ("test", "valid")
 KEEP = ("best", "last")
+DECAYS = ("none", "cosine")
 SIMILARITIES = ("cosine", "dot")
 BASELINES = ("all", "popularity")
 
@@ -278,12 +279,13 @@ class RetrievalConfig:
 
   def resolved(self, defaults: Mapping[str, Any]) -> "RetrievalConfig":
     """This config with what it leaves to the dataset (`defaults`, a
-    description's `retrieval`) filled in, and the rest by default."""
+    description's `retrieval`) filled in; what neither says stays empty,
+    read as its default ("batch", 1024, "popularity")."""
     return dataclasses.replace(
       self,
-      candidates=self.candidates or defaults.get("candidates") or "batch",
-      samples=self.samples or defaults.get("samples") or 1024,
-      sampling=self.sampling or defaults.get("sampling") or "popularity",
+      candidates=self.candidates or defaults.get("candidates", ""),
+      samples=self.samples or defaults.get("samples", 0),
+      sampling=self.sampling or defaults.get("sampling", ""),
     )
 
 
@@ -295,13 +297,17 @@ class FitConfig:
     epochs: Passes over the training lists.
     batch_size: Impression lists per batch (rows = lists x list size).
     learning_rate: Adam's learning rate.
+    learning_rate_decay: "none" keeps it; "cosine" lowers it along half a
+      cosine, to 0 at the last step of the last epoch (Loshchilov and
+      Hutter's schedule, without restarts): a high rate early, and the
+      plateau a constant one stalls at left behind.
     early_stopping: Stop when the monitored validation value has not
       improved for this many epochs; 0 trains every epoch.
-    monitor: The validation value the best epoch is judged by: "auto" (the
-      first retrieval objective's NDCG of the full-ranking protocol, else
-      its recall at its largest cutoff; the validation loss without a
-      retrieval objective), "loss", or a metric's name
-      (`evaluate.validation`).
+    monitor: The validation value the best epoch is judged by: "auto" (for
+      a run of retrieval objectives alone, the first one's NDCG of the
+      full-ranking protocol, else its recall at its largest cutoff; for a
+      run with ranking heads, the validation loss), "loss", or a metric's
+      name (`evaluate.validation`).
     keep: Which epoch's weights the run keeps: "best" (the best monitored
       value) or "last". Without a validation split, the last.
     weighting: Loss-weighting strategy, with parameters if any.
@@ -324,6 +330,7 @@ class FitConfig:
   epochs: int = 3
   batch_size: int = 128
   learning_rate: float = 1e-3
+  learning_rate_decay: str = "none"
   early_stopping: int = 0
   monitor: str = "auto"
   keep: str = "best"
@@ -339,6 +346,11 @@ class FitConfig:
     _at_least(self, 0, "early_stopping", "checkpoint_every_steps")
     if not self.learning_rate > 0:
       raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}.")
+    if self.learning_rate_decay not in DECAYS:
+      raise ValueError(
+        f"learning_rate_decay must be one of {', '.join(DECAYS)}, got "
+        f"{self.learning_rate_decay!r}."
+      )
     if self.keep not in KEEP:
       raise ValueError(
         f"keep must be one of {', '.join(KEEP)}, got {self.keep!r}."

@@ -161,28 +161,36 @@ def select(
         )
       objective = dataclasses.replace(objective, weight=weight)
     selected[name] = objective
-  overridden = set()
-  if losses:
-    for name, loss in parse_pairs(losses, "--losses"):
-      if name not in selected and defer_unknown:
-        continue  # Checked with the dataset's objectives.
-      if name not in selected:
-        raise ValueError(
-          f"--losses: objective {name!r} is not among the selected "
-          f"objectives ({', '.join(selected)})."
-        )
-      if loss is None:
-        raise ValueError(f"--losses: entry {name!r} names no loss (name:loss).")
-      loss_name, params = parse_call(loss, "--losses")
-      try:
-        selected[name] = dataclasses.replace(
-          selected[name], loss=loss_name, loss_params=tuple(params.items())
-        )
-      except ValueError as e:
-        raise ValueError(f"--losses: {e}") from None
-      overridden.add(name)
+  overridden = _override_losses(selected, losses, defer_unknown)
   _validate_losses(selected, overridden, prefix)
   return list(selected.values())
+
+
+def _override_losses(selected, losses, defer_unknown) -> set[str]:
+  """`losses` (`name:loss(params),...`) set on the `selected` objectives,
+  in place; the names overridden."""
+  overridden = set()
+  if not losses:
+    return overridden
+  for name, loss in parse_pairs(losses, "--losses"):
+    if name not in selected and defer_unknown:
+      continue  # Checked with the dataset's objectives.
+    if name not in selected:
+      raise ValueError(
+        f"--losses: objective {name!r} is not among the selected "
+        f"objectives ({', '.join(selected)})."
+      )
+    if loss is None:
+      raise ValueError(f"--losses: entry {name!r} names no loss (name:loss).")
+    loss_name, params = parse_call(loss, "--losses")
+    try:
+      selected[name] = dataclasses.replace(
+        selected[name], loss=loss_name, loss_params=tuple(params.items())
+      )
+    except ValueError as e:
+      raise ValueError(f"--losses: {e}") from None
+    overridden.add(name)
+  return overridden
 
 
 def _validate_losses(selected, overridden, prefix):

@@ -7,10 +7,13 @@ scored by the code that scores the test split. `monitor` names it and
 returns the function that scores a model on it after each epoch
 (`train.fit` calls it; `train.callbacks.ValidationMetric` logs it):
 
-  auto     the first retrieval objective's: NDCG at the first cutoff of the
-           dataset's full-ranking protocol where it has one, else its
-           recall at its largest cutoff over the validation pairs; without
-           a retrieval objective, the validation loss;
+  auto     for a run that learns retrieval alone (one retrieval objective
+           or several), the first one's metric: NDCG at the first cutoff of
+           the dataset's full-ranking protocol where it has one, else its
+           recall at its largest cutoff over the validation pairs; for a
+           run with ranking heads too, the validation loss, the weighted
+           sum of every task's (one epoch is kept for all of them, and
+           retrieval often peaks before the heads have learnt);
   loss     the validation loss (lower is better);
   a name   any metric the report gives on the validation split, e.g.
            `retrieval_full_ndcg@10`, `retrieval_recall@100`, `click_auc`
@@ -64,7 +67,7 @@ def monitor(data, name: str = "auto") -> Monitor | None:
   retrieval = [o for o in objectives if o.kind == "retrieval"]
   protocol = data.data.full_ranking
   if name == "auto":
-    if not retrieval:
+    if not retrieval or len(retrieval) < len(objectives):
       return None
     o = retrieval[0]
     name = (

@@ -444,9 +444,11 @@ def build(
   stats: features_lib.FeatureStats,
   config: config_lib.TrainConfig,
   catalogue: catalogue_lib.Catalogue | None = None,
+  steps_per_epoch: int | None = None,
 ) -> MultiObjectiveModel:
   """The model `config` describes for `spec` and its feature `stats`,
-  compiled with Adam at the config's learning rate; `catalogue` for
+  compiled with Adam at the config's learning rate (decayed over
+  `steps_per_epoch` times its epochs, with a decay); `catalogue` for
   retrieval against the catalogue (the training data's)."""
   model = MultiObjectiveModel(
     spec,
@@ -457,7 +459,13 @@ def build(
     config.fit.weighting,
     catalogue,
   )
-  model.compile(optimizer=tf.keras.optimizers.Adam(config.fit.learning_rate))
+  rate = config.fit.learning_rate
+  # A model rebuilt to be evaluated (no steps given) trains no more.
+  if config.fit.learning_rate_decay == "cosine" and steps_per_epoch:
+    rate = tf.keras.optimizers.schedules.CosineDecay(
+      rate, steps_per_epoch * config.fit.epochs
+    )
+  model.compile(optimizer=tf.keras.optimizers.Adam(rate))
   return model
 
 

@@ -390,10 +390,48 @@ def prepare(
   )
   if len(cold):
     data = cold_start.without_items(data, cold)
+  sampler = _sampler(config, data, cold)
+  lists, train_rows, summary = _lists(config, data, sampler)
+  propensities = None
+  if config.prepare.propensity != "none":
+    propensities = tuple(
+      propensity_lib.estimate(
+        config.prepare.propensity,
+        lists["train"],
+        data.spec,
+        config.prepare.propensity_label,
+        config.seed,
+      ).tolist()
+    )
+  # The derived columns are added as lists are read (`derived.py`); here
+  # only each catalogue item's sampling probability is kept.
+  q = derived.add_draw_columns(
+    dict(lists["train"]), config, data, _eligible(data, cold), propensities
+  )
+  stats = stats_lib.compute_stats(
+    data.spec, data.split("train"), config.model.text_max_tokens
+  )
+  return TrainData(
+    config,
+    data,
+    lists,
+    cold,
+    propensities,
+    sampler,
+    train_rows,
+    q,
+    stats=stats,
+    summary=summary,
+  )
+
+
+def _sampler(config, data, cold) -> negatives_lib.NegativeSampler | None:
+  """The sampler of negatives of a log of positives only, or None."""
   spec = data.spec
   sampling = negatives_lib.sampling_for(config.prepare, data)
-  sampler = None
-  if sampling is not None and spec.sequences:
+  if sampling is None:
+    return None
+  if spec.sequences:
     raise ValueError(
       f"Dataset {spec.name!r}: sampled negatives (--negatives) and the "
       f"history {spec.sequences[0].name!r} trained at every position do not "
@@ -401,11 +439,16 @@ def prepare(
       "(--retrieval_candidates). Set --negatives=0, or every_position to "
       "false in the description."
     )
-  if sampling is not None:
-    sampler = negatives_lib.NegativeSampler(
-      sampling, spec, data.catalogue, data.split("train"), excluded_items=cold
-    )
+  return negatives_lib.NegativeSampler(
+    sampling, spec, data.catalogue, data.split("train"), excluded_items=cold
+  )
 
+
+def _lists(config, data, sampler):
+  """(every split's lists, the training lists before negatives or None,
+  the data's summary): training rows no objective learns from left out,
+  a sequence's in windows, negatives drawn."""
+  spec = data.spec
   lists, train_rows = {}, None
   learning = None if sampler is not None else learning_labels(config, spec)
   summary = data.summary()
@@ -414,7 +457,7 @@ def prepare(
       rows = dataset_lib.take(rows, carrying(rows, learning))
       summary["train"]["rows_learnt_from"] = dataset_lib.num_rows(rows)
     columns = lists_lib.columns_for(
-      spec, objectives, with_truth=name != "train"
+      spec, config.objectives, with_truth=name != "train"
     )
     shape = windows.to_lists if name == "train" else lists_lib.to_lists
     table = shape(
@@ -434,35 +477,4 @@ def prepare(
           table, seed=_EVAL_DRAW + config.seed, also_avoid=rows
         )
     lists[name] = table
-
-  propensities = None
-  if config.prepare.propensity != "none":
-    propensities = tuple(
-      propensity_lib.estimate(
-        config.prepare.propensity,
-        lists["train"],
-        spec,
-        config.prepare.propensity_label,
-        config.seed,
-      ).tolist()
-    )
-  # The derived columns are added as lists are read (`derived.py`); here
-  # only each catalogue item's sampling probability is kept.
-  q = derived.add_draw_columns(
-    dict(lists["train"]), config, data, _eligible(data, cold), propensities
-  )
-  stats = stats_lib.compute_stats(
-    spec, data.split("train"), config.model.text_max_tokens
-  )
-  return TrainData(
-    config,
-    data,
-    lists,
-    cold,
-    propensities,
-    sampler,
-    train_rows,
-    q,
-    stats=stats,
-    summary=summary,
-  )
+  return lists, train_rows, summary

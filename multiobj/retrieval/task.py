@@ -252,8 +252,10 @@ class RetrievalTask(tfrs.tasks.Retrieval):
   def _sampled_loss(self, query, ids, own, embed, histories):
     """The pair's own item, then `samples` drawn ones, logQ-corrected."""
     catalogue = self._needs_catalogue()
-    count = self.config.samples
-    drawn, log_expected = catalogue.draw(count, self.config.sampling)
+    count = self.config.samples or 1024
+    drawn, log_expected = catalogue.draw(
+      count, self.config.sampling or "popularity"
+    )
     items = embed(catalogue.features_of(drawn), training=True)
     logits = (
       tf.concat(

@@ -199,8 +199,11 @@ def _fit_locked(config, strategy, chief, directory, started, verbose, monitor):
       "split to evaluate on (evaluate_split)."
     )
   spec = data.data.spec
+  steps = -(-data.num_lists("train") // config.fit.batch_size)
   with strategy.scope():
-    model = model_lib.build(spec, stats, config, data.retrieval_catalogue())
+    model = model_lib.build(
+      spec, stats, config, data.retrieval_catalogue(), steps_per_epoch=steps
+    )
   run_dir.write_description(directory, config, spec, stats)
   logging.info(
     "Training %d epochs on %d rows.",
@@ -279,19 +282,7 @@ def _fit(model, data, directory, strategy, chief, verbose, monitor):
     os.path.join(directory, run_dir.CHECKPOINTS),
     max_to_keep=max(3, config.fit.early_stopping + 2),
   )
-  if config.fit.early_stopping and valid is None:
-    raise ValueError(
-      "early_stopping needs a validation split; dataset "
-      f"{data.data.spec.name!r} has none."
-    )
-  keep_best = config.fit.keep == "best" and valid is not None
-  if config.fit.keep == "best" and valid is None:
-    logging.info("No validation split: the run keeps the last epoch's weights.")
-  watched = None
-  # Several workers stop together only on what each computes: the loss.
-  alone = distribution.num_workers(strategy) == 1
-  if valid is not None and alone and monitor is not None:
-    watched = monitor(data, config.fit.monitor)
+  keep_best, watched = _kept_epoch(data, valid, strategy, monitor)
   # Steps an epoch: the dataset's batches (unknown, -2, only where several
   # workers share batches; such a run resumes at an epoch's start).
   epoch_steps = steps or int(train.cardinality().numpy())
@@ -338,8 +329,9 @@ def _fit(model, data, directory, strategy, chief, verbose, monitor):
   best_epoch = epochs
   if stopper is not None:
     best_epoch = stopper.best_epoch + 1
-    # The weights of the best epoch, restored, become the latest checkpoint.
-    manager.save(checkpoint_number=epochs + 1)
+    if best_epoch != epochs:
+      # The best epoch's weights, restored, become the latest checkpoint.
+      manager.save(checkpoint_number=epochs + 1)
     logging.info(
       "Kept the weights of epoch %d (best validation %s).",
       best_epoch,
@@ -349,6 +341,26 @@ def _fit(model, data, directory, strategy, chief, verbose, monitor):
     (c.done for c in callbacks if isinstance(c, callbacks_lib.Resume)), 0
   )
   return logged, best_epoch, seconds, clock, resumed
+
+
+def _kept_epoch(data, valid, strategy, monitor):
+  """(whether the best epoch is kept, the validation metric it is judged
+  by or None for the loss)."""
+  config = data.config
+  if config.fit.early_stopping and valid is None:
+    raise ValueError(
+      "early_stopping needs a validation split; dataset "
+      f"{data.data.spec.name!r} has none."
+    )
+  keep_best = config.fit.keep == "best" and valid is not None
+  if config.fit.keep == "best" and valid is None:
+    logging.info("No validation split: the run keeps the last epoch's weights.")
+  watched = None
+  # Several workers stop together only on what each computes: the loss.
+  alone = distribution.num_workers(strategy) == 1
+  if valid is not None and alone and monitor is not None:
+    watched = monitor(data, config.fit.monitor)
+  return keep_best, watched
 
 
 @contextlib.contextmanager

@@ -173,7 +173,7 @@ class SearchSpaceTest(parameterized.TestCase):
       "unknown_flag",
       "--space=learning_rat=grid(0.1,0.2)",
       r"learning_rat is not a flag of the training script\. Did you mean "
-      r"learning_rate\? Its flags: batch_size, ",
+      r"learning_rate\? Its flags: baselines, batch_size, ",
     ),
     (
       "empty_range",

@@ -167,11 +167,18 @@ class MultiWorkerTest(tf.test.TestCase):
       )
       self.assertIn("Prepared data: reusing the cache", out)
     self.assertIn("Worker done after 1 epochs", outputs[1])
-    # One set of checkpoints, written by the chief, one epoch.
+    # One set of checkpoints, written by the chief, one epoch (which is
+    # the best epoch too).
     checkpoints = sorted(os.listdir(os.path.join(model_dir, "checkpoints")))
     self.assertEqual(
       checkpoints,
-      ["checkpoint", "ckpt-1.data-00000-of-00001", "ckpt-1.index"],
+      [
+        "best.data-00000-of-00001",
+        "best.index",
+        "checkpoint",
+        "ckpt-1.data-00000-of-00001",
+        "ckpt-1.index",
+      ],
     )
     with open(os.path.join(model_dir, "metrics.json")) as f:
       metrics = json.load(f)

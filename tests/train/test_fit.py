@@ -226,8 +226,8 @@ class EarlyStoppingTest(tf.test.TestCase):
 
 class MonitorTest(tf.test.TestCase):
   """The kept epoch is the best by a validation metric, which each epoch
-  logs as val_<metric>; the loss, a lower-is-better metric, and the last
-  epoch on request."""
+  logs as val_<metric>: by default a retrieval run's recall, a run with
+  heads' loss; a lower-is-better metric, and the last epoch on request."""
 
   def _run(self, **changes):
     config = config_lib.TrainConfig(
@@ -239,11 +239,18 @@ class MonitorTest(tf.test.TestCase):
     return result, logged
 
   def test_auto_keeps_the_epoch_of_the_best_validation_recall(self):
-    result, logged = self._run()
+    # A run of retrieval alone: its recall; with heads, the loss.
+    result, logged = self._run(objective_weights="retrieval")
     values = [e["val_retrieval_recall@100"] for e in logged]
     self.assertLen(values, 3)
     self.assertEqual(result.history["val_retrieval_recall@100"], values)
     self.assertEqual(result.best_epoch, int(np.argmax(values)) + 1)
+
+  def test_a_run_with_heads_keeps_the_epoch_of_the_best_loss(self):
+    result, logged = self._run()
+    values = [e["val_loss"] for e in logged]
+    self.assertNotIn("val_retrieval_recall@100", logged[0])
+    self.assertEqual(result.best_epoch, int(np.argmin(values)) + 1)
 
   def test_a_lower_is_better_metric_and_the_last_epoch(self):
     result, logged = self._run(monitor="dwell_rmse")

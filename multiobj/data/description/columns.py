@@ -20,70 +20,15 @@ def spec(check, name, entries) -> tuple[spec_lib.DatasetSpec, list[dict]]:
     at = f"columns[{i}]"
     c = {**check.variant(entry, COLUMNS, "role", at), "at": at}
     columns.append(c)
-    role, kind = c["role"], c.get("type")
-    if c["name"] in seen:
-      check.fail(f"{at}.name", f"{c['name']!r} is also {seen[c['name']]}.")
-    if not c["name"] or c["name"].startswith("__"):
-      check.fail(f"{at}.name", "empty, or starting with '__' (reserved).")
-    seen[c["name"]] = at
-    for key, applies in keys_lib.ONLY_FOR.items():
-      if key in entry and kind not in applies:
-        check.fail(
-          keys_lib.key_path(at, key),
-          f"applies to {', '.join(applies)} columns only.",
-        )
-    if role in spec_lib.ROLES and (role == "context") != (
-      "serving_value" in entry
-    ):
-      check.fail(at, "context features, and only they, need a serving_value.")
-    if role == "label":
+    _check_entry(check, c, entry, seen)
+    if c["role"] == "label":
       _label(check, c, at)
-    elif role in keys_lib.SINGLE_ROLES:
-      if role in single:
-        check.fail(at, f"a second column with role {role!r}.")
-      single[role] = c["name"]
-      if {"timestamp", "order"} <= set(single):
-        check.fail(
-          at,
-          "a column with role 'timestamp' and one with role 'order': the "
-          "order of a user's events is one or the other.",
-        )
-    policy = {k: c[k] for k in keys_lib.VOCABULARY if k in c}
-    if role in ("item_id", "user_id") and c.get("feature", True):
-      side = "candidate" if role == "item_id" else "query"
-      features.append(_feature(check, at, c["name"], side, kind, **policy))
-    elif role == "position":
-      features.append(
-        spec_lib.Feature(
-          c["name"], "context", kind, serving_value=c["serving_value"]
-        )
-      )
-    elif role in spec_lib.ROLES:
-      keys = ("transform", "separator", "serving_value", *keys_lib.HISTORY)
-      options = {k: c[k] for k in keys}
-      # Resolved once the split is known (`loader.py`).
-      options["every_position"] = False
-      if isinstance(c["built_from"], list) and not (
-        c["built_from"] and all(isinstance(b, str) for b in c["built_from"])
-      ):
-        check.fail(f"{at}.built_from", "expected a label or a list of labels.")
-      if kind == "embedding":
-        options.update(_vectors(check, at, c, role))
-      features.append(
-        _feature(check, at, c["name"], role, kind, **options, **policy)
-      )
-  if "item_id" not in single:
-    # A ranking-only log: the candidate is its features (`tables.item_key`).
-    if not any(f.role == "candidate" for f in features):
-      check.fail(
-        "columns",
-        "no column has role 'item_id', and no candidate feature tells the "
-        "items apart: give an item_id column, or the candidate's features.",
-      )
-    single["item_id"] = spec_lib.ITEM_KEY
-    features.append(
-      spec_lib.Feature(spec_lib.ITEM_KEY, "candidate", spec_lib.KEY)
-    )
+    elif c["role"] in keys_lib.SINGLE_ROLES:
+      _single(check, c, single)
+    feature = _column_feature(check, c)
+    if feature is not None:
+      features.append(feature)
+  features = _with_item_key(check, features, single)
   # An embedding's key by default: the item (user) id, known by now.
   named = {"<item_id>": single["item_id"], "<user_id>": single.get("user_id")}
   features = [
@@ -113,6 +58,87 @@ def spec(check, name, entries) -> tuple[spec_lib.DatasetSpec, list[dict]]:
     ), columns
   except ValueError as e:
     check.fail("columns", str(e))
+
+
+def _check_entry(check, c, entry, seen) -> None:
+  """A column entry's name (unique, not reserved) and the keys it may
+  have for its role and type."""
+  at, role, kind = c["at"], c["role"], c.get("type")
+  if c["name"] in seen:
+    check.fail(f"{at}.name", f"{c['name']!r} is also {seen[c['name']]}.")
+  if not c["name"] or c["name"].startswith("__"):
+    check.fail(f"{at}.name", "empty, or starting with '__' (reserved).")
+  seen[c["name"]] = at
+  for key, applies in keys_lib.ONLY_FOR.items():
+    if key in entry and kind not in applies:
+      check.fail(
+        keys_lib.key_path(at, key),
+        f"applies to {', '.join(applies)} columns only.",
+      )
+  if role in spec_lib.ROLES and (role == "context") != (
+    "serving_value" in entry
+  ):
+    check.fail(at, "context features, and only they, need a serving_value.")
+
+
+def _single(check, c, single) -> None:
+  """A column of a role at most one column takes, into `single`."""
+  role, at = c["role"], c["at"]
+  if role in single:
+    check.fail(at, f"a second column with role {role!r}.")
+  single[role] = c["name"]
+  if {"timestamp", "order"} <= set(single):
+    check.fail(
+      at,
+      "a column with role 'timestamp' and one with role 'order': the "
+      "order of a user's events is one or the other.",
+    )
+
+
+def _column_feature(check, c) -> spec_lib.Feature | None:
+  """The feature a column entry is, or None (a label, a list id...)."""
+  role, kind, at = c["role"], c.get("type"), c["at"]
+  policy = {k: c[k] for k in keys_lib.VOCABULARY if k in c}
+  if role in ("item_id", "user_id"):
+    if not c.get("feature", True):
+      return None
+    side = "candidate" if role == "item_id" else "query"
+    return _feature(check, at, c["name"], side, kind, **policy)
+  if role == "position":
+    return spec_lib.Feature(
+      c["name"], "context", kind, serving_value=c["serving_value"]
+    )
+  if role not in spec_lib.ROLES:
+    return None
+  keys = ("transform", "separator", "serving_value", *keys_lib.HISTORY)
+  options = {k: c[k] for k in keys}
+  # Resolved once the split is known (`loader.py`).
+  options["every_position"] = False
+  if isinstance(c["built_from"], list) and not (
+    c["built_from"] and all(isinstance(b, str) for b in c["built_from"])
+  ):
+    check.fail(f"{at}.built_from", "expected a label or a list of labels.")
+  if kind == "embedding":
+    options.update(_vectors(check, at, c, role))
+  return _feature(check, at, c["name"], role, kind, **options, **policy)
+
+
+def _with_item_key(check, features, single):
+  """`features`, and for a ranking-only log without item ids the item key
+  made of the candidate's features (`tables.item_key`)."""
+  if "item_id" in single:
+    return features
+  if not any(f.role == "candidate" for f in features):
+    check.fail(
+      "columns",
+      "no column has role 'item_id', and no candidate feature tells the "
+      "items apart: give an item_id column, or the candidate's features.",
+    )
+  single["item_id"] = spec_lib.ITEM_KEY
+  return [
+    *features,
+    spec_lib.Feature(spec_lib.ITEM_KEY, "candidate", spec_lib.KEY),
+  ]
 
 
 def _label(check, c, at) -> None:
