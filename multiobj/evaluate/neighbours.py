@@ -136,21 +136,22 @@ def ease(x: sp.csr_matrix, lam: float) -> np.ndarray:
 def ease_family(x: sp.csr_matrix) -> Callable[[float], np.ndarray]:
   """lambda -> EASE^R's weights, from one Gram matrix X'X. Each lambda
   inverts X'X + lambda I (symmetric positive definite) from its Cholesky
-  factor with LAPACK's potrf and potri: n^3 operations, against 2 n^3 for
-  a Cholesky solve against the identity or for the product of an
-  eigendecomposition's factors (at 2,000 items: 0.35 s a lambda, against
-  0.5 s a product after 1.7 s of decomposition). Besides the Gram matrix,
-  a lambda holds one more items x items float64 matrix, worked in place,
-  and its float32 result."""
-  gram = (x.T @ x).toarray().astype(np.float64)
+  factor with LAPACK's potrf and potri in single precision: n^3 / 2
+  multiply-adds, against n^3 for a Cholesky solve against the identity,
+  and 3.6 times faster than the same in double precision (4,000 items: 1.7
+  s against 6.3 s), whose inverse it matches to 4e-7 of its largest entry
+  (counts in X'X are exact in float32 up to 2^24 users, and lambda >= 10
+  keeps the matrix well conditioned). Besides the Gram matrix, a lambda
+  holds one more items x items float32 matrix, worked in place."""
+  gram = (x.T @ x).toarray().astype(np.float32)
 
   def weights(lam: float) -> np.ndarray:
     # Column-major, so that LAPACK works on it in place, not on a copy.
     a = np.array(gram, order="F")
     a[np.diag_indices_from(a)] += lam
-    factor, info = scipy.linalg.lapack.dpotrf(a, lower=1, overwrite_a=1)
+    factor, info = scipy.linalg.lapack.spotrf(a, lower=1, overwrite_a=1)
     if info == 0:
-      p, info = scipy.linalg.lapack.dpotri(factor, lower=1, overwrite_c=1)
+      p, info = scipy.linalg.lapack.spotri(factor, lower=1, overwrite_c=1)
     if info != 0:  # Not positive definite: only if lambda <= 0.
       raise ValueError(f"EASE^R: X'X + {lam:g} I cannot be inverted.")
     del a, factor
@@ -178,7 +179,7 @@ def _weights(p: np.ndarray) -> np.ndarray:
   diagonal = np.diag(p).copy()
   p /= -diagonal[None, :]
   p[np.diag_indices_from(p)] = 0.0
-  return p.astype(np.float32)
+  return p.astype(np.float32, copy=False)
 
 
 def item_knn(x: sp.csr_matrix, k: int) -> sp.csr_matrix:
