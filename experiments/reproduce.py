@@ -118,11 +118,22 @@ def table(name: str, results: list[dict[str, Any]], seeds: list[int]) -> str:
 
 def value(row: dict[str, Any], metric: str) -> float | None:
   """A run's `metric`: a metric of metrics.json, or `timing.<name>` (its
-  seconds: fit_seconds, total_seconds...), or `best_epoch`."""
+  seconds: fit_seconds, total_seconds..., or peak_rss_mb), or
+  `best_epoch`, or `seconds_to:<val_metric>>=<value>` (the training
+  seconds, validation included, until an epoch's validation value first
+  reached it; None if none did)."""
   if metric.startswith("timing."):
     return row.get("timing", {}).get(metric[len("timing.") :])
   if metric == "best_epoch":
     return row.get("best_epoch")
+  if metric.startswith("seconds_to:"):
+    name, _, target = metric[len("seconds_to:") :].partition(">=")
+    values = row.get("validation", {}).get(name, [])
+    seconds = row.get("timing", {}).get("epoch_seconds", [])
+    for epoch, reached in enumerate(values):
+      if reached >= float(target) and epoch < len(seconds):
+        return float(sum(seconds[: epoch + 1]))
+    return None
   return row["metrics"].get(metric)
 
 

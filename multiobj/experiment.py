@@ -11,6 +11,7 @@ it returns a typed `RunResult` whose `to_json()` is metrics.json.
 
 import dataclasses
 import os
+import resource
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -47,7 +48,8 @@ class RunResult:
       first_step_seconds (from the start of the process to the end of the
       first training step: reading, preparing, building, tracing),
       epoch_seconds (each epoch this process trained, validation
-      included) and evaluate_seconds (the test metrics and baselines).
+      included), evaluate_seconds (the test metrics and baselines) and
+      peak_rss_mb (the process's peak resident memory, in MB).
     machine: Platform, processor, CPUs, Python and TensorFlow versions.
   """
 
@@ -149,6 +151,7 @@ def _evaluate(config, fitted, flags) -> RunResult | WorkerResult:
       **_first_step(fitted),
       "epoch_seconds": list(fitted.epoch_seconds),
       "evaluate_seconds": evaluate_seconds,
+      "peak_rss_mb": _peak_rss_mb(),
     },
     machine=run_dir.machine(),
   )
@@ -163,6 +166,13 @@ def _evaluate(config, fitted, flags) -> RunResult | WorkerResult:
   run_dir.write_json(config.model_dir, run_dir.METRICS, result.to_json())
   run_dir.finish(config.model_dir)
   return result
+
+
+def _peak_rss_mb() -> float:
+  """The process's peak resident memory so far, in MB (Linux's ru_maxrss
+  is in kB): preparation, training and evaluation of this run, and what
+  the process held before it."""
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _protocol(full_ranking) -> dict | None:

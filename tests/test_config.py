@@ -184,3 +184,33 @@ class FunnelsTest(absltest.TestCase):
 
 if __name__ == "__main__":
   absltest.main()
+
+
+class SequenceSettingsTest(absltest.TestCase):
+  def test_bad_values_are_refused_naming_the_setting(self):
+    for changes, message in (
+      ({"similarity": "angle"}, "similarity must be one of cosine, dot"),
+      ({"learning_rate_decay": "step"}, "learning_rate_decay must be one of"),
+      ({"keep": "first"}, "keep must be one of best, last"),
+      ({"candidates": "everything"}, "retrieval candidates must be one of"),
+      ({"sampling": "zipf"}, "retrieval sampling must be one of"),
+      ({"baselines": "none"}, "baselines must be one of all, popularity"),
+      (
+        {"candidates": "catalogue", "uniform_negatives": 4},
+        "with candidates 'catalogue' they have none to add to",
+      ),
+    ):
+      with self.subTest(changes=changes):
+        with self.assertRaisesRegex(ValueError, message):
+          config_lib.TrainConfig(model_dir="m").replace(**changes)
+
+  def test_retrieval_left_to_the_data_is_filled_by_it_alone(self):
+    retrieval = config_lib.RetrievalConfig()
+    self.assertEqual(
+      retrieval.resolved({"candidates": "sampled", "samples": 64}),
+      config_lib.RetrievalConfig(candidates="sampled", samples=64),
+    )
+    # What neither the run nor the data says stays empty (its default).
+    self.assertEqual(retrieval.resolved({}), retrieval)
+    mine = config_lib.RetrievalConfig(candidates="batch")
+    self.assertEqual(mine.resolved({"candidates": "catalogue"}), mine)

@@ -350,3 +350,36 @@ class RetrievalTest(_Descriptions):
 
 if __name__ == "__main__":
   tf.test.main()
+
+
+class UserIdFeatureTest(tf.test.TestCase):
+  def test_a_user_id_need_not_be_a_query_feature(self):
+    folder = self.create_tempdir().full_path
+    with open(os.path.join(folder, "log.txt"), "w") as f:
+      f.write("1 10 11 12\n2 13 14\n3 10 12\n")
+    entry = {"name": "user_id", "role": "user_id", "feature": False}
+    description = {
+      "rows": {
+        "path": "log.txt",
+        "format": "user_items",
+        "columns": ["user_id", "item_id", "position"],
+      },
+      "columns": [
+        entry,
+        {"name": "item_id", "role": "item_id"},
+        {"name": "position", "role": "order"},
+        {"name": "recent", "role": "query", "type": "history",
+         "built_from": "seen"},
+        {"name": "seen", "role": "label", "constant": 1,
+         "objective": "retrieval"},
+      ],
+      "split": {"method": "leave_one_out"},
+    }  # fmt: skip
+    path = os.path.join(folder, "log.json")
+    with open(path, "w") as f:
+      json.dump(description, f)
+    spec = description.load(path).spec
+    self.assertEqual(spec.user_id, "user_id")
+    self.assertEqual([f.name for f in spec.features_of("query")], ["recent"])
+    # The users still split the rows: one test row each.
+    self.assertLen(description.load(path).split("test")["user_id"], 3)

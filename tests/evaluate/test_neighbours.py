@@ -142,6 +142,32 @@ class ScoringTest(absltest.TestCase):
       atol=1e-5,
     )
 
+  def test_every_behaviour_and_the_users_own_items(self):
+    # Purchases X; views add item 2 to user 0 and item 0 to user 3.
+    bought = neighbours.Interactions(np.array([0, 1, 2, 3]), X)
+    every = X.toarray().copy()
+    every[0, 2] = every[3, 0] = 1
+    viewed = neighbours.Interactions(
+      np.array([0, 1, 2, 3]), sp.csr_matrix(every)
+    )
+    pairs = (np.array([0, 3]), np.array([2, 0]))
+    out = neighbours.baselines(
+      objectives.get("retrieval"), bought, pairs, pairs, viewed
+    )
+    names = [b.name for b in out]
+    self.assertRegex(names[2], r"^item-KNN \(k=\d+, every behaviour\)$")
+    self.assertRegex(names[3], r"^EASE\^R \(lambda=\d+, every behaviour\)$")
+    self.assertEqual(names[4], "own items")
+    own = out[4]
+    # A user's own items of any behaviour score 1 (plus a popularity
+    # tie-break below 1e-6), the others 0: user 0 viewed or bought all
+    # three, user 3 items 0 and 2.
+    scores = own.scores_of(np.array([0, 3]))
+    np.testing.assert_allclose(scores[0], [1, 1, 1], atol=1e-5)
+    np.testing.assert_allclose(scores[1], [1, 0, 1], atol=1e-5)
+    # Both held-out items are the user's own: in the top 2 of 3.
+    self.assertEqual(own.metrics["retrieval_recall@10"], 1.0)
+
   def test_ease_is_skipped_for_a_large_catalogue(self):
     learned = neighbours.Interactions(np.array([0, 1, 2, 3]), X)
     pairs = (np.array([0]), np.array([2]))

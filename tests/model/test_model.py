@@ -63,3 +63,38 @@ class LabelLeakageTest(tf.test.TestCase):
 
 if __name__ == "__main__":
   tf.test.main()
+
+
+class SimilarityAndDecayTest(tf.test.TestCase):
+  def _model(self, **changes):
+    prepared = tiny.prepared()
+    data = prepared.data
+    stats = features_lib.compute_stats(data.spec, data.split("train"), 100)
+    config = prepared.config.replace(**changes)
+    return model_lib.build(data.spec, stats, config, steps_per_epoch=10), (
+      prepared
+    )
+
+  def test_cosine_embeddings_have_unit_length_dot_ones_do_not(self):
+    for similarity, unit in (("cosine", True), ("dot", False)):
+      model, prepared = self._model(similarity=similarity)
+      batch = next(iter(prepared.eval_dataset("test", batch_size=8)))
+      outputs = model(batch)
+      norms = tf.norm(outputs["query_embedding"], axis=-1).numpy()
+      if unit:
+        self.assertAllClose(norms, tf.ones_like(norms), atol=1e-5)
+      else:
+        self.assertNotAllClose(norms, tf.ones_like(norms), atol=1e-2)
+
+  def test_cosine_decay_reaches_zero_at_the_last_step(self):
+    # 10 steps an epoch, 3 epochs: half a cosine over 30 steps.
+    model, _ = self._model(learning_rate_decay="cosine", epochs=3)
+    schedule = tf.keras.optimizers.schedules.deserialize(
+      model.optimizer.get_config()["learning_rate"]
+    )
+    self.assertIsInstance(schedule, tf.keras.optimizers.schedules.CosineDecay)
+    self.assertAllClose(schedule(0), 1e-3)
+    self.assertAllClose(schedule(15), 0.5e-3)
+    self.assertAllClose(schedule(30), 0.0)
+    constant, _ = self._model()
+    self.assertAllClose(float(constant.optimizer.learning_rate), 1e-3)

@@ -122,6 +122,24 @@ class TableTest(absltest.TestCase):
     )
 
 
+class ValueTest(absltest.TestCase):
+  def test_timing_best_epoch_and_seconds_to_a_validation_value(self):
+    row = {
+      "metrics": {"retrieval_full_ndcg@10": 0.2},
+      "timing": {"fit_seconds": 90.0, "epoch_seconds": [40.0, 30.0, 20.0]},
+      "best_epoch": 3,
+      "validation": {"val_retrieval_full_ndcg@10": [0.05, 0.11, 0.15]},
+    }
+    self.assertEqual(reproduce.value(row, "retrieval_full_ndcg@10"), 0.2)
+    self.assertEqual(reproduce.value(row, "timing.fit_seconds"), 90.0)
+    self.assertEqual(reproduce.value(row, "best_epoch"), 3)
+    # 0.10 first reached after the second epoch: 40 + 30 seconds.
+    target = "seconds_to:val_retrieval_full_ndcg@10>=0.1"
+    self.assertEqual(reproduce.value(row, target), 70.0)
+    never = "seconds_to:val_retrieval_full_ndcg@10>=0.5"
+    self.assertIsNone(reproduce.value(row, never))
+
+
 class PublishedPagesTest(absltest.TestCase):
   def test_every_block_is_the_table_of_its_kept_runs(self):
     checked = set()
