@@ -358,7 +358,7 @@ class UserIdFeatureTest(tf.test.TestCase):
     with open(os.path.join(folder, "log.txt"), "w") as f:
       f.write("1 10 11 12\n2 13 14\n3 10 12\n")
     entry = {"name": "user_id", "role": "user_id", "feature": False}
-    description = {
+    written = {
       "rows": {
         "path": "log.txt",
         "format": "user_items",
@@ -377,7 +377,7 @@ class UserIdFeatureTest(tf.test.TestCase):
     }  # fmt: skip
     path = os.path.join(folder, "log.json")
     with open(path, "w") as f:
-      json.dump(description, f)
+      json.dump(written, f)
     spec = description.load(path).spec
     self.assertEqual(spec.user_id, "user_id")
     self.assertEqual([f.name for f in spec.features_of("query")], ["recent"])
