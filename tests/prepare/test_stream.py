@@ -247,6 +247,19 @@ class DescribedCsvTest(StreamTestCase):
     ("several_partitions", {}, 1, 2),
     # Partitioned by user, each history built from its user's rows alone.
     ("built_history", {"columns": [*COLUMNS, BUILT_HISTORY]}, 1, 2),
+    # Without list ids the rows are events: the history is trained at every
+    # position, the training lists windows of each user's rows.
+    (
+      "windows_of_events",
+      {
+        "columns": [
+          *(c for c in COLUMNS if c["role"] != "list_id"),
+          BUILT_HISTORY,
+        ]
+      },
+      1,
+      2,
+    ),
     ("item_vectors", {"columns": [*COLUMNS, ITEM_VECTORS]}, 1, 2),
   )
   def test_lists_of_preparation_in_memory(self, shop, memory_mb, partitions):
@@ -258,6 +271,14 @@ class DescribedCsvTest(StreamTestCase):
     path = write_shop(self.folder, rows=_shop_rows(), **shop)
     config = _config(path, self.folder, memory_mb=memory_mb)
     memory = _in_memory(config)
+    # A history of a log without list ids is trained in windows.
+    roles = {c["role"] for c in shop.get("columns", COLUMNS)}
+    windowed = (
+      BUILT_HISTORY in shop.get("columns", []) and "list_id" not in roles
+    )
+    self.assertEqual(
+      "__events/recent_clicks" in memory.lists["train"], windowed
+    )
     data, lists, used = self.streamed(config, self.folder)
     if partitions > 1:
       self.assertGreaterEqual(used, partitions)
