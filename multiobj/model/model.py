@@ -89,7 +89,6 @@ class MultiObjectiveModel(tfrs.Model):
     self.spec = spec
     self.objective_list = objectives
     self.config = config
-    self.config_retrieval = retrieval
     self.retrieval_objective = found[0] if found else None
     self.ranking_objectives = tuple(
       o for o in objectives if o.kind != "retrieval"
