@@ -43,3 +43,119 @@ STUDIES["benchmark_ml1m"] = Study(
     "learning_rate_decay": "cosine",
   },
 )
+
+# Amazon Beauty, S3-Rec's files: the last 50 items and their attributes.
+STUDIES["benchmark_beauty"] = Study(
+  dataset="json",
+  variants={
+    "self_attention": {},
+    "mean": {"history_encoder": "mean"},
+  },
+  metrics=_LEAVE_ONE_OUT,
+  epochs=20,
+  changes={
+    "dataset_spec": "docs/examples/beauty_sasrec.json",
+    **_SEQUENCE,
+    "learning_rate": 0.003,
+    "learning_rate_decay": "cosine",
+  },
+)
+
+# Tmall and Taobao: purchases, with the user's training events of each
+# behaviour as boosted sets; carts an auxiliary retrieval objective.
+_MULTI_BEHAVIOUR = (
+  "retrieval_full_ndcg@10",
+  "retrieval_full_recall@10",
+  "retrieval_full_ndcg@20",
+  "retrieval_full_recall@20",
+  "timing.fit_seconds",
+)
+STUDIES["benchmark_tmall"] = Study(
+  dataset="json",
+  variants={
+    "boosted_histories": {},
+    # The same model without the bonus of the user's own items.
+    "unboosted": {"history_boost": False},
+  },
+  metrics=_MULTI_BEHAVIOUR,
+  epochs=4,
+  batch_size=1024,
+  changes={
+    "dataset_spec": "docs/examples/tmall_buy.json",
+    "objective_weights": "retrieval:1,cart_retrieval:0.2",
+    "tower_layers": (),
+    "embedding_dim": 64,
+    "learning_rate": 0.001,
+  },
+)
+
+STUDIES["benchmark_taobao"] = Study(
+  dataset="json",
+  variants={
+    "boosted_histories": {},
+    "unboosted": {"history_boost": False},
+  },
+  metrics=(
+    "retrieval_full_recall@20",
+    "retrieval_full_ndcg@20",
+    "retrieval_full_recall@50",
+    "retrieval_full_ndcg@50",
+    "timing.fit_seconds",
+  ),
+  epochs=4,
+  batch_size=1024,
+  changes={
+    "dataset_spec": "docs/examples/taobao_history.json",
+    "monitor": "retrieval_full_recall@20",
+    "tower_layers": (),
+    "embedding_dim": 64,
+    "learning_rate": 0.001,
+  },
+)
+
+# MovieLens 100K split by time, recall@K of each test pair among every
+# movie, as the ml-100k adapter's runs report it.
+STUDIES["benchmark_ml100k_time"] = Study(
+  dataset="json",
+  variants={
+    "self_attention": {},
+    "mean": {"history_encoder": "mean"},
+  },
+  metrics=(
+    "retrieval_recall@100",
+    "retrieval_recall@50",
+    "retrieval_recall@10",
+    "timing.fit_seconds",
+  ),
+  epochs=20,
+  changes={
+    "dataset_spec": "docs/examples/ml100k_time_sasrec.json",
+    **_SEQUENCE,
+    "learning_rate": 0.003,
+    "learning_rate_decay": "cosine",
+  },
+)
+
+# DeCA's protocol. Its valid file is a subset of its test pairs, so no
+# epoch is chosen on it: the runs train the epochs the sweep on the
+# tuning split (a random split of the training file) kept, and keep the
+# last.
+STUDIES["benchmark_deca"] = Study(
+  dataset="json",
+  variants={"history_set": {}},
+  metrics=(
+    "retrieval_full_recall@20",
+    "retrieval_full_ndcg@20",
+    "retrieval_full_recall@10",
+    "retrieval_full_ndcg@10",
+    "timing.fit_seconds",
+  ),
+  epochs=10,
+  changes={
+    "dataset_spec": "docs/examples/deca_ml100k_history.json",
+    **_SEQUENCE,
+    "learning_rate": 0.003,
+    "learning_rate_decay": "cosine",
+    "keep": "last",
+  },
+)

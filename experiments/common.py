@@ -156,6 +156,12 @@ HISTORY_ENCODER = flags.DEFINE_string(
   "own (its description's encoder, else mean); registered: "
   f"{', '.join(encoder_names.ENCODERS.names())}.",
 )
+HISTORY_BOOST = flags.DEFINE_boolean(
+  "history_boost",
+  True,
+  "Give the histories a description boosts their bonus in retrieval scores "
+  "(--nohistory_boost trains and ranks without it).",
+)
 SIMILARITY = flags.DEFINE_enum(
   "similarity",
   "cosine",
@@ -432,6 +438,7 @@ def config_from_flags() -> config_lib.TrainConfig:
       id_dropout=ID_DROPOUT.value,
       trunk=TRUNK.value,
       history_encoder=HISTORY_ENCODER.value,
+      history_boost=HISTORY_BOOST.value,
       similarity=SIMILARITY.value,
     ),
     retrieval=config_lib.RetrievalConfig(

@@ -188,6 +188,9 @@ class ModelConfig:
     history_encoder: The sequence encoder of every history feature, with
       parameters, e.g. "self_attention(blocks=2,dropout=0.2)" (see
       `model.sequence`); "" keeps each feature's own (the description's).
+    history_boost: Whether the histories the description boosts get their
+      bonus (`model.boost`); False trains and ranks without it (an
+      ablation).
     similarity: How the towers' embeddings are compared: "cosine" (each
       embedding of unit length; the temperature sets the scale) or "dot"
       (their dot product: an item's length can carry its popularity, as
@@ -203,6 +206,7 @@ class ModelConfig:
   id_dropout: float = 0.0
   trunk: str = "shared_bottom"
   history_encoder: str = ""
+  history_boost: bool = True
   similarity: str = "cosine"
 
   def __post_init__(self):

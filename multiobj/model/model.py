@@ -98,7 +98,7 @@ class MultiObjectiveModel(tfrs.Model):
     self.objective_by_name = {o.name: o for o in objectives}
 
     self._build_towers(spec, stats, config)
-    self.boost = self._build_boost(spec)
+    self.boost = self._build_boost(spec) if config.history_boost else None
     context = spec.features_of("context")
     self.context_encoder = (
       features_lib.FeatureEncoder(
