@@ -569,3 +569,64 @@ class BehavioursTest(tf.test.TestCase):
 
 if __name__ == "__main__":
   tf.test.main()
+
+
+class TypedSequenceTest(tf.test.TestCase):
+  """One history of several behaviours in time order: each event carries
+  its behaviour (`item:label`), windows mark it, the target behaviour is
+  retrieved and the other is an auxiliary objective of the same towers."""
+
+  def test_a_typed_sequence_trains_and_serves(self):
+    folder = _root("typed")
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(3)
+    lines = ["user_id,item_id,time,view,buy"]
+    for user in range(1, 41):
+      item = int(rng.integers(1, 21))
+      for step in range(int(rng.integers(6, 12))):
+        bought = int(step % 3 == 2)  # Two views of an item, then its buy.
+        lines.append(f"{user},{item},{step},{1 - bought},{bought}")
+        if bought:
+          item = item % 20 + 1
+    with open(os.path.join(folder, "events.csv"), "w") as f:
+      f.write("\n".join(lines) + "\n")
+    description = {
+      "rows": {"path": "events.csv"},
+      "columns": [
+        {"name": "user_id", "role": "user_id", "feature": False},
+        {"name": "item_id", "role": "item_id"},
+        {"name": "time", "role": "timestamp"},
+        {"name": "seen", "role": "query", "type": "history",
+         "built_from": ["view", "buy"], "max_length": 6,
+         "encoder": "self_attention(blocks=1,dropout=0.0)"},
+        {"name": "buy", "role": "label",
+         "objective": {"kind": "retrieval", "name": "retrieval"}},
+        {"name": "view", "role": "label", "weight": 0.5,
+         "objective": {"kind": "retrieval", "name": "view_retrieval"}},
+      ],
+      "split": {"method": "leave_one_out"},
+      "retrieval": {"candidates": "catalogue"},
+    }  # fmt: skip
+    path = os.path.join(folder, "events.json")
+    with open(path, "w") as f:
+      json.dump(description, f)
+    config = TrainConfig(model_dir=os.path.join(folder, "run")).replace(
+      dataset_spec=path, epochs=1, baselines="popularity", **SMALL
+    )
+    result = experiment.run(config, verbose=0)
+    self.assertTrue(np.isfinite(result.metrics["retrieval_recall@10"]))
+    self.assertIn("view_retrieval_loss", result.history)
+    lists = train_data.prepare(
+      loaders.load(config.data, 0), result.config
+    ).lists["train"]
+    events = lists[windows.EVENTS + "seen"][lists[MASK] > 0]
+    # Views are 1 + 0, buys 1 + 1.
+    self.assertCountEqual(np.unique(events), [1, 2])
+    model, _ = run_dir.load_model(config.model_dir)
+    query = model.query_tower(
+      {"seen": tf.constant(["3:view|3:view|3:buy", "3:view|3:wish", ""])}
+    ).numpy()
+    self.assertTrue(np.isfinite(query).all())
+    # The behaviour changes the query: a view is not a purchase.
+    other = model.query_tower({"seen": tf.constant(["3:view|3:view|3:view"])})
+    self.assertNotAllClose(query[0], other.numpy()[0])
