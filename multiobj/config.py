@@ -283,13 +283,18 @@ class RetrievalConfig:
 
   def resolved(self, defaults: Mapping[str, Any]) -> "RetrievalConfig":
     """This config with what it leaves to the dataset (`defaults`, a
-    description's `retrieval`) filled in; what neither says stays empty,
-    read as its default ("batch", 1024, "popularity")."""
+    description's `retrieval`) filled in, and what neither says set to its
+    default ("batch"; for "sampled", 1024 drawn by popularity), so that the
+    run's config records what trained."""
+    candidates = self.candidates or defaults.get("candidates", "") or "batch"
+    sampled = candidates == "sampled"
     return dataclasses.replace(
       self,
-      candidates=self.candidates or defaults.get("candidates", ""),
-      samples=self.samples or defaults.get("samples", 0),
-      sampling=self.sampling or defaults.get("sampling", ""),
+      candidates=candidates,
+      samples=self.samples or defaults.get("samples", 0) or (1024 if sampled else 0),
+      sampling=(
+        self.sampling or defaults.get("sampling", "") or ("popularity" if sampled else "")
+      ),
     )
 
 

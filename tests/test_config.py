@@ -204,13 +204,23 @@ class SequenceSettingsTest(absltest.TestCase):
         with self.assertRaisesRegex(ValueError, message):
           config_lib.TrainConfig(model_dir="m").replace(**changes)
 
-  def test_retrieval_left_to_the_data_is_filled_by_it_alone(self):
+  def test_retrieval_left_to_the_data_is_filled_by_it_then_defaults(self):
     retrieval = config_lib.RetrievalConfig()
     self.assertEqual(
       retrieval.resolved({"candidates": "sampled", "samples": 64}),
-      config_lib.RetrievalConfig(candidates="sampled", samples=64),
+      config_lib.RetrievalConfig(
+        candidates="sampled", samples=64, sampling="popularity"
+      ),
     )
-    # What neither the run nor the data says stays empty (its default).
-    self.assertEqual(retrieval.resolved({}), retrieval)
+    # What neither the run nor the data says is its default, recorded.
+    self.assertEqual(
+      retrieval.resolved({}), config_lib.RetrievalConfig(candidates="batch")
+    )
+    self.assertEqual(
+      config_lib.RetrievalConfig(candidates="sampled").resolved({}),
+      config_lib.RetrievalConfig(
+        candidates="sampled", samples=1024, sampling="popularity"
+      ),
+    )
     mine = config_lib.RetrievalConfig(candidates="batch")
     self.assertEqual(mine.resolved({"candidates": "catalogue"}), mine)
