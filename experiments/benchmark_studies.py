@@ -29,13 +29,10 @@ _SEQUENCE = {
 # self-attention, every position trained against every movie.
 STUDIES["benchmark_ml1m"] = Study(
   dataset="json",
-  variants={
-    "self_attention": {},
-    # The same training, the history pooled as its mean.
-    "mean": {"history_encoder": "mean"},
-  },
+  variants={"self_attention": {}},
   metrics=_LEAVE_ONE_OUT,
-  epochs=30,
+  epochs=20,
+  baselines_once=True,
   changes={
     "dataset_spec": "docs/examples/ml1m_sasrec.json",
     **_SEQUENCE,
@@ -47,12 +44,10 @@ STUDIES["benchmark_ml1m"] = Study(
 # Amazon Beauty, S3-Rec's files: the last 50 items and their attributes.
 STUDIES["benchmark_beauty"] = Study(
   dataset="json",
-  variants={
-    "self_attention": {},
-    "mean": {"history_encoder": "mean"},
-  },
+  variants={"self_attention": {}},
   metrics=_LEAVE_ONE_OUT,
-  epochs=20,
+  epochs=10,
+  baselines_once=True,
   changes={
     "dataset_spec": "docs/examples/beauty_sasrec.json",
     **_SEQUENCE,
@@ -78,7 +73,10 @@ STUDIES["benchmark_tmall"] = Study(
     "unboosted": {"history_boost": False},
   },
   metrics=_MULTI_BEHAVIOUR,
-  epochs=4,
+  # Validation NDCG@10 peaks after the first epoch (0.136, then 0.129,
+  # 0.116, 0.102 over four).
+  epochs=2,
+  baselines_once=True,
   batch_size=1024,
   changes={
     "dataset_spec": "docs/examples/tmall_buy.json",

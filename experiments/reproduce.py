@@ -64,7 +64,12 @@ for _flag in (common.DATA_DIR, output_flags.OUTPUT_DIR, output_flags.SEEDS):
 
 
 def train_config(
-  name: str, variant: str, seed: int, output_dir: str, data_dir: str
+  name: str,
+  variant: str,
+  seed: int,
+  output_dir: str,
+  data_dir: str,
+  first_seed: int | None = None,
 ):
   study = STUDIES[name]
   # A variant may change what the study sets (a tuned batch size).
@@ -77,6 +82,13 @@ def train_config(
     **study.changes,
     **study.variants[variant],
   }
+  # The variants of one seed share its prepared data and the baselines
+  # fitted on it (a cache holds one seed's preparation).
+  changes.setdefault(
+    "cache_dir", os.path.join(output_dir, name, "cache", f"seed{seed}")
+  )
+  if study.baselines_once and seed != first_seed:
+    changes["baselines"] = "popularity"
   return config_lib.TrainConfig(
     model_dir=os.path.join(output_dir, name, variant, f"seed{seed}"),
   ).replace(**changes)
@@ -92,7 +104,7 @@ def run(
   return grid.run(
     os.path.join(output_dir, name),
     keys,
-    lambda key: train_config(*key, output_dir, data_dir),
+    lambda key: train_config(*key, output_dir, data_dir, seeds[0]),
     study.metrics[0],
   )
 
@@ -154,6 +166,8 @@ def _baseline_rows(study, seeds):
   mean), from `seeds`, the first variant's run of each seed (baselines
   depend on the data, not on the model)."""
   seeds = [run for run in seeds if run and "baselines" in run]
+  if study.baselines_once:
+    seeds = seeds[:1]
   if not seeds:
     return []
   families = {}  # {"item-KNN": {"item-KNN (k=500)": [its metrics, ...]}}
