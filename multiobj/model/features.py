@@ -244,11 +244,8 @@ class FeatureEmbedding(tf.keras.layers.Layer):
     some = tf.reduce_any(types > 0, axis=1, keepdims=True)
     if self.feature.ordered:
       last = outputs[:, -1]
-    else:  # A set: the mean of its events' outputs, whatever their order.
-      event = tf.cast(types > 0, outputs.dtype)[..., tf.newaxis]
-      last = tf.math.divide_no_nan(
-        tf.reduce_sum(outputs * event, axis=1), tf.reduce_sum(event, axis=1)
-      )
+    else:  # A set: pooled whatever its order (the encoder says how).
+      last = self.sequence.pool_set(outputs, types)
     return tf.where(some, last, tf.zeros_like(last))
 
   def encode_slots(

@@ -72,6 +72,15 @@ class SequenceEncoder(tf.keras.layers.Layer):
   def call(self, items, types, positions, training=False) -> tf.Tensor:
     raise NotImplementedError
 
+  def pool_set(self, outputs: tf.Tensor, types: tf.Tensor) -> tf.Tensor:
+    """[B, T, W] outputs of a set's events (in no meaningful order) -> [B,
+    W] its encoding: the mean of the events' outputs, whatever their order
+    (zeros for an empty set)."""
+    event = tf.cast(types > 0, outputs.dtype)[..., tf.newaxis]
+    return tf.math.divide_no_nan(
+      tf.reduce_sum(outputs * event, axis=1), tf.reduce_sum(event, axis=1)
+    )
+
 
 @ENCODERS.register("mean")
 class Mean(SequenceEncoder):
@@ -82,6 +91,12 @@ class Mean(SequenceEncoder):
     event = tf.cast(types > 0, items.dtype)[..., tf.newaxis]
     total = tf.cumsum(self.typed(items, types) * event, axis=1)
     return tf.math.divide_no_nan(total, tf.cumsum(event, axis=1))
+
+  def pool_set(self, outputs, types):
+    # The last slot's running mean is the mean of the whole set (the mean
+    # of the running means would weigh the first events most).
+    del types
+    return outputs[:, -1]
 
 
 @ENCODERS.register("gru")

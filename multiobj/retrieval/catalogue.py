@@ -81,12 +81,25 @@ class Catalogue(tf.Module):
     [count] the log of each one's expected count in the draw)."""
     if sampling == "uniform":
       rows = self.draws.uniform([count], maxval=self.size, dtype=tf.int64)
-      expected = tf.fill([count], count / self.size)
     else:
       u = self.draws.uniform([count], dtype=tf.float64)
       rows = tf.minimum(
         tf.searchsorted(self.cumulative, u, side="right", out_type=tf.int64),
         self.size - 1,
       )
-      expected = count * tf.gather(self.probability, rows)
-    return rows, tf.math.log(tf.cast(expected, tf.float32))
+    return rows, self.log_expected(rows, count, sampling)
+
+  def log_expected(
+    self, rows: tf.Tensor, count: int, sampling: str
+  ) -> tf.Tensor:
+    """[N] the log of how often each of `rows` is expected among `count`
+    draws by `sampling` (-1, an item not in the catalogue: as its rarest
+    item), the logQ correction of a sampled softmax, the positives' too."""
+    if sampling == "uniform":
+      return tf.fill(tf.shape(rows), float(np.log(count / self.size)))
+    probability = tf.where(
+      rows >= 0,
+      tf.gather(self.probability, tf.maximum(rows, 0)),
+      tf.reduce_min(self.probability),
+    )
+    return tf.math.log(count * probability)

@@ -188,6 +188,16 @@ class RetrievalTask(tfrs.tasks.Retrieval):
       return self.pair_loss(
         batch, valid, query_embedding, candidate_embedding, embed_candidates
       )
+    if candidates == "batch" and (
+      self.config.hard_negatives or self.config.uniform_negatives
+    ):
+      raise ValueError(
+        "hard_negatives and uniform_negatives add to TFRS's in-batch "
+        "candidates; with a boosted history or a history trained at every "
+        "position, retrieval scores each positive against the batch's "
+        "distinct positives and cannot add them: for more negatives, use "
+        "candidates 'sampled' (--retrieval_candidates=sampled)."
+      )
     positive = tf.logical_and(batch[self.label] > 0, valid)
     if query_valid is not None:
       positive = tf.logical_and(positive, query_valid)
@@ -253,9 +263,8 @@ class RetrievalTask(tfrs.tasks.Retrieval):
     """The pair's own item, then `samples` drawn ones, logQ-corrected."""
     catalogue = self._needs_catalogue()
     count = self.config.samples or 1024
-    drawn, log_expected = catalogue.draw(
-      count, self.config.sampling or "popularity"
-    )
+    sampling = self.config.sampling or "popularity"
+    drawn, log_expected = catalogue.draw(count, sampling)
     items = embed(catalogue.features_of(drawn), training=True)
     logits = (
       tf.concat(
@@ -267,14 +276,13 @@ class RetrievalTask(tfrs.tasks.Retrieval):
       )
       / self._temperature
     )
+    # The positive is corrected as a draw would be (Bengio and Senecal's
+    # sampled softmax; TensorFlow's sampled_softmax_loss does the same).
     rows = catalogue.rows(ids)
-    own_expected = count * tf.gather(catalogue.probability, tf.maximum(rows, 0))
-    own_expected = tf.where(
-      rows >= 0, own_expected, tf.reduce_min(catalogue.probability) * count
-    )
+    own_expected = catalogue.log_expected(rows, count, sampling)
     logits -= tf.concat(
       [
-        tf.math.log(own_expected)[:, tf.newaxis],
+        own_expected[:, tf.newaxis],
         tf.broadcast_to(log_expected[tf.newaxis], tf.shape(logits[:, 1:])),
       ],
       axis=1,

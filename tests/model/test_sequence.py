@@ -154,6 +154,17 @@ class SelfAttentionTest(tf.test.TestCase, parameterized.TestCase):
     got = layer.encode(tf.constant(["10|12|11", "11|10|12"])).numpy()
     self.assertAllClose(got[0], got[1], atol=1e-5)
 
+  def test_a_set_pooled_by_the_mean_encoder_is_its_plain_mean(self):
+    layer = _history("mean", ordered=False)
+    got = layer.encode(tf.constant(["10|12|11", "11|10|12", "12"])).numpy()
+    vectors = layer.items.embedding(
+      layer.items.index(tf.constant(["10", "11", "12"]))
+    ).numpy()
+    # Every event weighs the same, whichever comes first in the column.
+    self.assertAllClose(got[0], vectors.mean(axis=0), atol=1e-6)
+    self.assertAllClose(got[1], vectors.mean(axis=0), atol=1e-6)
+    self.assertAllClose(got[2], vectors[2], atol=1e-6)
+
   def test_a_gru_refuses_a_set(self):
     with self.assertRaisesRegex(ValueError, "gru reads events in order"):
       _history("gru", ordered=False)

@@ -243,6 +243,39 @@ class SampledLossTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllClose(pairs, 5.0)  # Every positive, 99 too.
     self.assertAllClose(loss, np.mean(expected), rtol=1e-5)
 
+  def test_uniform_draws_correct_the_positive_as_uniform_too(self):
+    # Every item, the positive included, is expected 4 / size times among
+    # 4 uniform draws: one constant, so the loss is the plain softmax's.
+    catalogue = _catalogue()
+    drawn = np.array([2, 0, 0, 4])
+    log_q = np.log(4 / len(IDS))
+    fixed = mock.Mock(
+      return_value=(
+        tf.constant(drawn, tf.int64),
+        tf.constant(np.full(4, log_q, np.float32)),
+      )
+    )
+    task = _task("sampled", catalogue, samples=4, sampling="uniform")
+    with mock.patch.object(catalogue, "draw", fixed):
+      loss, _ = task.loss(
+        _batch(),
+        tf.constant(VALID),
+        tf.constant(QUERIES),
+        _candidate_embedding(),
+        _embed,
+      )
+    expected = []
+    for b, slot in POSITIVES:
+      item = ITEMS[b, slot]
+      logits = [VECTORS[item] @ QUERIES[b] / TEMPERATURE - log_q]
+      logits += [
+        VECTORS[IDS[row]] @ QUERIES[b] / TEMPERATURE - log_q
+        for row in drawn
+        if IDS[row] != item
+      ]
+      expected.append(_neg_log_softmax(logits, 0))
+    self.assertAllClose(loss, np.mean(expected), rtol=1e-5)
+
   def test_a_catalogue_of_one_item_draws_it(self):
     # Nothing to fix by hand: every draw is row 0, expected 3 times, and a
     # pair whose own item it is has no negative left (loss 0).
@@ -298,6 +331,25 @@ class DistinctLossTest(tf.test.TestCase, parameterized.TestCase):
       expected.append(_neg_log_softmax(logits, columns.index(ITEMS[b, slot])))
     self.assertAllClose(pairs, 4.0)
     self.assertAllClose(loss, np.mean(expected), rtol=1e-5)
+
+  def test_extra_negatives_are_refused_not_ignored(self):
+    objective = objectives.Objective("retrieval", "retrieval", "click", "softmax")
+    config = config_lib.RetrievalConfig(
+      temperature=TEMPERATURE, candidates="batch", uniform_negatives=4
+    )
+    task = task_lib.RetrievalTask(
+      objective, "item", ("item",), config, None, _boost()
+    )
+    with self.assertRaisesRegex(
+      ValueError, "cannot add them: for more negatives, use candidates 'sampled'"
+    ):
+      task.loss(
+        _batch(),
+        tf.constant(VALID),
+        tf.constant(QUERIES),
+        _candidate_embedding(),
+        _embed,
+      )
 
   def test_without_probabilities_no_correction(self):
     task = _task("batch")
