@@ -89,6 +89,7 @@ def add_to_splits(
       column[wanted] = build(
         rows[spec.user_id], list_start(rows, spec), items, events,
         feature.max_length, feature.separator, np.flatnonzero(wanted),
+        ties_in_row_order=feature.every_position,
       )  # fmt: skip
     else:
       if train is None:
@@ -143,10 +144,15 @@ def build(
   max_length: int,
   separator: str = "|",
   rows: np.ndarray | None = None,
+  ties_in_row_order: bool = False,
 ) -> np.ndarray:
   """Each row's history: the items of the rows that are `events` of its
   user, at a time strictly before its `when`, oldest first (ties in the
   order of the rows), the last `max_length`, joined by `separator`.
+  With `ties_in_row_order`, an event at the row's own time counts as
+  before it when its row comes first: the order in which a history
+  trained at every position reads its windows (`prepare/windows.py`), so
+  that what is served holds what was trained on.
 
   Args:
     users, when, items, events: [N] each row's user, time, item, and
@@ -166,11 +172,19 @@ def build(
   event = np.flatnonzero(events)
   order = event[np.lexsort((event, key[event]))]
   event_keys = key[order]
+  if ties_in_row_order:  # Each row's rank in (user, time, row) order.
+    rank = np.empty(len(key), np.int64)
+    rank[np.lexsort((np.arange(len(key)), key))] = np.arange(len(key))
+    event_rank = rank[order]
   if rows is not None:
     key, user = key[rows], user[rows]
-  # Events of the row's user strictly before its time end at `end`; the
-  # user's first event is at `begin`.
-  end = np.searchsorted(event_keys, key, side="left")
+  # Events of the row's user strictly before it end at `end`; the user's
+  # first event is at `begin`.
+  if ties_in_row_order:
+    wanted = rank if rows is None else rank[rows]
+    end = np.searchsorted(event_rank, wanted, side="left")
+  else:
+    end = np.searchsorted(event_keys, key, side="left")
   begin = np.searchsorted(event_keys, user.astype(np.int64) * (len(times) + 1))
   start = np.maximum(begin, end - max_length)
   return _joined(np.asarray(items)[order], start, end - start, separator)

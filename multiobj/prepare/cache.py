@@ -61,7 +61,9 @@ FORMAT = "multiobj.prepared"
 # the labels each split lacks (dataset.Dataset.absent).
 # 3: FeatureStats.policies. 4: vocabularies as files. 5: training lists
 # of windows of events (`windows.py`), datasets' retrieval candidates.
-VERSION = 5
+# 6: served histories of every-position features count an event at the
+# row's own time as before it when its row comes first, as windows do.
+VERSION = 6
 MANIFEST = "manifest.json"
 STATE = "state.pkl"
 

@@ -23,15 +23,18 @@ def sets_by_hand(users, items, events, max_length, separator="|"):
   return out
 
 
-def _ordered_by_hand(users, when, items, events, max_length):
+def _ordered_by_hand(users, when, items, events, max_length, ties=False):
   """Each row's history: its user's events strictly before it in time
-  (ties in row order), the last max_length."""
+  (ties in row order), the last max_length; with `ties`, also those at its
+  time on an earlier row."""
   out = []
-  for u, t in zip(users, when, strict=True):
+  for r, (u, t) in enumerate(zip(users, when, strict=True)):
     before = sorted(
       (when[j], j)
       for j in range(len(users))
-      if events[j] and users[j] == u and when[j] < t
+      if events[j]
+      and users[j] == u
+      and (when[j] < t or (ties and when[j] == t and j < r))
     )
     kept = [str(items[j]) for _, j in before]
     out.append("|".join(kept[-max_length:]))
@@ -160,15 +163,24 @@ class AddToSplitsTest(tf.test.TestCase):
     spec = _spec(built_from="view", every_position=True)
     out = history.add_to_splits(splits, spec)
     self.assertEqual(list(out["train"]["h"]), [""] * 60)
-    # Valid and test rows: the user's views strictly before, in every
-    # split (a test row sees an earlier valid or training view).
+    # Valid and test rows: the user's views before, in every split (a test
+    # row sees an earlier valid or training view), those at the row's own
+    # time too when their row comes first in (train, valid, test) order, as
+    # the training windows read them.
+    users, when = _concatenated(splits, "user"), _concatenated(splits, "t")
     expected = _ordered_by_hand(
-      _concatenated(splits, "user"),
-      _concatenated(splits, "t"),
+      users,
+      when,
       _concatenated(splits, "item"),
       _concatenated(splits, "view") > 0,
       3,
+      ties=True,
     )
+    strict = _ordered_by_hand(
+      users, when, _concatenated(splits, "item"),
+      _concatenated(splits, "view") > 0, 3,
+    )  # fmt: skip
+    self.assertNotEqual(expected[60:], strict[60:])  # The log has such ties.
     self.assertEqual(out["valid"]["h"].tolist(), expected[60:80])
     self.assertEqual(out["test"]["h"].tolist(), expected[80:])
     self.assertTrue(any(out["test"]["h"]))

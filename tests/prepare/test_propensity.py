@@ -118,7 +118,9 @@ class TrainWithPropensityTest(tf.test.TestCase):
     resolved = config.replace(
       prepare=resolve.resolve(
         config.prepare, synthetic.generate(config.data.synthetic)
-      )
+      ),
+      # The retrieval candidates that trained, recorded (the default).
+      retrieval=config.retrieval.resolved({}),
     )
     # Only the binary objective learning from clicks is weighted.
     self.assertEqual(
