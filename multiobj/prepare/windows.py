@@ -25,6 +25,7 @@ The history column of these lists is "": the slots are the history.
 """
 
 import numpy as np
+from absl import logging
 
 from multiobj.data import dataset as dataset_lib
 from multiobj.data import spec as spec_lib
@@ -55,6 +56,20 @@ def to_lists(
       f"rows as one sequence, and {spec.list_id!r} groups them into lists: "
       "set every_position to false."
     )
+  for feature in spec.sequences:
+    none = int((event_types(rows, feature) == 0).sum())
+    if none:
+      # Said, not silent: such rows take a slot of a window (a window
+      # counts rows), so a window's slots hold fewer than max_length
+      # events and their positions are not a served history's.
+      logging.warning(
+        "%s: %d of %d training rows are no event of history %r (none of "
+        "%s positive); they take slots of its windows, which then hold "
+        "fewer than %d events each. Build the history from a label every "
+        "row has, or set its every_position to false.",
+        where, none, dataset_lib.num_rows(rows), feature.name,
+        ", ".join(feature.built_from), feature.max_length,
+      )  # fmt: skip
   length = spec.sequences[0].max_length + 1
   windowed = windows(rows, spec, length)
   keep = [*columns, *(EVENTS + f.name for f in spec.sequences), _REPEATED]

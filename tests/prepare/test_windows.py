@@ -103,7 +103,14 @@ class RandomLogTest(tf.test.TestCase, parameterized.TestCase):
     }
     rows["user"][0] = "lone"  # A user of one row.
     length = max_length + 1
-    lists = windows.to_lists(rows, _spec(max_length), ["user", "row"])
+    with self.assertLogs(level="WARNING") as logs:
+      lists = windows.to_lists(rows, _spec(max_length), ["user", "row"])
+    # Rows with neither label take slots, and the log says how many.
+    none = int(((rows["view"] == 0) & (rows["buy"] == 0)).sum())
+    self.assertIn(
+      f"data: {none} of {n} training rows are no event of history 'h'",
+      logs.output[0],
+    )
     self.assertEqual(lists["row"].shape[1], length)
     self.assertAllEqual(lists[MASK] > 0, lists[MASK] == 1)
     # Every row is scored exactly once, in all the lists.
