@@ -120,10 +120,7 @@ STUDIES["benchmark_taobao"] = Study(
 # movie, as the ml-100k adapter's runs report it.
 STUDIES["benchmark_ml100k_time"] = Study(
   dataset="json",
-  variants={
-    "self_attention": {},
-    "mean": {"history_encoder": "mean"},
-  },
+  variants={"self_attention": {}},
   metrics=(
     "retrieval_recall@100",
     "retrieval_recall@50",
