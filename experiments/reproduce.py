@@ -159,6 +159,15 @@ def _same_or_spread(values):
   return grid.mean_std(values[:1] if same else values)
 
 
+def _family(named: str) -> str:
+  """A baseline's name without the parameter its run chose: "EASE^R
+  (lambda=10, every behaviour)" -> "EASE^R (every behaviour)", apart from
+  "EASE^R (lambda=500)" -> "EASE^R"."""
+  base, _, inside = named.partition(" (")
+  rest = [p for p in inside.rstrip(")").split(", ") if p and "=" not in p]
+  return f"{base} ({', '.join(rest)})" if rest else base
+
+
 def _baseline_rows(study, seeds):
   """Each retrieval baseline's row (most popular, item-KNN, EASE^R: mean ±
   std over the seeds, whose runs may choose their parameter apart), then
@@ -173,7 +182,7 @@ def _baseline_rows(study, seeds):
   families = {}  # {"item-KNN": {"item-KNN (k=500)": [its metrics, ...]}}
   for run in seeds:
     for named, values in run.get("retrieval_baselines", {}).items():
-      family = named.split(" (")[0]
+      family = _family(named)
       families.setdefault(family, {}).setdefault(named, []).append(values)
   lines = []
   known = ["most popular", "item-KNN", "EASE^R"]  # In this order, then others.

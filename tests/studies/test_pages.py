@@ -122,6 +122,18 @@ class TableTest(absltest.TestCase):
     )
 
 
+class FamilyTest(absltest.TestCase):
+  def test_a_baseline_fitted_on_every_behaviour_is_its_own_row(self):
+    # A family is the name without the chosen parameter: the same method
+    # fitted on every behaviour is another family, not a spread of one.
+    self.assertEqual(reproduce._family("item-KNN (k=500)"), "item-KNN")
+    self.assertEqual(
+      reproduce._family("EASE^R (lambda=10, every behaviour)"),
+      "EASE^R (every behaviour)",
+    )
+    self.assertEqual(reproduce._family("own items"), "own items")
+
+
 class ValueTest(absltest.TestCase):
   def test_timing_best_epoch_and_seconds_to_a_validation_value(self):
     row = {
