@@ -49,7 +49,8 @@ STUDIES["benchmark_ml1m"] = Study(
 STUDIES["benchmark_beauty"] = Study(
   dataset="json",
   variants={"self_attention": {}},
-  metrics=_LEAVE_ONE_OUT,
+  # Its validation NDCG@10 stays below 0.10: no time-to-0.10 column.
+  metrics=tuple(m for m in _LEAVE_ONE_OUT if not m.startswith("seconds_to")),
   epochs=10,
   baselines_once=True,
   changes={
