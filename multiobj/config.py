@@ -291,9 +291,13 @@ class RetrievalConfig:
     return dataclasses.replace(
       self,
       candidates=candidates,
-      samples=self.samples or defaults.get("samples", 0) or (1024 if sampled else 0),
+      samples=self.samples
+      or defaults.get("samples", 0)
+      or (1024 if sampled else 0),
       sampling=(
-        self.sampling or defaults.get("sampling", "") or ("popularity" if sampled else "")
+        self.sampling
+        or defaults.get("sampling", "")
+        or ("popularity" if sampled else "")
       ),
     )
 

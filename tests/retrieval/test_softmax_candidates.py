@@ -333,7 +333,9 @@ class DistinctLossTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllClose(loss, np.mean(expected), rtol=1e-5)
 
   def test_extra_negatives_are_refused_not_ignored(self):
-    objective = objectives.Objective("retrieval", "retrieval", "click", "softmax")
+    objective = objectives.Objective(
+      "retrieval", "retrieval", "click", "softmax"
+    )
     config = config_lib.RetrievalConfig(
       temperature=TEMPERATURE, candidates="batch", uniform_negatives=4
     )
@@ -341,7 +343,8 @@ class DistinctLossTest(tf.test.TestCase, parameterized.TestCase):
       objective, "item", ("item",), config, None, _boost()
     )
     with self.assertRaisesRegex(
-      ValueError, "cannot add them: for more negatives, use candidates 'sampled'"
+      ValueError,
+      "cannot add them: for more negatives, use candidates 'sampled'",
     ):
       task.loss(
         _batch(),
