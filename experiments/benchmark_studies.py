@@ -136,9 +136,11 @@ STUDIES["benchmark_ml100k_time"] = Study(
 )
 
 # DeCA's protocol. Its valid file is a subset of its test pairs, so no
-# epoch is chosen on it: the runs train the epochs the sweep on the
-# tuning split (a random split of the training file) kept, and keep the
-# last.
+# epoch is chosen on it: the runs train a fixed number of epochs and keep
+# the last. The number is to be chosen by a sweep on the tuning split (a
+# random split of the training file, deca_ml100k_history_tuning.json);
+# that sweep has not run, so 10 is a placeholder, and the study has no
+# published table yet.
 STUDIES["benchmark_deca"] = Study(
   dataset="json",
   variants={"history_set": {}},
