@@ -56,8 +56,11 @@ def to_lists(
       f"rows as one sequence, and {spec.list_id!r} groups them into lists: "
       "set every_position to false."
     )
+  length = spec.sequences[0].max_length + 1
+  windowed = windows(rows, spec, length)
+  own = windowed[_REPEATED] == 0  # Each row once.
   for feature in spec.sequences:
-    none = int((event_types(rows, feature) == 0).sum())
+    none = int((windowed[EVENTS + feature.name][own] == 0).sum())
     if none:
       # Said, not silent: such rows take a slot of a window (a window
       # counts rows), so a window's slots hold fewer than max_length
@@ -67,11 +70,9 @@ def to_lists(
         "%s positive); they take slots of its windows, which then hold "
         "fewer than %d events each. Build the history from a label every "
         "row has, or set its every_position to false.",
-        where, none, dataset_lib.num_rows(rows), feature.name,
+        where, none, int(own.sum()), feature.name,
         ", ".join(feature.built_from), feature.max_length,
       )  # fmt: skip
-  length = spec.sequences[0].max_length + 1
-  windowed = windows(rows, spec, length)
   keep = [*columns, *(EVENTS + f.name for f in spec.sequences), _REPEATED]
   lists = lists_lib.to_lists(
     windowed, spec.replace(list_id=WINDOW), keep, length, where

@@ -195,6 +195,44 @@ class CatalogueLossTest(tf.test.TestCase, parameterized.TestCase):
       )
 
 
+def _loss_with_draws(task, catalogue, drawn, log_expected):
+  """The task's loss and pairs on the batch, the catalogue's draw fixed to
+  `drawn` rows with `log_expected` counts; the draw's mock."""
+  draw = mock.Mock(
+    return_value=(
+      tf.constant(drawn, tf.int64),
+      tf.constant(log_expected, tf.float32),
+    )
+  )
+  with mock.patch.object(catalogue, "draw", draw):
+    loss, pairs = task.loss(
+      _batch(),
+      tf.constant(VALID),
+      tf.constant(QUERIES),
+      _candidate_embedding(),
+      _embed,
+    )
+  return loss, pairs, draw
+
+
+def _sampled_by_hand(drawn, log_expected, own_log_q, boosted):
+  """The mean over positives of the sampled softmax: the own item less
+  `own_log_q(item)`, then each drawn row but the own item less its
+  `log_expected`, each plus its boost's bonus."""
+  expected = []
+  for b, slot in POSITIVES:
+    item = ITEMS[b, slot]
+    logits = [VECTORS[item] @ QUERIES[b] / TEMPERATURE - own_log_q(item)]
+    logits[0] += _bonus(b, item, boosted)
+    for row, log_q in zip(drawn, log_expected, strict=True):
+      if IDS[row] == item:
+        continue  # A draw of the own item is no negative.
+      logit = VECTORS[IDS[row]] @ QUERIES[b] / TEMPERATURE - log_q
+      logits.append(logit + _bonus(b, IDS[row], boosted))
+    expected.append(_neg_log_softmax(logits, 0))
+  return np.mean(expected)
+
+
 class SampledLossTest(tf.test.TestCase, parameterized.TestCase):
   def setUp(self):
     super().setUp()
@@ -207,9 +245,6 @@ class SampledLossTest(tf.test.TestCase, parameterized.TestCase):
     # popularity: each one's log expected count, log(4 p).
     drawn = np.array([2, 0, 0, 4])
     log_expected = np.log(4 * PROBABILITY[drawn]).astype(np.float32)
-    fixed = mock.Mock(
-      return_value=(tf.constant(drawn, tf.int64), tf.constant(log_expected))
-    )
     task = _task(
       "sampled",
       catalogue,
@@ -217,31 +252,18 @@ class SampledLossTest(tf.test.TestCase, parameterized.TestCase):
       samples=4,
       sampling="popularity",
     )
-    with mock.patch.object(catalogue, "draw", fixed):
-      loss, pairs = task.loss(
-        _batch(),
-        tf.constant(VALID),
-        tf.constant(QUERIES),
-        _candidate_embedding(),
-        _embed,
-      )
-    fixed.assert_called_once_with(4, "popularity")
-    expected = []
-    for b, slot in POSITIVES:
-      item = ITEMS[b, slot]
+    loss, pairs, draw = _loss_with_draws(task, catalogue, drawn, log_expected)
+    draw.assert_called_once_with(4, "popularity")
+
+    def own_log_q(item):
       # The own item's expected count, 4 p(own); the smallest p for one
       # out of the catalogue (99).
       p = PROBABILITY[list(IDS).index(item)] if item in IDS else 0.1
-      logits = [VECTORS[item] @ QUERIES[b] / TEMPERATURE - np.log(4 * p)]
-      logits[0] += _bonus(b, item, boosted)
-      for row, log_q in zip(drawn, log_expected, strict=True):
-        if IDS[row] == item:
-          continue  # A draw of the own item is no negative.
-        logit = VECTORS[IDS[row]] @ QUERIES[b] / TEMPERATURE - log_q
-        logits.append(logit + _bonus(b, IDS[row], boosted))
-      expected.append(_neg_log_softmax(logits, 0))
+      return np.log(4 * p)
+
+    expected = _sampled_by_hand(drawn, log_expected, own_log_q, boosted)
     self.assertAllClose(pairs, 5.0)  # Every positive, 99 too.
-    self.assertAllClose(loss, np.mean(expected), rtol=1e-5)
+    self.assertAllClose(loss, expected, rtol=1e-5)
 
   def test_uniform_draws_correct_the_positive_as_uniform_too(self):
     # Every item, the positive included, is expected 4 / size times among
@@ -249,32 +271,14 @@ class SampledLossTest(tf.test.TestCase, parameterized.TestCase):
     catalogue = _catalogue()
     drawn = np.array([2, 0, 0, 4])
     log_q = np.log(4 / len(IDS))
-    fixed = mock.Mock(
-      return_value=(
-        tf.constant(drawn, tf.int64),
-        tf.constant(np.full(4, log_q, np.float32)),
-      )
-    )
     task = _task("sampled", catalogue, samples=4, sampling="uniform")
-    with mock.patch.object(catalogue, "draw", fixed):
-      loss, _ = task.loss(
-        _batch(),
-        tf.constant(VALID),
-        tf.constant(QUERIES),
-        _candidate_embedding(),
-        _embed,
-      )
-    expected = []
-    for b, slot in POSITIVES:
-      item = ITEMS[b, slot]
-      logits = [VECTORS[item] @ QUERIES[b] / TEMPERATURE - log_q]
-      logits += [
-        VECTORS[IDS[row]] @ QUERIES[b] / TEMPERATURE - log_q
-        for row in drawn
-        if IDS[row] != item
-      ]
-      expected.append(_neg_log_softmax(logits, 0))
-    self.assertAllClose(loss, np.mean(expected), rtol=1e-5)
+    loss, _, _ = _loss_with_draws(
+      task, catalogue, drawn, np.full(4, log_q, np.float32)
+    )
+    expected = _sampled_by_hand(
+      drawn, np.full(4, log_q), lambda item: log_q, boosted=False
+    )
+    self.assertAllClose(loss, expected, rtol=1e-5)
 
   def test_a_catalogue_of_one_item_draws_it(self):
     # Nothing to fix by hand: every draw is row 0, expected 3 times, and a
