@@ -101,9 +101,8 @@ class FullRanking:
     rows = candidates = data.split(split)
     if label is not None:
       rows = dataset_lib.take(rows, np.flatnonzero(rows[label] > 0))
-    self.users, first, user_of_row = np.unique(
-      rows[spec.user_id], return_index=True, return_inverse=True
-    )
+    self.users, user_of_row = np.unique(rows[spec.user_id], return_inverse=True)
+    first = _earliest_row(user_of_row, rows.get(spec.timestamp))
     self._allowed = None
     if given:  # The pairs each user's ranking may hold, as sorted keys.
       where = np.searchsorted(self.users, candidates[spec.user_id])
@@ -117,6 +116,9 @@ class FullRanking:
     self.truth = [
       np.unique(items[user_of_row == u]) for u in range(len(self.users))
     ]
+    # A user's query is their earliest row of the split (by time, then
+    # file order): a later row's history may hold the split's earlier
+    # truth items.
     query = [f.name for f in spec.features_of("query")]
     self.query = {name: rows[name][first] for name in query}
     masked = {}
@@ -422,3 +424,15 @@ def _strongest(each):
 def _batch(data):
   # About PAIRS (user, item) pairs per forward pass of a ranking head.
   return max(1, PAIRS // len(data.catalogue[data.spec.item_id]))
+
+
+def _earliest_row(
+  user_of_row: np.ndarray, time: np.ndarray | None
+) -> np.ndarray:
+  """Row of each user's earliest event (by `time`, ties and a missing
+  `time` by row order); users numbered 0.. in `user_of_row`."""
+  rows = np.arange(len(user_of_row))
+  keys = (rows, user_of_row) if time is None else (rows, time, user_of_row)
+  order = np.lexsort(keys)
+  starts = np.flatnonzero(np.diff(user_of_row[order], prepend=-1))
+  return order[starts]

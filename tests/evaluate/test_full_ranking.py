@@ -160,6 +160,37 @@ class FullRankingTest(tf.test.TestCase):
     popular = each[full_ranking.POPULARITY]
     self.assertAlmostEqual(popular["recall@2"], (0.5 + 0) / 2)
 
+  def test_query_is_each_users_earliest_row(self):
+    # User 1's two test rows come latest first in the file; the later one's
+    # history holds the earlier test item 11, which is also a truth item.
+    spec = spec_lib.DatasetSpec(
+      name="toy",
+      features=(
+        spec_lib.Feature("item", "candidate", "id"),
+        spec_lib.Feature("recent", "query", "history", built_from=("buy",)),
+      ),
+      labels=("buy",),
+      item_id="item",
+      user_id="user",
+      timestamp="time",
+    )
+    test = {
+      "user": np.array([1, 2, 1, 2]),
+      "item": np.array([12, 14, 11, 13]),
+      "time": np.array([9, 5, 8, 5]),
+      "buy": np.ones(4),
+      "recent": np.array(["10 11", "13", "10", "13 14"]),
+    }
+    data = dataset_lib.Dataset(
+      spec=spec,
+      splits={"train": {k: v[:0] for k, v in test.items()}, "test": test},
+      catalogue={"item": np.array([14, 10, 11, 12, 13])},
+    )
+    ranking = full_ranking.FullRanking(data, "test", [])
+    # User 1: the row at time 8 (not the first in the file); user 2: a tie
+    # at time 5, broken by file order.
+    self.assertAllEqual(ranking.query["recent"], ["10", "13"])
+
   def test_unknown_item(self):
     data = _data()
     data.splits["test"]["item"][0] = 99
