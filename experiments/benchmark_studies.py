@@ -51,7 +51,8 @@ STUDIES["benchmark_beauty"] = Study(
   variants={"self_attention": {}},
   # Its validation NDCG@10 stays below 0.10: no time-to-0.10 column.
   metrics=tuple(m for m in _LEAVE_ONE_OUT if not m.startswith("seconds_to")),
-  epochs=10,
+  # At 10 epochs validation still rose at the last (0.061-0.065).
+  epochs=20,
   baselines_once=True,
   changes={
     "dataset_spec": "docs/examples/beauty_sasrec.json",
