@@ -37,7 +37,6 @@ least disturbed; the ratio of medians is printed beside it.
 
 import json
 import multiprocessing
-import resource
 import shlex
 import statistics
 import time
@@ -62,7 +61,7 @@ from multiobj.model import features
 from multiobj.model import model as model_lib
 from multiobj.prepare import derived, train_data
 from multiobj.prepare import lists as lists_lib
-from multiobj.train import run_dir
+from multiobj.train import resources, run_dir
 
 _STEPS = flags.DEFINE_integer(
   "steps", 150, "Timed training steps per measurement.", lower_bound=1
@@ -172,45 +171,18 @@ def _measure(
   rows = batch_size * lists[lists_lib.MASK].shape[1]
   model.fit(dataset, steps_per_epoch=warmup, epochs=1, verbose=0)
   # Generating the data peaks higher than training; measure training alone.
-  baseline_mib = _reset_peak_rss()
+  resources.reset_peak()
+  baseline_mib = resources.status_mb("VmRSS")
   started = time.perf_counter()
   model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
   seconds = time.perf_counter() - started
   return {
     "kind": kind,
     "rows_per_second": rows * steps / seconds,
-    "peak_rss_mib": _peak_rss_mib(),
+    "peak_rss_mib": resources.peak_rss_mb(),
     "rss_before_mib": baseline_mib,
     "parameters": int(sum(np.prod(v.shape) for v in model.trainable_variables)),
   }
-
-
-def _reset_peak_rss() -> float:
-  """Resets the kernel's peak-RSS mark (Linux); returns the current RSS."""
-  try:
-    with open("/proc/self/clear_refs", "w") as f:
-      f.write("5")
-  except OSError:
-    pass  # Not Linux: the peak then includes data generation.
-  return _status("VmRSS")
-
-
-def _peak_rss_mib() -> float:
-  peak = _status("VmHWM")
-  return (
-    peak if peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-  )
-
-
-def _status(field: str) -> float:
-  try:
-    with open("/proc/self/status") as f:
-      for line in f:
-        if line.startswith(field + ":"):
-          return int(line.split()[1]) / 1024
-  except OSError:
-    pass
-  return 0.0
 
 
 def run(

@@ -11,15 +11,14 @@ it returns a typed `RunResult` whose `to_json()` is metrics.json.
 
 import dataclasses
 import os
-import resource
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from multiobj import config as config_lib
 from multiobj.evaluate import report, validation
-from multiobj.train import callbacks, run_dir, tensorboard
 from multiobj.train import fit as fit_lib
+from multiobj.train import resources, run_dir, tensorboard
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,11 +44,14 @@ class RunResult:
       propensities; the dataset's info.
     flags: The command-line flags, verbatim.
     timing: fit_seconds, train_rows_per_second, total_seconds,
-      first_step_seconds (from the start of the process to the end of the
-      first training step: reading, preparing, building, tracing),
+      first_step_seconds (to the end of the first training step from the
+      start of the process, or of the run for a later run of the same
+      process: reading, preparing, building, tracing),
       epoch_seconds (each epoch this process trained, validation
       included), evaluate_seconds (the test metrics and baselines) and
-      peak_rss_mb (the process's peak resident memory, in MB).
+      peak_rss_mb (the run's peak resident memory, in MB, what the
+      process held before it included; the process's peak where the
+      kernel cannot reset the mark).
     machine: Platform, processor, CPUs, Python and TensorFlow versions.
   """
 
@@ -103,23 +105,24 @@ def run(
       metrics.json.
     verbose: Keras verbosity (`train.fit.fit`).
   """
+  began = resources.start_run()
   fitted = fit_lib.fit(config, verbose=verbose, monitor=validation.monitor)
   try:
-    return _evaluate(config, fitted, flags)
+    return _evaluate(config, fitted, flags, began)
   finally:
     run_dir.Lock.release_held(fitted.directory)
 
 
-def _evaluate(config, fitted, flags) -> RunResult | WorkerResult:
+def _evaluate(config, fitted, flags, began) -> RunResult | WorkerResult:
   """Scores the fitted run on its evaluation split (test, or valid when
   tuning) and writes metrics.json."""
   if not fitted.chief:
     return WorkerResult(fitted.config, fitted.epochs)
-  began = time.time()
+  evaluating = time.time()
   scored = report.evaluate(
     fitted.model, fitted.data, fitted.config.evaluate_split
   )
-  evaluate_seconds = time.time() - began
+  evaluate_seconds = time.time() - evaluating
   # The rows an epoch trains on (a run on purchases skips the views).
   train = fitted.summary["train"]
   rows = train.get("rows_learnt_from", train["rows"])
@@ -148,10 +151,10 @@ def _evaluate(config, fitted, flags) -> RunResult | WorkerResult:
       "fit_seconds": fitted.fit_seconds,
       **_speed(rows * (config.fit.epochs - fitted.resumed_after), fitted),
       "total_seconds": time.time() - fitted.started,
-      **_first_step(fitted),
+      **_first_step(fitted, began),
       "epoch_seconds": list(fitted.epoch_seconds),
       "evaluate_seconds": evaluate_seconds,
-      "peak_rss_mb": _peak_rss_mb(),
+      "peak_rss_mb": resources.peak_rss_mb(),
     },
     machine=run_dir.machine(),
   )
@@ -166,13 +169,6 @@ def _evaluate(config, fitted, flags) -> RunResult | WorkerResult:
   run_dir.write_json(config.model_dir, run_dir.METRICS, result.to_json())
   run_dir.finish(config.model_dir)
   return result
-
-
-def _peak_rss_mb() -> float:
-  """The process's peak resident memory so far, in MB (Linux's ru_maxrss
-  is in kB): preparation, training and evaluation of this run, and what
-  the process held before it."""
-  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _protocol(full_ranking) -> dict | None:
@@ -196,8 +192,7 @@ def _speed(rows: int, fitted) -> dict[str, float]:
   return out
 
 
-def _first_step(fitted) -> dict[str, float]:
-  start = callbacks.process_start()
-  if start is None or fitted.first_step is None:
+def _first_step(fitted, began: float) -> dict[str, float]:
+  if fitted.first_step is None:
     return {}
-  return {"first_step_seconds": fitted.first_step - start}
+  return {"first_step_seconds": fitted.first_step - began}
