@@ -403,7 +403,12 @@ def _each_baseline(data, ranking, label, ks, others):
 
 
 def _users_scores(ranking, baseline):
+  """A baseline's scores of the ranking's users, by user id or by the
+  history their query holds."""
+
   def scores(start, stop):
+    if baseline.reads is not None:
+      return baseline.scores_of(ranking.query[baseline.reads][start:stop])
     return baseline.scores_of(ranking.users[start:stop])
 
   return scores

@@ -11,6 +11,9 @@ from absl import logging
 
 from multiobj.evaluate import neighbours
 
+# Which baselines a run fits: 2 added those reading the served history.
+VERSION = 2
+
 
 class Memo:
   """The baselines' results kept in a prepared cache's folder, for the next
@@ -30,6 +33,7 @@ class Memo:
     self.path = directory and os.path.join(directory, self.FILE)
     text = json.dumps(
       [
+        VERSION,
         neighbours.LAMBDAS,
         neighbours.NEIGHBOURS,
         neighbours.VALID_PAIRS,

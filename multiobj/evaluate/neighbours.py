@@ -34,6 +34,7 @@ import objectives as objectives_lib
 from multiobj.data import dataset as dataset_lib
 from multiobj.data import spec as spec_lib
 from multiobj.evaluate import retrieval
+from multiobj.evaluate import served as served_lib
 from multiobj.prepare import lists as lists_lib
 
 LAMBDAS = (10.0, 100.0, 500.0, 1000.0, 3000.0, 10000.0, 30000.0)
@@ -252,16 +253,18 @@ def pair_recall(
   }
 
 
-def scorer(data: Interactions, weights) -> ScoresFn:
+def scorer(data: Interactions, weights, vectors=None) -> ScoresFn:
   """Scores x_u W of the users, [users, items] float32, plus a popularity
   term far below any other score (1e-6 of it at most): it only breaks
   ties, so that a user with no training positive gets the most popular
-  items, not the first of the catalogue."""
+  items, not the first of the catalogue. With `vectors` (`served.Vectors`)
+  it scores histories' values instead of user ids: x_h W."""
   counts = np.asarray(data.matrix.sum(axis=0), np.float64).ravel()
   tie = (1e-6 * counts / max(counts.max(initial=0.0), 1.0)).astype(np.float32)
 
   def scores_of(user_ids):
-    product = data.vectors(user_ids) @ weights
+    x = data.vectors(user_ids) if vectors is None else vectors(user_ids)
+    product = x @ weights
     dense = product.toarray() if sp.issparse(product) else product
     return np.asarray(dense, np.float32) + tie
 
@@ -271,11 +274,13 @@ def scorer(data: Interactions, weights) -> ScoresFn:
 @dataclasses.dataclass(frozen=True)
 class Baseline:
   """One fitted baseline: its name with the value chosen, its test metrics,
-  and its scores (for other protocols, e.g. full ranking)."""
+  and its scores (for other protocols, e.g. full ranking): of user ids, or
+  of the values of the history feature `reads` where it names one."""
 
   name: str
   metrics: dict[str, float]
   scores_of: ScoresFn
+  reads: str | None = None
 
 
 def baselines(
@@ -284,6 +289,7 @@ def baselines(
   valid: tuple[np.ndarray, np.ndarray] | None,
   test: tuple[np.ndarray, np.ndarray],
   behaviours: Interactions | None = None,
+  served: tuple[served_lib.Vectors, tuple | None, tuple] | None = None,
 ) -> list[Baseline]:
   """item-KNN and EASE^R, each with its value chosen on `valid`, scored on
   `test` as `<objective>_recall@K`; `valid` and `test` are (user ids,
@@ -295,7 +301,12 @@ def baselines(
   on them, and a baseline ranks the user's own items of any behaviour
   first, by popularity, then the rest by popularity ("own items"): what
   a shop's "buy it again" shelf does, and the heuristic a model of such a
-  log must beat."""
+  log must beat.
+
+  With `served` (the history's `served.Vectors`, and the validation and
+  test pairs as (history values, items)), each is also scored on the
+  history served with each pair, with the weights learnt from training
+  (`served`)."""
   ks = sorted({retrieval.cutoff(m) for m in objective.metrics})
   num_items = data.matrix.shape[1]
   sources = {"": data}
@@ -317,6 +328,28 @@ def baselines(
           num_items,
         )
       )
+      if served is None or suffix:
+        continue
+      vectors, served_valid, served_test = served
+      choice, weights = _choose(
+        f"{name} ({served_lib.SUFFIX})",
+        make,
+        grid,
+        source,
+        served_valid,
+        ks[-1],
+        num_items,
+        vectors,
+      )
+      scored = _scored(
+        f"{name} ({what}={choice:g}, {served_lib.SUFFIX})",
+        scorer(source, weights, vectors),
+        objective,
+        served_test,
+        ks,
+        num_items,
+      )
+      out.append(dataclasses.replace(scored, reads=vectors.history.name))
   if behaviours is not None:
     own = sp.identity(num_items, dtype=np.float32, format="csr")
     out.append(
@@ -350,7 +383,7 @@ def _scored(name, scores_of, objective, test, ks, num_items) -> Baseline:
   return Baseline(name, metrics, scores_of)
 
 
-def _choose(name, make, grid, data, valid, k, num_items):
+def _choose(name, make, grid, data, valid, k, num_items, vectors=None):
   """(the grid value with the best validation recall@k, its weights), on
   at most `VALID_PAIRS` validation pairs (an even sample beyond)."""
   if valid is None:
@@ -361,7 +394,8 @@ def _choose(name, make, grid, data, valid, k, num_items):
   best = None
   for value in grid:
     weights = make(value)
-    recall = pair_recall(scorer(data, weights), *valid, [k], num_items)[k]
+    scores_of = scorer(data, weights, vectors)
+    recall = pair_recall(scores_of, *valid, [k], num_items)[k]
     logging.info(
       "%s: validation recall@%d %.4f at %g (%d pairs).",
       name,
@@ -407,14 +441,24 @@ def fitted(data, objectives, lists) -> list[Baseline]:
     behaviours = interactions(spec, labels, training(), ids)
     if behaviours.matrix.nnz == learned.matrix.nnz:
       behaviours = None  # The same pairs: nothing more to learn from.
-  valid = None
+  valid = served_valid = None
   splits = data.shards if data.shards is not None else data.lists
-  if "valid" in splits and data.num_lists("valid"):
+  has_valid = "valid" in splits and data.num_lists("valid")
+  if has_valid:
     valid = pairs(
       spec, objective.label, data.chunks("valid", features=False), ids
     )
   test = pairs(spec, objective.label, [lists], ids)
-  return baselines(objective, learned, valid, test, behaviours)
+  served = None
+  history = served_lib.feature(spec, objective.label)
+  if history is not None:
+    if has_valid:
+      served_valid = served_lib.pairs(
+        spec, history, objective.label, data.chunks("valid"), ids
+      )
+    served_test = served_lib.pairs(spec, history, objective.label, [lists], ids)
+    served = (served_lib.Vectors(history, ids), served_valid, served_test)
+  return baselines(objective, learned, valid, test, behaviours, served)
 
 
 def _behaviours(spec, rows) -> list[str]:

@@ -190,6 +190,15 @@ class FullRankingTest(tf.test.TestCase):
     # User 1: the row at time 8 (not the first in the file); user 2: a tie
     # at time 5, broken by file order.
     self.assertAllEqual(ranking.query["recent"], ["10", "13"])
+    # A baseline that reads the served history scores those values.
+    reader = neighbours.Baseline(
+      "reader",
+      {},
+      lambda values: np.array([[float(v), 0, 0, 0, 0] for v in values]),
+      reads="recent",
+    )
+    scores = full_ranking._users_scores(ranking, reader)(0, 2)
+    self.assertAllEqual(scores[:, 0], [10, 13])
 
   def test_unknown_item(self):
     data = _data()

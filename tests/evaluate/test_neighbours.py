@@ -1,5 +1,6 @@
 """EASE^R and item-KNN against hand computations."""
 
+import dataclasses
 import json
 import os
 from unittest import mock
@@ -13,7 +14,7 @@ from multiobj import config as config_lib
 from multiobj import experiment
 from multiobj.data import spec as spec_lib
 from multiobj.evaluate import memo as memo_lib
-from multiobj.evaluate import neighbours, report
+from multiobj.evaluate import neighbours, report, served
 from multiobj.prepare import lists as lists_lib
 from tests import tiny
 
@@ -167,6 +168,75 @@ class ScoringTest(absltest.TestCase):
     np.testing.assert_allclose(scores[1], [1, 0, 1], atol=1e-5)
     # Both held-out items are the user's own: in the top 2 of 3.
     self.assertEqual(own.metrics["retrieval_recall@10"], 1.0)
+
+  def test_served_history_baselines_read_each_pairs_history(self):
+    # Items 10..13. Training: user 1 bought 10; user 2 10 and 11; user 3
+    # 12 and 13. At test, user 1 buys 13 with 10 and 12 (bought since the
+    # cut) in the history served with the pair.
+    spec = spec_lib.DatasetSpec(
+      "toy",
+      (
+        spec_lib.Feature("item", "candidate", "id"),
+        spec_lib.Feature(
+          "recent", "query", "history", built_from=("seen",), max_length=2
+        ),
+      ),
+      ("seen",),
+      item_id="item",
+      user_id="user",
+      timestamp="time",
+    )
+    catalogue = np.array([10, 11, 12, 13])
+    history = served.feature(spec, "seen")
+    self.assertEqual(history.name, "recent")
+    test_lists = {
+      "user": np.array([1]),
+      "item": np.array([[13]]),
+      "seen": np.array([[1.0]]),
+      # An item outside the catalogue (99) counts as a slot but no item,
+      # as the model's lookup; 11 and 10 fall before the last two.
+      "recent": np.array(["11|10|99|12"]),
+      lists_lib.MASK: np.array([[1]]),
+    }
+    test = served.pairs(spec, history, "seen", [test_lists], catalogue)
+    np.testing.assert_array_equal(test[0], ["11|10|99|12"])
+    np.testing.assert_array_equal(test[1], [3])
+    vectors = served.Vectors(history, catalogue)
+    # The last two: 99 (no item) and 12.
+    np.testing.assert_array_equal(vectors(test[0]).toarray(), [[0, 0, 1, 0]])
+    test_lists["recent"] = np.array(["11|10|12"])
+    test = served.pairs(spec, history, "seen", [test_lists], catalogue)
+    np.testing.assert_array_equal(vectors(test[0]).toarray(), [[1, 0, 1, 0]])
+
+    bought = neighbours.Interactions(
+      np.array([1, 2, 3]),
+      sp.csr_matrix(
+        np.array([[1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1]], np.float32)
+      ),
+    )
+    objective = dataclasses.replace(
+      objectives.get("retrieval"), metrics=("recall@1",)
+    )
+    out = neighbours.baselines(
+      objective,
+      bought,
+      None,
+      (np.array([1]), np.array([3])),
+      served=(vectors, None, test),
+    )
+    by_name = {b.name.split(" (")[0] + ("*" if b.reads else ""): b for b in out}
+    # Cosines: 10~11 1/sqrt(2), 12~13 1. From user 1's training row (10)
+    # item 11 comes first; from the served history (10, 12) item 13 does.
+    self.assertEqual(by_name["item-KNN"].metrics["retrieval_recall@1"], 0.0)
+    served_knn = by_name["item-KNN*"]
+    self.assertEqual(served_knn.name, "item-KNN (k=200, served history)")
+    self.assertEqual(served_knn.reads, "recent")
+    self.assertEqual(served_knn.metrics["retrieval_recall@1"], 1.0)
+    np.testing.assert_allclose(
+      served_knn.scores_of(np.array(["10|12"])),
+      [[0, 1 / np.sqrt(2), 0, 1]],
+      atol=1e-5,
+    )
 
   def test_ease_is_skipped_for_a_large_catalogue(self):
     learned = neighbours.Interactions(np.array([0, 1, 2, 3]), X)
