@@ -23,6 +23,7 @@ from multiobj.evaluate import (
   retrieval,
 )
 from multiobj.evaluate import memo as memo_lib
+from multiobj.evaluate import served as served_lib
 from multiobj.prepare import train_data as train_data_lib
 
 # Test lists scored at most (beyond, an even sample). The baselines learn
@@ -139,6 +140,11 @@ def evaluate(
   # Streamed: of each batch only what the metrics read is kept.
   features = {f.name for f in spec.features} - {spec.item_id, spec.user_id}
   features -= {f.name for f in spec.features if f.boost}  # The bonus's.
+  features -= {  # The history the served-history baselines read.
+    f.name
+    for o in data.config.objectives
+    if o.kind == "retrieval" and (f := served_lib.feature(spec, o.label))
+  }
   keep = [c for c in data.list_columns(split) if c not in features]
   predicted, query, lists = predictions.predict_dataset(
     model,

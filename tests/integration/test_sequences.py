@@ -296,6 +296,15 @@ class SequenceRunTest(tf.test.TestCase):
     self.assertEqual(summary["train"]["rows"], train[MASK].sum())
     self.assertEqual(summary["test"]["rows"], WALKERS)
 
+  def test_baselines_also_read_the_served_history(self):
+    every = _metrics_json(self.config)["retrieval_baselines"]
+    for family in ("item-KNN", "EASE^R"):
+      found = [
+        n for n in every if n.startswith(family) and "served history" in n
+      ]
+      self.assertLen(found, 1, msg=(family, list(every)))
+      self.assertTrue(np.isfinite(every[found[0]][FULL_NDCG]), msg=found)
+
   def test_the_kept_epoch_is_the_best_by_full_ranking_ndcg(self):
     saved = _metrics_json(self.config)
     self.assertTrue(np.isfinite(saved["metrics"][FULL_NDCG]))
