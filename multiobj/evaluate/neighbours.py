@@ -452,9 +452,11 @@ def fitted(data, objectives, lists) -> list[Baseline]:
   served = None
   history = served_lib.feature(spec, objective.label)
   if history is not None:
-    if has_valid:
+    if has_valid:  # About `VALID_PAIRS`: every k-th list, its features read.
+      stride = -(-data.num_lists("valid") // VALID_PAIRS)
+      chunks = data.chunks("valid", stride=stride)
       served_valid = served_lib.pairs(
-        spec, history, objective.label, data.chunks("valid"), ids
+        spec, history, objective.label, chunks, ids
       )
     served_test = served_lib.pairs(spec, history, objective.label, [lists], ids)
     served = (served_lib.Vectors(history, ids), served_valid, served_test)
