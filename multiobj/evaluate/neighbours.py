@@ -18,7 +18,9 @@ retrieval objective's recall at its largest cutoff, then scores the test
 split: for each positive (list, item) pair, whether the item is among the
 top K of the whole catalogue for the list's user, as `recall_at_k` does for
 the towers. A user with no training positive gets the most popular items
-(popularity only breaks ties, far below any other score).
+(popularity only breaks ties, far below any other score). Where the query
+is an ordered history, each is also scored from the history served with
+each pair (`served.py`).
 """
 
 import dataclasses
