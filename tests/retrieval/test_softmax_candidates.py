@@ -143,13 +143,7 @@ class CatalogueLossTest(tf.test.TestCase, parameterized.TestCase):
     catalogue = _catalogue()
     task = _task("catalogue", catalogue, _boost() if boosted else None)
     query = SLOT_QUERIES if per_slot else QUERIES
-    loss, pairs = task.loss(
-      _batch(),
-      tf.constant(VALID),
-      tf.constant(query),
-      _candidate_embedding(),
-      _embed,
-    )
+    loss, pairs = _loss(task, query)
     table = np.stack([VECTORS[i] for i in IDS])
     expected = []
     for b, slot in POSITIVES:
@@ -186,13 +180,20 @@ class CatalogueLossTest(tf.test.TestCase, parameterized.TestCase):
       "Retrieval candidates 'catalogue' score against the catalogue, and the "
       "model was built without one.",
     ):
-      task.loss(
-        _batch(),
-        tf.constant(VALID),
-        tf.constant(QUERIES),
-        _candidate_embedding(),
-        _embed,
-      )
+      _loss(task)
+
+
+def _loss(task, query=QUERIES, batch=None, *query_valid):
+  """The task's (loss, pairs) on `batch` (the test batch by default) for
+  `query`, scored against the test candidate embedding."""
+  return task.loss(
+    _batch() if batch is None else batch,
+    tf.constant(VALID),
+    tf.constant(query),
+    _candidate_embedding(),
+    _embed,
+    *query_valid,
+  )
 
 
 def _loss_with_draws(task, catalogue, drawn, log_expected):
@@ -205,13 +206,7 @@ def _loss_with_draws(task, catalogue, drawn, log_expected):
     )
   )
   with mock.patch.object(catalogue, "draw", draw):
-    loss, pairs = task.loss(
-      _batch(),
-      tf.constant(VALID),
-      tf.constant(QUERIES),
-      _candidate_embedding(),
-      _embed,
-    )
+    loss, pairs = _loss(task)
   return loss, pairs, draw
 
 
@@ -285,13 +280,7 @@ class SampledLossTest(tf.test.TestCase, parameterized.TestCase):
     # pair whose own item it is has no negative left (loss 0).
     catalogue = catalogue_lib.Catalogue(np.array([7]), {"item": np.array([7])})
     task = _task("sampled", catalogue, samples=3, sampling="uniform")
-    loss, pairs = task.loss(
-      _batch(),
-      tf.constant(VALID),
-      tf.constant(QUERIES),
-      _candidate_embedding(),
-      _embed,
-    )
+    loss, pairs = _loss(task)
     expected = []
     for b, slot in POSITIVES:
       item = ITEMS[b, slot]
@@ -314,12 +303,10 @@ class DistinctLossTest(tf.test.TestCase, parameterized.TestCase):
     query_valid = np.ones((3, 3), bool)
     query_valid[0, 2] = False
     task = _task("batch", boost=_boost() if boosted else None)
-    loss, pairs = task.loss(
+    loss, pairs = _loss(
+      task,
+      SLOT_QUERIES,
       _batch(**{candidates_lib.SAMPLING_PROBABILITY: probability}),
-      tf.constant(VALID),
-      tf.constant(SLOT_QUERIES),
-      _candidate_embedding(),
-      _embed,
       tf.constant(query_valid),
     )
     pairs_by_hand = [(0, 0), (1, 0), (1, 1), (2, 1)]  # 7, 12, 7, 3.
@@ -350,23 +337,11 @@ class DistinctLossTest(tf.test.TestCase, parameterized.TestCase):
       ValueError,
       "cannot add them: for more negatives, use candidates 'sampled'",
     ):
-      task.loss(
-        _batch(),
-        tf.constant(VALID),
-        tf.constant(QUERIES),
-        _candidate_embedding(),
-        _embed,
-      )
+      _loss(task)
 
   def test_without_probabilities_no_correction(self):
     task = _task("batch")
-    loss, _ = task.loss(
-      _batch(),
-      tf.constant(VALID),
-      tf.constant(SLOT_QUERIES),
-      _candidate_embedding(),
-      _embed,
-    )
+    loss, _ = _loss(task, SLOT_QUERIES)
     columns = [7, 99, 12, 3]
     expected = [
       _neg_log_softmax(
