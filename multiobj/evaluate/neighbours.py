@@ -105,10 +105,12 @@ def pairs(
   label: str | Sequence[str],
   chunks: Iterable[dataset_lib.Table],
   catalogue_ids: np.ndarray,
+  of: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
   """(user ids, catalogue rows of the items) of the slots of the lists in
   `chunks` whose `label` (or any of several) is positive (items not in the
-  catalogue left out)."""
+  catalogue left out); with `of`, that column's value of each slot in
+  place of the user id (a served history, which stands for its user)."""
   order = np.argsort(catalogue_ids, kind="stable")
   sorted_ids = catalogue_ids[order]
   labels = [label] if isinstance(label, str) else list(label)
@@ -119,7 +121,9 @@ def pairs(
     ids = chunk[spec.item_id][rows, slots]
     where = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
     known = sorted_ids[where] == ids
-    users.append(_per_list(chunk[spec.user_id])[rows][known])
+    column = chunk[of] if of else _per_list(chunk[spec.user_id])
+    value = column[rows] if column.ndim == 1 else column[rows, slots]
+    users.append(value[known])
     items.append(order[where][known])
   if not users:
     return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -457,10 +461,8 @@ def fitted(data, objectives, lists) -> list[Baseline]:
     if has_valid:  # About `VALID_PAIRS`: every k-th list, its features read.
       stride = -(-data.num_lists("valid") // VALID_PAIRS)
       chunks = data.chunks("valid", stride=stride)
-      served_valid = served_lib.pairs(
-        spec, history, objective.label, chunks, ids
-      )
-    served_test = served_lib.pairs(spec, history, objective.label, [lists], ids)
+      served_valid = pairs(spec, objective.label, chunks, ids, history.name)
+    served_test = pairs(spec, objective.label, [lists], ids, history.name)
     served = (served_lib.Vectors(history, ids), served_valid, served_test)
   return baselines(objective, learned, valid, test, behaviours, served)
 

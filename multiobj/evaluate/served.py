@@ -11,15 +11,11 @@ them) and W the same item-KNN or EASE^R weights learnt from training, so
 that a model that wins has not won by reading more.
 """
 
-from collections.abc import Iterable
-
 import numpy as np
 import scipy.sparse as sp
 
-from multiobj.data import dataset as dataset_lib
 from multiobj.data import history as history_lib
 from multiobj.data import spec as spec_lib
-from multiobj.prepare import lists as lists_lib
 
 SUFFIX = "served history"
 
@@ -63,31 +59,3 @@ class Vectors:
     )
     out.data[:] = 1.0  # An item seen twice counts once, as in X.
     return out
-
-
-def pairs(
-  spec: spec_lib.DatasetSpec,
-  history: spec_lib.Feature,
-  label: str,
-  chunks: Iterable[dataset_lib.Table],
-  catalogue_ids: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-  """(each positive slot's history value, the catalogue row of its item),
-  as `neighbours.pairs` gives (user id, item): a history stands for the
-  user it is served to."""
-  order = np.argsort(catalogue_ids, kind="stable")
-  sorted_ids = catalogue_ids[order]
-  values, items = [], []
-  for chunk in chunks:
-    positive = (chunk[label] > 0) & (chunk[lists_lib.MASK] > 0)
-    rows, slots = np.nonzero(positive)
-    ids = chunk[spec.item_id][rows, slots]
-    where = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
-    known = sorted_ids[where] == ids
-    column = chunk[history.name]
-    served = column[rows] if column.ndim == 1 else column[rows, slots]
-    values.append(np.asarray(served).astype(str).astype(object)[known])
-    items.append(order[where][known])
-  if not values:
-    return np.zeros(0, object), np.zeros(0, np.int64)
-  return np.concatenate(values), np.concatenate(items)

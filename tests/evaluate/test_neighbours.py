@@ -198,14 +198,14 @@ class ScoringTest(absltest.TestCase):
       "recent": np.array(["11|10|99|12"]),
       lists_lib.MASK: np.array([[1]]),
     }
-    test = served.pairs(spec, history, "seen", [test_lists], catalogue)
+    test = neighbours.pairs(spec, "seen", [test_lists], catalogue, history.name)
     np.testing.assert_array_equal(test[0], ["11|10|99|12"])
     np.testing.assert_array_equal(test[1], [3])
     vectors = served.Vectors(history, catalogue)
     # The last two: 99 (no item) and 12.
     np.testing.assert_array_equal(vectors(test[0]).toarray(), [[0, 0, 1, 0]])
     test_lists["recent"] = np.array(["11|10|12"])
-    test = served.pairs(spec, history, "seen", [test_lists], catalogue)
+    test = neighbours.pairs(spec, "seen", [test_lists], catalogue, history.name)
     np.testing.assert_array_equal(vectors(test[0]).toarray(), [[1, 0, 1, 0]])
 
     bought = neighbours.Interactions(
